@@ -1,0 +1,74 @@
+"""Albumentations pipelines built from config presets.
+
+``train_default``: random scale in [0.5, 2.0] (image bilinear, mask nearest), pad to the crop
+size with ``ignore_index`` in the mask, random crop, horizontal flip, photometric jitter,
+ImageNet normalisation. ``val_default``: normalisation only (full image; the collate pads).
+Masks are only ever resampled with nearest-neighbour interpolation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import albumentations as A
+import cv2
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def _pair(size: int | Sequence[int]) -> tuple[int, int]:
+    return (int(size), int(size)) if isinstance(size, int) else (int(size[0]), int(size[1]))
+
+
+def train_default(
+    crop_size: int | Sequence[int],
+    ignore_index: int = 255,
+    scale: Sequence[float] = (0.5, 2.0),
+    hflip: float = 0.5,
+    jitter: float = 0.2,
+    mean: Sequence[float] = IMAGENET_MEAN,
+    std: Sequence[float] = IMAGENET_STD,
+) -> list[A.BasicTransform]:
+    h, w = _pair(crop_size)
+    ops: list[A.BasicTransform] = []
+    if tuple(scale) != (1.0, 1.0):
+        ops.append(
+            A.RandomScale(
+                scale_limit=(scale[0] - 1.0, scale[1] - 1.0),
+                interpolation=cv2.INTER_LINEAR,
+                mask_interpolation=cv2.INTER_NEAREST,
+                p=1.0,
+            )
+        )
+    ops += [
+        A.PadIfNeeded(h, w, border_mode=cv2.BORDER_CONSTANT, fill=0, fill_mask=ignore_index),
+        A.RandomCrop(h, w),
+    ]
+    if hflip > 0:
+        ops.append(A.HorizontalFlip(p=hflip))
+    if jitter > 0:
+        ops.append(A.ColorJitter(brightness=jitter, contrast=jitter, saturation=jitter, hue=jitter / 4, p=0.8))
+    ops.append(A.Normalize(mean=mean, std=std))
+    return ops
+
+
+def val_default(
+    mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD, **_: Any
+) -> list[A.BasicTransform]:
+    return [A.Normalize(mean=mean, std=std)]
+
+
+PRESETS = {"train_default": train_default, "val_default": val_default}
+
+
+def build_transforms(spec: dict[str, Any] | None, ignore_index: int = 255) -> A.Compose:
+    """Build an ``A.Compose`` from ``{preset: name, **preset kwargs}`` (config ``data.transforms.*``)."""
+    spec = dict(spec or {"preset": "val_default"})
+    name = spec.pop("preset", "val_default")
+    if name not in PRESETS:
+        raise KeyError(f"unknown transform preset '{name}' (config key data.transforms.*.preset); choose one of {sorted(PRESETS)}")
+    if name == "train_default":
+        spec.setdefault("ignore_index", ignore_index)
+    return A.Compose(PRESETS[name](**spec), mask_interpolation=cv2.INTER_NEAREST)
