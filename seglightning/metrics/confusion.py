@@ -1,0 +1,177 @@
+"""Dataset-level confusion-matrix metrics for semantic segmentation (IoU, Dice, pixel accuracy).
+
+One ``[C, C]`` int64 confusion matrix (rows = ground truth, columns = prediction) is accumulated
+over the whole evaluation set, pixels labelled ``ignore_index`` excluded, and every score is
+derived from it at ``compute()`` time:
+
+* ``IoU_c = TP_c / (TP_c + FP_c + FN_c)`` (Jaccard index; Everingham et al., "The PASCAL Visual
+  Object Classes Challenge", IJCV 2010; Cordts et al., Cityscapes, CVPR 2016),
+* ``Dice_c = 2 TP_c / (2 TP_c + FP_c + FN_c)`` (Dice 1945 / Sørensen 1948; equals the per-class F1),
+* ``pixel_acc = trace / total``.
+
+A class whose union ``TP + FP + FN`` is 0 (absent from both ground truth and prediction) gets NaN
+and is left out of ``mIoU`` / ``mDice`` (``nanmean``); a class absent from the ground truth but
+predicted scores 0. This matches the standard dataset-level mIoU of the VOC/Cityscapes devkits and
+mmsegmentation. The only state is the matrix, summed across processes, so N-process results equal
+the 1-process result exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+from torchmetrics import Metric
+
+__all__ = ["ConfusionMetrics", "as_class_indices", "check_labels", "per_class_table"]
+
+
+def as_class_indices(preds: Tensor, target: Tensor, num_classes: int) -> Tensor:
+    """Return class indices ``[B, H, W]`` from indices ``[B, H, W]`` or logits ``[B, C, H, W]``."""
+    if preds.ndim == target.ndim + 1:
+        if preds.shape[1] != num_classes:
+            raise ValueError(
+                f"logits have {preds.shape[1]} channels but the metric has num_classes={num_classes}"
+            )
+        preds = preds.argmax(dim=1)
+    if preds.shape != target.shape:
+        raise ValueError(
+            f"preds {tuple(preds.shape)} and target {tuple(target.shape)} do not match: preds must "
+            "be class indices [B,H,W] or logits [B,C,H,W] for a target [B,H,W]"
+        )
+    if preds.is_floating_point():
+        raise ValueError(f"class-index preds must be an integer tensor, got {preds.dtype}")
+    return preds.long()
+
+
+def check_labels(target: Tensor, preds: Tensor, num_classes: int, ignore_index: int | None) -> None:
+    """Raise ``ValueError`` naming the offending values if a label is outside ``[0, C) ∪ {ignore}``.
+
+    Checked on the host before any indexing, so a bad label never becomes a silent wrong metric or
+    a CUDA device-side assert.
+    """
+    if target.is_floating_point():
+        raise ValueError(f"target must be an integer label tensor, got {target.dtype}")
+    bad_t = (target < 0) | (target >= num_classes)
+    if ignore_index is not None:
+        bad_t &= target != ignore_index
+    if bool(bad_t.any()):
+        values = torch.unique(target[bad_t]).tolist()[:20]
+        raise ValueError(
+            f"target contains labels {values} outside [0, {num_classes}) ∪ {{ignore_index="
+            f"{ignore_index}}}: remap them to train ids in [0, {num_classes}) or to the ignore "
+            "index, or fix num_classes / ignore_index"
+        )
+    bad_p = (preds < 0) | (preds >= num_classes)
+    if ignore_index is not None:
+        bad_p &= target != ignore_index
+    if bool(bad_p.any()):
+        values = torch.unique(preds[bad_p]).tolist()[:20]
+        raise ValueError(
+            f"preds contain class indices {values} outside [0, {num_classes}): check the model's "
+            "number of output classes against num_classes"
+        )
+
+
+class ConfusionMetrics(Metric):
+    """mIoU, mDice, pixel accuracy and per-class IoU/Dice from one accumulated confusion matrix.
+
+    Args:
+        num_classes: number of classes ``C``.
+        ignore_index: target label of void pixels, excluded everywhere (``None``: no void label).
+        class_names: optional names for :func:`per_class_table` (length ``C``).
+
+    ``update(preds, target)``: ``preds`` class indices ``[B,H,W]`` or logits ``[B,C,H,W]``
+    (argmax taken), ``target`` integer ``[B,H,W]``.
+    ``compute()`` returns ``{"mIoU", "mDice", "pixel_acc"}`` (float scalars) and ``{"IoU",
+    "Dice"}`` (per-class float tensors, NaN for a class with empty union).
+    """
+
+    is_differentiable = False
+    higher_is_better = True
+    full_state_update = False
+
+    confmat: Tensor
+
+    def __init__(
+        self,
+        num_classes: int,
+        ignore_index: int | None = 255,
+        class_names: Sequence[str] | None = None,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        if num_classes < 1:
+            raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+        if class_names is not None and len(class_names) != num_classes:
+            raise ValueError(
+                f"class_names has {len(class_names)} names but num_classes={num_classes}"
+            )
+        if ignore_index is not None and 0 <= ignore_index < num_classes:
+            raise ValueError(
+                f"ignore_index={ignore_index} collides with a class id in [0, {num_classes})"
+            )
+        self.num_classes = num_classes
+        self.ignore_index = ignore_index
+        self.class_names = list(class_names) if class_names is not None else None
+        self.add_state(
+            "confmat",
+            default=torch.zeros(num_classes, num_classes, dtype=torch.long),
+            dist_reduce_fx="sum",
+        )
+
+    def update(self, preds: Tensor, target: Tensor) -> None:
+        """Accumulate the confusion matrix of one batch (one ``bincount`` over ``target*C+pred``)."""
+        preds = as_class_indices(preds, target, self.num_classes)
+        check_labels(target, preds, self.num_classes, self.ignore_index)
+        target = target.long()
+        if self.ignore_index is not None:
+            keep = target != self.ignore_index
+            target, preds = target[keep], preds[keep]
+        c = self.num_classes
+        counts = torch.bincount((target * c + preds).flatten(), minlength=c * c)
+        self.confmat += counts.view(c, c)
+
+    def compute(self) -> dict[str, Tensor]:
+        """Scores from the accumulated matrix (see module docstring for formulas and NaN rule)."""
+        return scores_from_confmat(self.confmat)
+
+    def table(self) -> dict[str, dict[str, float]]:
+        """Per-class ``{name: {"IoU": .., "Dice": ..}}`` of the current state."""
+        return per_class_table(self.compute(), self.class_names)
+
+
+def scores_from_confmat(confmat: Tensor) -> dict[str, Tensor]:
+    """IoU/Dice/pixel accuracy from a ``[C, C]`` confusion matrix (rows GT, columns prediction)."""
+    cm = confmat.double()
+    tp = cm.diagonal()
+    fp = cm.sum(0) - tp
+    fn = cm.sum(1) - tp
+    union = tp + fp + fn
+    nan = torch.full_like(tp, float("nan"))
+    iou = torch.where(union > 0, tp / union.clamp_min(1), nan)
+    dice = torch.where(union > 0, 2 * tp / (union + tp).clamp_min(1), nan)
+    total = cm.sum()
+    pixel_acc = tp.sum() / total if total > 0 else torch.tensor(float("nan"), dtype=cm.dtype)
+    return {
+        "mIoU": iou.nanmean().float(),
+        "mDice": dice.nanmean().float(),
+        "pixel_acc": pixel_acc.float().to(confmat.device),
+        "IoU": iou.float(),
+        "Dice": dice.float(),
+    }
+
+
+def per_class_table(
+    scores: dict[str, Tensor], class_names: Sequence[str] | None = None
+) -> dict[str, dict[str, float]]:
+    """``{class name: {"IoU": float, "Dice": float}}`` from :meth:`ConfusionMetrics.compute` output.
+
+    Names default to ``"0", "1", ...``; absent classes keep NaN.
+    """
+    iou, dice = scores["IoU"].tolist(), scores["Dice"].tolist()
+    names = list(class_names) if class_names is not None else [str(i) for i in range(len(iou))]
+    if len(names) != len(iou):
+        raise ValueError(f"{len(names)} class names for {len(iou)} classes")
+    return {n: {"IoU": i, "Dice": d} for n, i, d in zip(names, iou, dice)}
