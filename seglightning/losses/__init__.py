@@ -1,0 +1,29 @@
+"""Segmentation losses and the loss factory.
+
+``build_loss(spec, **defaults) -> SegLoss``; every loss is ``loss(logits, target, **extras) ->
+scalar`` (see ``base.SegLoss``). Each loss module registers its classes in ``LOSSES`` with
+``@register_loss(name)``; add a module by adding its import line below.
+"""
+
+from __future__ import annotations
+
+# Loss modules: importing one registers its losses. A new loss family adds its line here.
+from . import (
+    cross_entropy,  # noqa: F401
+    region,  # noqa: F401
+)
+from .base import SegLoss
+from .compound import CompoundLoss, WeightSchedule
+from .distance import signed_distance_maps
+from .factory import build_loss
+from .registry import LOSSES, register_loss
+
+__all__ = [
+    "LOSSES",
+    "CompoundLoss",
+    "SegLoss",
+    "WeightSchedule",
+    "build_loss",
+    "register_loss",
+    "signed_distance_maps",
+]
