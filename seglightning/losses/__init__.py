@@ -27,3 +27,4 @@ __all__ = [
     "register_loss",
     "signed_distance_maps",
 ]
+from . import encnet, gscnn  # noqa: E402,F401  (model-owned terms: FastFCN/EncNet SE-loss, Gated-SCNN)
