@@ -131,6 +131,7 @@ def test_split_state_merge_equals_single(split):
 def _ddp_worker(rank: int, world: int, port: int, result_file: str) -> None:
     import torch.distributed as dist
 
+    torch.set_num_threads(1)
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     dist.init_process_group("gloo", rank=rank, world_size=world)
     batches = _batches(7)
@@ -155,7 +156,8 @@ def test_ddp_two_processes_equal_single(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     result_file = str(tmp_path / "rank0.pt")
-    mp.start_processes(_ddp_worker, args=(2, port, result_file), nprocs=2, start_method="spawn")
+    # fork (as Lightning's ddp_fork): no re-import of torch/torchmetrics in the children
+    mp.start_processes(_ddp_worker, args=(2, port, result_file), nprocs=2, start_method="fork")
     got = torch.load(result_file)
     single = ConfusionMetrics(C)
     for logits, target in _batches(7):
