@@ -205,6 +205,8 @@ def test_logits_equal_indices_and_bad_input():
         a.update(logits, target)
     with pytest.raises(ValueError, match="whole number of pixels"):
         BoundaryF1(3, tolerance=2.5)
+    with pytest.raises(ValueError, match="collides"):
+        BoundaryF1(3, ignore_index=0)
 
 
 # ---------------------------------------------------------------- against the reference

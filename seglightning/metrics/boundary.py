@@ -165,6 +165,10 @@ class BoundaryF1(Metric):
                     f"tolerance {th!r} must be a whole number of pixels (>= 1) or a fraction of "
                     "the image diagonal in [0, 1)"
                 )
+        if ignore_index is not None and 0 <= ignore_index < num_classes:
+            raise ValueError(
+                f"ignore_index={ignore_index} collides with a class id in [0, {num_classes})"
+            )
         self.num_classes = num_classes
         self.tolerances = tolerances
         self.ignore_index = ignore_index
