@@ -98,7 +98,7 @@ SUFFIX = "_leftImg8bit.png"
 class CityscapesSegmentation(SegmentationReader):
     """Cityscapes with the official labelId -> trainId mapping (19 classes, 255 = ignore)."""
 
-    splits = ("train", "val", "test")
+    splits = ("train", "val")  # "test" and "train_extra" (coarse) exist too; test labels are not public
     class_names = CITYSCAPES_CLASSES
     palette = CITYSCAPES_PALETTE
     instance_class_names = INSTANCE_CLASSES

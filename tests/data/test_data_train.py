@@ -1,0 +1,48 @@
+"""``seglightning-train data=<name> data.root=<fixture> trainer.max_steps=2`` runs for every dataset."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import open_dict
+
+from seglightning.cli import CONFIG_DIR
+from seglightning.train import train
+
+DATASETS = ["voc", "voc_aug", "cityscapes", "camvid", "camvid32", "coco", "coco_voc", "folder"]
+SMALL = [
+    "trainer.max_steps=2", "trainer.accelerator=cpu", "data.num_workers=0", "data.batch_size=2",
+    "data.val_batch_size=2", "data.transforms.train.crop_size=[48,64]", "model.base_channels=4",
+    "callbacks.progress_bar=none", "callbacks.overlays.num_images=1", "logger=[csv]",
+    "trainer.limit_val_batches=1", "test_after_fit=false",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_train_two_steps(name, written, tmp_path):
+    root = written("coco" if name == "coco_voc" else name)
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose(config_name="train", overrides=[f"data={name}", f"data.root={root}", *SMALL])
+    with open_dict(cfg):
+        cfg.run_dir = str(tmp_path / "run")
+    result = train(cfg)
+    assert result["status"] == "complete"
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert "val/mIoU" in json.dumps(metrics)
+
+
+@pytest.mark.slow
+def test_console_script(written, tmp_path):
+    root = written("camvid")
+    exe = Path(sys.executable).with_name("seglightning-train")
+    cmd = [str(exe), "data=camvid", f"data.root={root}", *SMALL, f"run_dir={tmp_path / 'run'}"]
+    env = {**os.environ, "SEGLIGHTNING_OUTPUT": str(tmp_path / "out")}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["status"] == "complete"
