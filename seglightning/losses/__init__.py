@@ -9,8 +9,17 @@ from __future__ import annotations
 
 # Loss modules: importing one registers its losses. A new loss family adds its line here.
 from . import (
+    boundary,  # noqa: F401
     cross_entropy,  # noqa: F401
+    dpce,  # noqa: F401
+    focal,  # noqa: F401
+    generalized_dice,  # noqa: F401
+    hausdorff,  # noqa: F401
+    iou_balanced,  # noqa: F401
+    lovasz,  # noqa: F401
     region,  # noqa: F401
+    sensitivity_specificity,  # noqa: F401
+    topk,  # noqa: F401
 )
 from .base import SegLoss
 from .compound import CompoundLoss, WeightSchedule

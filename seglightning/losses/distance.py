@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from scipy.ndimage import distance_transform_edt
 from torch import Tensor
 
 from ..data.extras import signed_distance_map
@@ -22,3 +23,18 @@ def signed_distance_maps(target: Tensor, num_classes: int, ignore_index: int = 2
     for i, mask in enumerate(masks):
         maps[i] = signed_distance_map(mask, num_classes, ignore_index)
     return torch.from_numpy(maps).to(target.device)
+
+
+def unsigned_distance_field(mask: Tensor) -> Tensor:
+    """Distance to the boundary of a binary mask [..., H, W], per 2-D slice, as float32 on the mask's
+    device: ``edt(mask) + edt(~mask)`` (>= 1 on both sides), and 0 for a slice that is all
+    foreground or all background (no boundary) — MONAI ``HausdorffDTLoss.distance_field``.
+
+    Computed with scipy's exact EDT on the CPU (the mask is detached: no gradient flows).
+    """
+    flat = mask.detach().cpu().numpy().astype(bool).reshape(-1, *mask.shape[-2:])
+    field = np.zeros(flat.shape, dtype=np.float32)
+    for i, inside in enumerate(flat):
+        if inside.any() and not inside.all():
+            field[i] = distance_transform_edt(inside) + distance_transform_edt(~inside)
+    return torch.from_numpy(field).reshape(mask.shape).to(mask.device)

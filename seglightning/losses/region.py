@@ -73,7 +73,9 @@ class DiceLoss(OverlapLoss):
 
     Defaults (``smooth=0, eps=1e-7, per_image=False, classes="present", squared=False``) equal
     ``segmentation_models_pytorch.losses.DiceLoss(mode="multiclass", ignore_index=255)`` with its
-    own defaults (batch-pooled per class, absent classes zeroed, mean over C). ``squared=True`` is
+    own defaults (batch-pooled per class, absent classes zeroed, mean over C). A non-zero ``smooth``
+    is Milletari's/MONAI's; smp 0.6 adds its ``smooth`` to ``I`` instead of ``2I`` (smp ``smooth=s``
+    is ``smooth=2s`` here). ``squared=True`` is
     V-Net's ``sum p^2`` denominator; ``per_image=True, classes="all", squared=True, smooth=1e-5``
     equals MONAI ``DiceLoss(softmax=True, to_onehot_y=True, squared_pred=True)``. Binary mode equals
     smp ``DiceLoss(mode="binary")``.
