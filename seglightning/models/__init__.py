@@ -11,14 +11,14 @@ from typing import Any
 
 from torch import nn
 
-from ..registry import lookup
+from ..registry import call_checked, lookup
+from . import deeplab, fastfcn, gscnn, smp_adapter, unet  # noqa: F401  (register)
 from .registry import MODELS
-from . import unet  # noqa: F401  (registers)
 
 
 def build_model(name: str, **kwargs: Any) -> nn.Module:
     """Build the architecture registered as ``name`` (config key ``model.name``)."""
-    return lookup(MODELS, name, "model", "model.name")(**kwargs)
+    return call_checked(lookup(MODELS, name, "model", "model.name"), kwargs, f"model '{name}'", "model")
 
 
 __all__ = ["MODELS", "build_model"]

@@ -6,14 +6,26 @@ convolutions (so the output has the input's size), BatchNorm after every convolu
 concatenation, and a final 1x1 classifier. With ``base_channels=64`` and ``bilinear=False`` the
 network has exactly 31,037,698 parameters for 3 input channels and 2 classes.
 Odd input sizes are handled by padding the upsampled map to its skip connection.
+
+``encoder=<timm name>`` (``model.encoder=resnet34``) builds the same decoder on an ``Encoder``
+feature pyramid instead (the "U-Net with a pretrained encoder" of TernausNet, Iglovikov & Shvets
+2018, and segmentation-models-pytorch): at each encoder stage, from the deepest, the map is
+upsampled (2x2 transposed convolution halving the channels, or bilinear) to the next shallower
+feature, concatenated with it and passed through a DoubleConv; a last block upsamples to the input
+without a skip; a 1x1 classifier follows. The decoder width at stride ``s`` is ``base_channels * s``
+(as in the classic form: 8b at stride 8 ... b at stride 1); ``base_channels=16`` gives smp's
+default decoder (256, 128, 64, 32, 16) on a ResNet.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .encoders import Encoder
 from .registry import register_model
 
 
@@ -94,11 +106,71 @@ class UNet(nn.Module):
         return {"logits": self.outc(x)}
 
 
+class DecoderBlock(nn.Module):
+    """Upsample by ``scale`` (transposed conv halving channels, or bilinear) to the skip's size,
+    concatenate the skip (if any), DoubleConv."""
+
+    def __init__(self, in_channels: int, skip_channels: int, out_channels: int, scale: int, bilinear: bool):
+        super().__init__()
+        self.up = None if bilinear else nn.ConvTranspose2d(in_channels, in_channels // 2, scale, stride=scale)
+        up_channels = in_channels if bilinear else in_channels // 2
+        self.conv = DoubleConv(up_channels + skip_channels, out_channels)
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor | None, size: torch.Size) -> torch.Tensor:
+        if self.up is None:
+            x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+        else:
+            x = self.up(x)
+            dy, dx = size[0] - x.shape[-2], size[1] - x.shape[-1]
+            x = F.pad(x, [dx // 2, dx - dx // 2, dy // 2, dy - dy // 2])  # negative pads crop
+        return self.conv(x if skip is None else torch.cat([skip, x], dim=1))
+
+
+class EncoderUNet(nn.Module):
+    """U-Net decoder on a timm ``Encoder`` (output stride 32); see the module docstring."""
+
+    def __init__(
+        self,
+        num_classes: int,
+        encoder: str,
+        pretrained: str | Path | None = None,
+        base_channels: int = 16,
+        bilinear: bool = False,
+        in_channels: int = 3,
+    ):
+        super().__init__()
+        self.encoder = Encoder(encoder, 32, pretrained, in_channels)
+        channels, strides = self.encoder.channels, self.encoder.reductions
+        blocks, width = [], channels[-1]
+        for i in range(len(channels) - 1, -1, -1):  # into the resolution of feature i-1 (input for i=0)
+            target = strides[i - 1] if i > 0 else 1
+            skip = channels[i - 1] if i > 0 else 0
+            blocks.append(DecoderBlock(width, skip, base_channels * target, strides[i] // target, bilinear))
+            width = base_channels * target
+        self.blocks = nn.ModuleList(blocks)
+        self.classifier = nn.Conv2d(width, num_classes, 1)
+
+    def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        features = self.encoder(image)
+        x = features.pop()
+        for block in self.blocks:
+            skip = features.pop() if features else None
+            x = block(x, skip, image.shape[-2:] if skip is None else skip.shape[-2:])
+        return {"logits": self.classifier(x)}
+
+
 @register_model("unet")
 def build_unet(
     num_classes: int,
     in_channels: int = 3,
     base_channels: int = 64,
     bilinear: bool = False,
+    encoder: str | None = None,
+    pretrained: str | Path | None = None,
 ) -> nn.Module:
-    return UNet(in_channels, num_classes, base_channels, bilinear)
+    """The classic U-Net, or with ``encoder`` (a timm name) the U-Net decoder on that encoder."""
+    if encoder is None:
+        if pretrained is not None:
+            raise ValueError("model.pretrained needs model.encoder: the classic U-Net has no pretrained backbone")
+        return UNet(in_channels, num_classes, base_channels, bilinear)
+    return EncoderUNet(num_classes, encoder, pretrained, base_channels, bilinear, in_channels)
