@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
@@ -146,6 +147,12 @@ class LabelMap:
     def __call__(self, raw: np.ndarray, path: PathLike) -> np.ndarray:
         """Map ``raw`` to uint8 train ids; raise DatasetError naming ``path`` on unknown values."""
         raw = np.asarray(raw)
+        if raw.dtype == np.uint8 and raw.ndim == 2 and len(self.lut) == 256:
+            # fast path (8-bit label PNGs): a 256-bin histogram finds unknown values, cv2.LUT maps
+            counts = cv2.calcHist([raw], [0], None, [256], [0, 256]).ravel()
+            if (counts[self.lut < 0] > 0).any():
+                self._fail(np.flatnonzero((counts > 0) & (self.lut < 0)), path)
+            return cv2.LUT(raw, self.lut.clip(0, 255).astype(np.uint8))
         if raw.dtype.kind not in "ui" and raw.dtype != bool:
             raise DatasetError(f"{path}: label image has non-integer dtype {raw.dtype}")
         if raw.size and (int(raw.min()) < 0 or int(raw.max()) >= len(self.lut)):
