@@ -17,6 +17,21 @@ def lookup(registry: dict[str, Any], name: str, kind: str, config_key: str) -> A
         ) from None
 
 
+def call_checked(builder: Callable[..., Any], kwargs: dict[str, Any], what: str, config_prefix: str) -> Any:
+    """Call ``builder(**kwargs)``; an option it does not take is an error naming the config key."""
+    import inspect
+
+    params = inspect.signature(builder).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        unknown = sorted(set(kwargs) - set(params))
+        if unknown:
+            raise TypeError(
+                f"{what} has no option '{unknown[0]}' (config key {config_prefix}.{unknown[0]}); "
+                f"its options: {', '.join(p for p in params if p != 'self')}"
+            )
+    return builder(**kwargs)
+
+
 def register(registry: dict[str, Any], name: str) -> Callable[[Any], Any]:
     """Decorator that adds a builder to ``registry`` under ``name`` (a duplicate is an error)."""
 

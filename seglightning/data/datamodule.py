@@ -28,6 +28,7 @@ from torch.utils.data import DataLoader, Dataset
 from ..registry import lookup
 from .extras import EXTRAS
 from .registry import DATASETS
+from .samplers import ShardSampler
 from .transforms import build_transforms
 
 DEFAULT_SPLITS = {"train": "train", "val": "val", "test": "test"}
@@ -217,24 +218,24 @@ class SegmentationDataModule(L.LightningDataModule):
                 self.extras, self.instances, self.seed,
             )
 
-    def set_epoch(self, epoch: int) -> None:
-        if "train" in self._datasets:
-            self._datasets["train"].set_epoch(epoch)
-
     def dataset(self, stage: str) -> SegmentationSamples:
         self.setup({"train": "fit", "val": "validate", "test": "test"}[stage])
         return self._datasets[stage]
 
     def _loader(self, stage: str, shuffle: bool, batch_size: int, drop_last: bool) -> DataLoader:
         ds = self.dataset(stage)
+        trainer = self.trainer
+        rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+        sampler = ShardSampler(ds, shuffle, self.seed, rank, world, pad=stage == "train")
         return DataLoader(
             ds,
             batch_size=batch_size,
-            shuffle=shuffle,
+            sampler=sampler,
             num_workers=self.num_workers,
+            generator=torch.Generator().manual_seed(self.seed),  # never draws from the global RNG
             collate_fn=_Collate(self.ignore_index),
             pin_memory=self.pin_memory,
-            drop_last=drop_last and len(ds) > batch_size,
+            drop_last=drop_last and len(sampler) > batch_size,
             persistent_workers=False,  # workers must see set_epoch (augmentation seed)
         )
 

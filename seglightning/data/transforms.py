@@ -3,7 +3,8 @@
 ``train_default``: random scale in [0.5, 2.0] (image bilinear, mask nearest), pad to the crop
 size with ``ignore_index`` in the mask, random crop, horizontal flip, photometric jitter,
 ImageNet normalisation. ``val_default``: normalisation only (full image; the collate pads).
-Masks are only ever resampled with nearest-neighbour interpolation.
+Masks are only ever resampled with nearest-neighbour interpolation (pixel-centre aligned,
+cv2.INTER_NEAREST_EXACT, so mask and bilinear image stay registered at every scale).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def train_default(
             A.RandomScale(
                 scale_limit=(scale[0] - 1.0, scale[1] - 1.0),
                 interpolation=cv2.INTER_LINEAR,
-                mask_interpolation=cv2.INTER_NEAREST,
+                mask_interpolation=cv2.INTER_NEAREST_EXACT,
                 p=1.0,
             )
         )
@@ -71,4 +72,4 @@ def build_transforms(spec: dict[str, Any] | None, ignore_index: int = 255) -> A.
         raise KeyError(f"unknown transform preset '{name}' (config key data.transforms.*.preset); choose one of {sorted(PRESETS)}")
     if name == "train_default":
         spec.setdefault("ignore_index", ignore_index)
-    return A.Compose(PRESETS[name](**spec), mask_interpolation=cv2.INTER_NEAREST)
+    return A.Compose(PRESETS[name](**spec), mask_interpolation=cv2.INTER_NEAREST_EXACT)

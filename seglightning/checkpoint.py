@@ -1,0 +1,26 @@
+"""Loading a trained run back: the module and the config stored in its checkpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .module import SegmentationModule
+
+
+def load_checkpoint_config(path: str | Path) -> dict[str, Any]:
+    """The resolved run config stored in a seglightning checkpoint (clear error if absent)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"ckpt={path}: no such checkpoint file")
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    if "seglightning_config" not in ckpt:
+        raise ValueError(f"ckpt={path} was not written by seglightning-train (no stored config); pass data=<name> explicitly")
+    return ckpt["seglightning_config"]
+
+
+def load_module(path: str | Path, device: str | torch.device = "cpu") -> SegmentationModule:
+    module = SegmentationModule.load_from_checkpoint(str(path), map_location=device, weights_only=False)
+    return module.eval()

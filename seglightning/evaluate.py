@@ -1,0 +1,47 @@
+"""``seglightning-eval ckpt=PATH [data=<name> data.root=...] [split=val|test]``.
+
+Evaluates a checkpoint on a split with the same metric suite as training, prints the table and
+writes ``<output>/metrics.json`` and ``<output>/per_class.csv``.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from omegaconf import DictConfig, OmegaConf
+
+from .checkpoint import load_checkpoint_config, load_module
+from .data import build_datamodule
+from .report_table import print_metrics
+from .tracking.run_meta import write_json
+
+
+def evaluate(cfg: DictConfig) -> dict[str, float]:
+    stored = load_checkpoint_config(cfg.ckpt)
+    data_cfg = OmegaConf.to_container(cfg.data, resolve=True) if cfg.get("data") else stored["data"]
+    if cfg.split not in ("val", "test"):
+        raise ValueError(f"split={cfg.split}: choose val or test")
+    module = load_module(cfg.ckpt)
+    dm = build_datamodule(**data_cfg, seed=stored.get("seed", 0))
+    if dm.num_classes != module.hparams.num_classes:
+        raise ValueError(f"data '{data_cfg['name']}' has {dm.num_classes} classes but the checkpoint {cfg.ckpt} was trained with {module.hparams.num_classes}")
+    dm.request_extras(module.requires)
+    trainer_kwargs: dict[str, Any] = OmegaConf.to_container(cfg.trainer, resolve=True)
+    trainer_kwargs.pop("max_epochs", None)
+    trainer = L.Trainer(**trainer_kwargs, logger=False, use_distributed_sampler=False, enable_progress_bar=False)
+    run = trainer.validate if cfg.split == "val" else trainer.test
+    metrics = {k: float(v) for k, v in run(module, datamodule=dm, verbose=False)[0].items()}
+    out = Path(cfg.output)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "metrics.json", {"ckpt": str(Path(cfg.ckpt).resolve()), "split": cfg.split, "data": data_cfg["name"], "metrics": metrics})
+    with open(out / "per_class.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["class", "IoU"])
+        for name in module.hparams.class_names:
+            writer.writerow([name, metrics.get(f"{cfg.split}/IoU/{name}")])
+    print_metrics({"final" if cfg.split == "val" else "test": metrics}, module.hparams.class_names)
+    print(f"[seglightning] evaluation written to {out}")
+    return metrics

@@ -1,0 +1,188 @@
+"""The shared semantic-segmentation loop: any registered model x any loss x the metric suite.
+
+The loop knows no architecture or loss: the model returns ``{"logits", ...aux}``; the loss gets
+``(logits, mask, **aux outputs, **batch extras)`` and owns every term (auxiliary heads included,
+through the model's ``loss_terms``); metrics are dataset-level (DESIGN.md). Logged names:
+``train/loss`` (+ ``train/loss/<term>``), ``val/loss``, ``val/mIoU``, ``val/mDice``, ``val/bF1``
+(+ ``val/bF1@<t>px`` for several tolerances), ``val/pixel_acc``, ``val/IoU/<class>``; the same under
+``test/``. Checkpoints carry the RNG state so a resumed run continues bit-identically.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from torch import nn
+
+from .losses import build_loss
+from .metrics import BoundaryF1, ConfusionMetrics
+from .models import build_model
+from .optim import build_optimizer, build_scheduler
+
+BATCH_KEYS = ("image", "mask", "meta", "targets")
+
+
+def batch_extras(batch: dict[str, Any]) -> dict[str, Any]:
+    """The extras in a batch (everything but image, mask, meta and instance targets)."""
+    return {k: v for k, v in batch.items() if k not in BATCH_KEYS}
+
+
+class _Memo:
+    """Calls ``fn`` at most once and remembers the value (class frequencies for ``wce``)."""
+
+    def __init__(self, fn: Callable[[], Any] | Sequence[float] | None):
+        self.fn, self.value = fn, None if callable(fn) or fn is None else list(fn)
+
+    def __call__(self) -> np.ndarray:
+        if self.value is None:
+            if self.fn is None:
+                raise ValueError("this loss needs class frequencies but none were given; build the module from a datamodule (class_frequency=dm.class_frequency)")
+            self.value = [float(v) for v in np.asarray(self.fn())]
+        return np.asarray(self.value)
+
+
+class EvaluationMetrics(nn.Module):
+    """Confusion-matrix scores + boundary F1 for one stage (val or test)."""
+
+    def __init__(self, num_classes: int, ignore_index: int, class_names: Sequence[str], bf1_tolerance: float | Sequence[float]):
+        super().__init__()
+        self.class_names = list(class_names)
+        self.confusion = ConfusionMetrics(num_classes, ignore_index=ignore_index)
+        self.tolerances = list(bf1_tolerance) if isinstance(bf1_tolerance, Sequence) else [bf1_tolerance]
+        self.bf1 = BoundaryF1(num_classes, tolerance=bf1_tolerance, ignore_index=ignore_index)
+
+    def update(self, preds: torch.Tensor, target: torch.Tensor) -> None:
+        self.confusion.update(preds, target)
+        self.bf1.update(preds, target)
+
+    def compute(self, prefix: str) -> dict[str, torch.Tensor]:
+        scores = self.confusion.compute()
+        out = {f"{prefix}/{k}": scores[k] for k in ("mIoU", "mDice", "pixel_acc")}
+        for name, iou in zip(self.class_names, scores["IoU"]):
+            out[f"{prefix}/IoU/{name}"] = iou
+        bf1 = self.bf1.compute()
+        if isinstance(bf1, dict):
+            for t, v in bf1.items():
+                out[f"{prefix}/bF1@{t:g}px"] = v
+            out[f"{prefix}/bF1"] = bf1[self.tolerances[0]]
+        else:
+            out[f"{prefix}/bF1"] = bf1
+        return out
+
+    def reset(self) -> None:
+        self.confusion.reset()
+        self.bf1.reset()
+
+
+class SegmentationModule(L.LightningModule):
+    """The training loop shared by every semantic architecture (config: model, loss, optim, scheduler)."""
+
+    def __init__(
+        self,
+        model: dict[str, Any],
+        loss: Any,
+        num_classes: int,
+        ignore_index: int = 255,
+        class_names: Sequence[str] | None = None,
+        palette: Sequence[Sequence[int]] | None = None,
+        optim: dict[str, Any] | None = None,
+        scheduler: dict[str, Any] | None = None,
+        bf1_tolerance: float | Sequence[float] = 0.0075,
+        channels_last: bool = False,
+        class_frequency: Callable[[], Any] | Sequence[float] | None = None,
+    ):
+        super().__init__()
+        self.save_hyperparameters(ignore=["class_frequency"])
+        model_kwargs = {k: v for k, v in model.items() if k != "name"}
+        if model_kwargs.pop("num_classes", num_classes) != num_classes:
+            raise ValueError(f"model.num_classes={model['num_classes']} but the dataset has {num_classes} classes; remove model.num_classes (it is set from the data)")
+        self.model = build_model(model["name"], num_classes=num_classes, **model_kwargs)
+        if channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        terms = loss if isinstance(loss, list) else loss.get("terms") if isinstance(loss, dict) and "terms" in loss else [loss if isinstance(loss, dict) else {"name": loss}]
+        spec = list(terms) + list(getattr(self.model, "loss_terms", []))
+        frequency = _Memo(class_frequency)
+        self.loss = build_loss(spec, ignore_index=ignore_index, num_classes=num_classes, class_frequency=frequency)
+        self.hparams["class_frequency"] = frequency.value  # persisted so a checkpoint rebuilds the same loss
+        self.requires = tuple(sorted(set(self.loss.requires) | set(getattr(self.model, "requires", ()))))
+        names = list(class_names) if class_names else [str(c) for c in range(num_classes)]
+        self.metrics = nn.ModuleDict({s: EvaluationMetrics(num_classes, ignore_index, names, bf1_tolerance) for s in ("val", "test")})
+
+    def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        if self.hparams.channels_last:
+            image = image.contiguous(memory_format=torch.channels_last)
+        return self.model(image)
+
+    def _loss(self, out: dict[str, torch.Tensor], batch: dict[str, Any]) -> torch.Tensor:
+        aux = {k: v for k, v in out.items() if k != "logits"}
+        return self.loss(out["logits"], batch["mask"], **aux, **batch_extras(batch))
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        loss = self._loss(self(batch["image"]), batch)
+        bs = batch["image"].shape[0]
+        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=bs)
+        for name, value in self.loss.last_terms.items():
+            self.log(f"train/loss/{name}", value, on_step=False, on_epoch=True, batch_size=bs)
+        return loss
+
+    def _eval_step(self, batch: dict[str, Any], stage: str) -> dict[str, torch.Tensor]:
+        out = self(batch["image"])
+        self.log(f"{stage}/loss", self._loss(out, batch), on_epoch=True, batch_size=batch["image"].shape[0], sync_dist=True)
+        preds = out["logits"].argmax(1)
+        self.metrics[stage].update(preds, batch["mask"])
+        return {"preds": preds}
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, torch.Tensor]:
+        return self._eval_step(batch, "val")
+
+    def test_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, torch.Tensor]:
+        return self._eval_step(batch, "test")
+
+    def predict_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        return self(batch["image"])["logits"].argmax(1)
+
+    def _log_metrics(self, stage: str) -> None:
+        self.log_dict(self.metrics[stage].compute(stage), sync_dist=False)  # states are already all-reduced
+        self.metrics[stage].reset()
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_metrics("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_metrics("test")
+
+    def on_train_epoch_start(self) -> None:
+        self.loss.set_epoch(self.current_epoch)
+
+    def configure_optimizers(self) -> Any:
+        optim = dict(self.hparams.optim or {"name": "adamw", "lr": 1e-3})
+        optimizer = build_optimizer(self.parameters(), **optim)
+        sched = dict(self.hparams.scheduler or {"name": "constant"})
+        return {"optimizer": optimizer, "lr_scheduler": build_scheduler(optimizer, int(self.trainer.estimated_stepping_batches), **sched)}
+
+    # RNG state travels with the checkpoint (python, numpy, torch CPU and CUDA), stored as plain
+    # types and tensors so that checkpoints load with torch.load(weights_only=True)
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        kind, keys, pos, has_gauss, gauss = np.random.get_state()
+        checkpoint["rng_state"] = {
+            "python": random.getstate(),
+            "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss),
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        state = checkpoint.get("rng_state")
+        if state is None:
+            return
+        random.setstate(state["python"])
+        kind, keys, pos, has_gauss, gauss = state["numpy"]
+        np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+        torch.set_rng_state(state["torch"])
+        if state["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda"])

@@ -1,0 +1,31 @@
+"""The metrics table printed at the end of a run (and by ``seglightning-eval``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+HEADLINE = ("mIoU", "mDice", "bF1", "pixel_acc", "loss")
+
+
+def _fmt(v: Any) -> str:
+    return "-" if v is None else f"{v:.4f}"
+
+
+def print_metrics(result: dict[str, Any], class_names: Sequence[str] | None = None) -> None:
+    """Headline metrics (final / best epoch / test) and per-class IoU, as a rich table."""
+    columns = [("final", "val/"), ("best", "val/"), ("test", "test/")]
+    columns = [(c, p) for c, p in columns if result.get(c)]
+    table = Table(title="seglightning metrics")
+    table.add_column("metric")
+    for c, _ in columns:
+        table.add_column(c + (f" (epoch {result['best'].get('epoch', '?')})" if c == "best" else ""), justify="right")
+    names = list(HEADLINE) + [f"IoU/{n}" for n in (class_names or [])]
+    for name in names:
+        values = [result[c].get(p + name) for c, p in columns]
+        if any(v is not None for v in values):
+            table.add_row(name, *(_fmt(v) for v in values))
+    Console().print(table)

@@ -1,0 +1,1 @@
+"""Run metadata, logger builders and media. Tracker packages are imported only when used."""
