@@ -86,3 +86,12 @@ def test_instances_from_instance_ids(written, datamodule):
     target = dm.dataset("train")[0]["target"]
     assert set(target) >= {"boxes", "labels", "masks", "iscrowd"}
     assert len(target["labels"]) == len(ds[0]["instance_labels"])
+
+
+def test_worker_extras_on_train_ids(written, datamodule):
+    dm = datamodule("cityscapes", written("cityscapes"), extras=["dist_map", "edge"])
+    item = dm.dataset("val")[0]
+    assert item["dist_map"].shape == (19, *item["mask"].shape) and item["edge"].shape == item["mask"].shape
+    present = set(item["mask"].unique().tolist()) - {255}
+    assert all(item["dist_map"][c].abs().sum() > 0 for c in present)
+    assert all(item["dist_map"][c].abs().sum() == 0 for c in set(range(19)) - present)
