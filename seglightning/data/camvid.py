@@ -52,8 +52,8 @@ class CamVid11(SegmentationReader):
     class_names = CAMVID11_CLASSES
     palette = CAMVID11_PALETTE
 
-    def __init__(self, root: str | Path, split: str = "train"):
-        super().__init__(root, split)
+    def __init__(self, root: str | Path, split: str = "train", instances: bool = False):
+        super().__init__(root, split, instances)
         image_dir = _split_dir(self.root, split)
         mask_dir = require_dir(self.root / f"{split}annot", "CamVid labels", f"expected {split}annot/ next to {split}/ (SegNet layout)")
         pair_by_stem(self, image_dir, mask_dir)
@@ -83,8 +83,8 @@ class CamVid32(SegmentationReader):
 
     splits = ("train", "val", "test")
 
-    def __init__(self, root: str | Path, split: str = "train", void_classes: Sequence[str] = ()):
-        super().__init__(root, split)
+    def __init__(self, root: str | Path, split: str = "train", void_classes: Sequence[str] = (), instances: bool = False):
+        super().__init__(root, split, instances)
         table = read_class_dict(self.root / "class_dict.csv")
         unknown = set(void_classes) - {name for name, _ in table}
         if unknown:

@@ -103,8 +103,9 @@ class FolderSegmentation(SegmentationReader):
         mask_format: str = "auto",
         val_ratio: float = 0.2,
         seed: int = 0,
+        instances: bool = False,
     ):
-        super().__init__(root, split)
+        super().__init__(root, split, instances)
         if mask_format not in MASK_FORMATS:
             raise DatasetError(f"folder mask_format must be one of {MASK_FORMATS}, not '{mask_format}' (data.mask_format)")
         spec_path = Path(classes_file) if Path(classes_file).is_absolute() else self.root / classes_file

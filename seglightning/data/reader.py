@@ -66,7 +66,10 @@ class SegmentationReader(Dataset):
             raise DatasetError(f"{self.root}: dataset folder not found; set data.root to the folder that holds the dataset")
         self.split = split
         if instances and self.instance_class_names is None:
-            raise ValueError(f"{type(self).__name__} has no instance annotations (instances=True is not supported)")
+            raise ValueError(
+                f"{type(self).__name__} has no instance annotations: data.instances=true needs an "
+                "instance-capable dataset (coco, cityscapes, synthetic)"
+            )
         self.instances = instances
         self.samples: list[Sample] = []
         self.index_problems: list[str] = []

@@ -88,8 +88,8 @@ class VOCSegmentation(_VOCBase):
 
     splits = ("train", "val", "trainval")
 
-    def __init__(self, root: str | Path, split: str = "train"):
-        super().__init__(root, split)
+    def __init__(self, root: str | Path, split: str = "train", instances: bool = False):
+        super().__init__(root, split, instances)
         base = find_voc_base(self.root)
         self._index(base, base / "ImageSets" / "Segmentation" / f"{split}.txt", "SegmentationClass")
 
@@ -100,8 +100,8 @@ class VOCAugSegmentation(_VOCBase):
 
     splits = ("train", "val")
 
-    def __init__(self, root: str | Path, split: str = "train"):
-        super().__init__(root, split)
+    def __init__(self, root: str | Path, split: str = "train", instances: bool = False):
+        super().__init__(root, split, instances)
         base = find_voc_base(self.root)
         lists = base / "ImageSets" / "Segmentation"
         if split in ("val", "test"):

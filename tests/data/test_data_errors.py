@@ -255,3 +255,9 @@ def test_voc_aug_list_must_exclude_val(copy):
     shutil.copy(voc_base(root) / "SegmentationClass" / f"{val_id}.png", png)
     (lists / "train_aug.txt").write_text((lists / "train_aug.txt").read_text() + f"{val_id}\n")
     assert_reported("voc_aug", root, lists / "train_aug.txt", "also in .*val.txt", level="index")
+
+
+@pytest.mark.parametrize("name", ["voc", "camvid", "folder"])
+def test_instances_need_an_instance_dataset(written, name):
+    with pytest.raises(ValueError, match="data.instances=true needs an instance-capable dataset"):
+        build_dataset(name, root=written(name), split="train", instances=True)
