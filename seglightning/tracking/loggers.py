@@ -8,6 +8,7 @@ None), ``name`` (run name) and ``resume_step`` (global step of the checkpoint re
 from __future__ import annotations
 
 import csv
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,9 @@ class ResumableCSVLogger(CSVLogger):
                 reader = csv.DictReader(f)
                 header = list(reader.fieldnames or [])
                 rows = [r for r in reader if r.get("step") and int(r["step"]) < self._resume_step]
-        writer = super().experiment  # deletes the old file
+        with warnings.catch_warnings():  # its "will be deleted" warning: the rows are kept below
+            warnings.filterwarnings("ignore", message="Experiment logs directory")
+            writer = super().experiment  # deletes the old file
         if rows:
             with open(path, "w", newline="") as f:
                 out = csv.DictWriter(f, fieldnames=header)
