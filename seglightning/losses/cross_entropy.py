@@ -32,6 +32,11 @@ class CrossEntropyLoss(SegLoss):
         super().__init__()
         if not 0.0 <= label_smoothing <= 1.0:
             raise ValueError(f"loss '{self.name}': label_smoothing must be in [0, 1] (config key loss.label_smoothing), got {label_smoothing}")
+        if weight is not None and (isinstance(weight, str) or not isinstance(weight, (Sequence, np.ndarray, Tensor))):
+            raise ValueError(
+                f"loss '{self.name}': weight (config key loss.weight) is a list of per-class weights, got {weight!r} "
+                "(median-frequency weights: loss 'wce'; a term's weight in a compound loss: loss.terms[].weight)"
+            )
         self.ignore_index = ignore_index
         self.label_smoothing = label_smoothing
         self.weight: Tensor | None

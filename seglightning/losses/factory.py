@@ -10,7 +10,10 @@ Spec forms (``conf/loss/*.yaml``)::
      {name: ce, input: aux_logits, weight: 0.4}]  # list form (= the terms list)
 
 A term takes ``name``, either ``weight`` (default 1.0) or ``schedule`` (see ``WeightSchedule``),
-``input`` (which model output is its logits; default ``"logits"``) and the loss's own options.
+``input`` (which model output is its logits; default ``"logits"``) and the loss's own options,
+flat or under ``kwargs``. A term's ``weight`` is its weight when it is a number; a list or a
+string (``ce``/``wce`` class weights, e.g. ``{name: wce, weight: median_frequency}``) is the loss's
+own ``weight`` option, so a single-loss spec keeps its meaning when the loop turns it into a term.
 Its log key is the name, ``<name>.<input>`` for a non-default input, with ``.2``, ``.3``... for
 repeats. ``defaults`` (``ignore_index``, ``num_classes``, ``class_frequency``...) go to each loss
 whose constructor has a parameter of that name, and never override an explicit option.
@@ -28,7 +31,7 @@ from .base import SegLoss
 from .compound import CompoundLoss, Term, WeightSchedule
 from .registry import LOSSES
 
-TERM_KEYS = ("name", "weight", "schedule", "input")
+TERM_KEYS = ("name", "weight", "schedule", "input", "kwargs")
 
 
 def build_loss(spec: str | Mapping[str, Any] | Sequence[Mapping[str, Any]], **defaults: Any) -> SegLoss:
@@ -70,6 +73,9 @@ def _build_compound(terms: Sequence[Mapping[str, Any]], defaults: Mapping[str, A
         if not isinstance(term, Mapping) or "name" not in term:
             raise ValueError(f"loss term {position} must be a mapping with a 'name' (config key loss.terms[{position}].name), got {term!r}")
         options = {key: value for key, value in term.items() if key not in TERM_KEYS}
+        if "weight" in term and not _is_number(term["weight"]):
+            options["weight"] = term["weight"]  # class weights: the loss's option, not the term's
+        options.update(term.get("kwargs") or {})
         source = term.get("input", "logits")
         key = term["name"] if source == "logits" else f"{term['name']}.{source}"
         seen[key] += 1
@@ -79,11 +85,16 @@ def _build_compound(terms: Sequence[Mapping[str, Any]], defaults: Mapping[str, A
     return CompoundLoss(built)
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _schedule(term: Mapping[str, Any], position: int) -> WeightSchedule:
     schedule = term.get("schedule")
+    weight = term.get("weight", 1.0)
     if schedule is None:
-        return WeightSchedule(start=float(term.get("weight", 1.0)))
-    if "weight" in term:
+        return WeightSchedule(start=float(weight) if _is_number(weight) else 1.0)
+    if _is_number(term.get("weight")):
         raise ValueError(f"loss term {position} ('{term['name']}') gives both 'weight' and 'schedule'; give one (config key loss.terms[{position}])")
     try:
         return WeightSchedule(**schedule)

@@ -101,6 +101,22 @@ def test_compound_value_terms_and_requires() -> None:
     torch.testing.assert_close(value, expected_total)
 
 
+def test_class_weights_in_a_term_stay_the_loss_option() -> None:
+    # the loop turns `{name: wce, weight: median_frequency}` into a term: the string is wce's option
+    logits, target = multiclass_case(classes=4)
+    frequency = lambda: np.array([0.1, 0.2, 0.4, 0.8])  # noqa: E731
+    alpha = torch.tensor([3.0, 1.5, 0.75, 0.375])  # median(freq) = 0.3, alpha = 0.3 / freq
+    expected = F.cross_entropy(logits, target, weight=alpha, ignore_index=IGNORE)
+    for term in ({"name": "wce", "weight": "median_frequency"}, {"name": "wce", "weight": 2.0, "kwargs": {"weight": alpha.tolist()}}):
+        loss = build_loss([term], class_frequency=frequency)
+        scale = 2.0 if term["weight"] == 2.0 else 1.0
+        torch.testing.assert_close(loss(logits, target), scale * expected)
+    with pytest.raises(ValueError, match=r"loss\.weight.*list of per-class weights"):
+        build_loss({"name": "ce", "weight": 2.0})
+    with pytest.raises(ValueError, match="wce"):
+        build_loss({"name": "ce", "weight": "median_frequency"})
+
+
 def test_missing_auxiliary_output_names_the_term() -> None:
     logits, target = multiclass_case()
     loss = build_loss([{"name": "ce"}, {"name": "dice", "input": "aux_logits"}])
