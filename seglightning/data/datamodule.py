@@ -158,8 +158,10 @@ class SegmentationDataModule(L.LightningDataModule):
         persistent_workers: bool = False,
         drop_last: bool = True,
         cache_dir: str | None = None,
+        validate: str = "header",
     ):
         super().__init__()
+        self.validation_level = validate
         self.dataset_cls = lookup(DATASETS, name, "dataset", "data.name")
         self.name, self.root = name, root
         self.batch_size, self.val_batch_size = batch_size, val_batch_size or batch_size
@@ -181,7 +183,13 @@ class SegmentationDataModule(L.LightningDataModule):
         kwargs = dict(self.dataset_kwargs)
         if self.instances:
             kwargs["instances"] = True
-        return self.dataset_cls(root=self.root, split=self.splits[stage], **kwargs)
+        ds = self.dataset_cls(root=self.root, split=self.splits[stage], **kwargs)
+        # on-disk readers list bad files before training (seglightning/data/reader.py levels:
+        # index | header | full; "none" skips); the DatasetError names every file
+        check = getattr(ds, "validate", None)
+        if check is not None and self.validation_level != "none":
+            check(self.validation_level)
+        return ds
 
     @property
     def num_classes(self) -> int:
