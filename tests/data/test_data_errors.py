@@ -261,3 +261,25 @@ def test_voc_aug_list_must_exclude_val(copy):
 def test_instances_need_an_instance_dataset(written, name):
     with pytest.raises(ValueError, match="data.instances=true needs an instance-capable dataset"):
         build_dataset(name, root=written(name), split="train", instances=True)
+
+
+# -- the datamodule validates before training -----------------------------------------------
+def test_datamodule_refuses_bad_data_before_training(copy, datamodule):
+    root = copy("voc")
+    lst = voc_base(root) / "ImageSets" / "Segmentation" / "train.txt"
+    lst.write_text(lst.read_text() + "2012_999999\n")
+    with pytest.raises(DatasetError, match="missing image for id '2012_999999'") as err:
+        datamodule("voc", root)
+    assert str(voc_base(root) / "JPEGImages" / "2012_999999.jpg") in str(err.value)
+    assert "seglightning-data check" in str(err.value)
+    datamodule("voc", root, validate="none")  # opting out defers the error to loading
+
+
+def test_datamodule_setup_checks_sizes_of_every_split(copy, datamodule):
+    root = copy("camvid")
+    png = sorted((root / "valannot").iterdir())[0]
+    Image.fromarray(np.zeros((10, 10), np.uint8)).save(png)
+    dm = datamodule("camvid", root)  # train is fine
+    with pytest.raises(DatasetError, match="mask size 10x10") as err:
+        dm.setup("fit")
+    assert str(png) in str(err.value)
