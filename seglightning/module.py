@@ -18,6 +18,7 @@ import lightning as L
 import numpy as np
 import torch
 from torch import nn
+from torchmetrics import MeanMetric
 
 from .losses import build_loss
 from .metrics import BoundaryF1, ConfusionMetrics
@@ -47,7 +48,11 @@ class _Memo:
 
 
 class EvaluationMetrics(nn.Module):
-    """Confusion-matrix scores + boundary F1 for one stage (val or test)."""
+    """Confusion-matrix scores, boundary F1 and the mean loss for one stage (val or test).
+
+    Every state is a sum that all-reduces, so N processes give exactly the one-process metric
+    values. The loss is the sample-weighted mean of batch losses over all processes (not a mean of
+    per-process means); for a batch-pooled loss such as Dice it still depends on batch composition."""
 
     def __init__(self, num_classes: int, ignore_index: int, class_names: Sequence[str], bf1_tolerance: float | Sequence[float]):
         super().__init__()
@@ -55,14 +60,17 @@ class EvaluationMetrics(nn.Module):
         self.confusion = ConfusionMetrics(num_classes, ignore_index=ignore_index)
         self.tolerances = list(bf1_tolerance) if isinstance(bf1_tolerance, Sequence) else [bf1_tolerance]
         self.bf1 = BoundaryF1(num_classes, tolerance=bf1_tolerance, ignore_index=ignore_index)
+        self.loss = MeanMetric()
 
-    def update(self, preds: torch.Tensor, target: torch.Tensor) -> None:
+    def update(self, preds: torch.Tensor, target: torch.Tensor, loss: torch.Tensor) -> None:
         self.confusion.update(preds, target)
         self.bf1.update(preds, target)
+        self.loss.update(loss.detach(), weight=target.shape[0])
 
     def compute(self, prefix: str) -> dict[str, torch.Tensor]:
         scores = self.confusion.compute()
         out = {f"{prefix}/{k}": scores[k] for k in ("mIoU", "mDice", "pixel_acc")}
+        out[f"{prefix}/loss"] = self.loss.compute()
         for name, iou in zip(self.class_names, scores["IoU"]):
             out[f"{prefix}/IoU/{name}"] = iou
         bf1 = self.bf1.compute()
@@ -77,6 +85,7 @@ class EvaluationMetrics(nn.Module):
     def reset(self) -> None:
         self.confusion.reset()
         self.bf1.reset()
+        self.loss.reset()
 
 
 class SegmentationModule(L.LightningModule):
@@ -132,9 +141,8 @@ class SegmentationModule(L.LightningModule):
 
     def _eval_step(self, batch: dict[str, Any], stage: str) -> dict[str, torch.Tensor]:
         out = self(batch["image"])
-        self.log(f"{stage}/loss", self._loss(out, batch), on_epoch=True, batch_size=batch["image"].shape[0], sync_dist=True)
         preds = out["logits"].argmax(1)
-        self.metrics[stage].update(preds, batch["mask"])
+        self.metrics[stage].update(preds, batch["mask"], self._loss(out, batch))
         return {"preds": preds}
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, torch.Tensor]:
