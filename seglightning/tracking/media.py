@@ -1,10 +1,18 @@
-"""Overlay pictures: image | ground truth | prediction, in the dataset's class colours."""
+"""Media for the run dir and the trackers: overlay pictures (image | ground truth | prediction, in the
+dataset's class colours), the confusion-matrix plot and the per-class table."""
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+import torch
+
+from ..metrics.confusion import scores_from_confmat
 
 VOID_COLOUR = (255, 255, 255)
 
@@ -31,3 +39,81 @@ def denormalize(image: np.ndarray, mean: Sequence[float], std: Sequence[float]) 
     """uint8 [H,W,3] from a normalised float [3,H,W] (albumentations' Normalize with max 255)."""
     x = image.transpose(1, 2, 0) * np.asarray(std) + np.asarray(mean)
     return np.clip(x * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """One rendered validation image: the arrays (for trackers with native masks) and its PNG."""
+
+    name: str
+    image: np.ndarray  # uint8 [H,W,3]
+    target: np.ndarray  # int [H,W], void pixels = ignore_index
+    pred: np.ndarray  # int [H,W]
+    panel: np.ndarray  # uint8 [H,3W,3], see overlay_panel
+    path: Path  # the panel as PNG in the run dir
+
+
+@dataclass(frozen=True)
+class ClassReport:
+    """Per-class scores and the confusion matrix of one evaluation, with the files written for them."""
+
+    columns: list[str]  # "class", "IoU", "Dice", "bF1" (or "bF1@<t>px" per tolerance), "pixels"
+    rows: list[list[Any]]  # one row per class, in class order
+    confusion: np.ndarray  # [C, C] pixel counts, rows = ground truth, columns = prediction
+    table_path: Path  # CSV of columns/rows
+    figure_path: Path  # PNG of the row-normalised confusion matrix
+
+
+@runtime_checkable
+class MediaLogger(Protocol):
+    """What a Lightning logger implements to receive media from :class:`TrackerMedia`."""
+
+    def log_overlays(self, overlays: Sequence[Overlay], class_names: Sequence[str], step: int) -> None: ...
+
+    def log_class_report(self, report: ClassReport, step: int) -> None: ...
+
+
+def class_report(confmat: np.ndarray, bf1: dict[str, np.ndarray], class_names: Sequence[str], out_dir: Path) -> ClassReport:
+    """Write ``per_class.csv`` and ``confusion_matrix.png`` to ``out_dir`` and return their content.
+
+    ``confmat`` is the dataset-level confusion matrix (DESIGN.md: IoU and Dice come from it, NaN for
+    a class absent from ground truth and prediction); ``bf1`` maps a column name to per-class
+    boundary F1 (NaN: class never seen).
+    """
+    scores = scores_from_confmat(torch.as_tensor(confmat))
+    columns = ["class", "IoU", "Dice", *bf1, "pixels"]
+    pixels = confmat.sum(1)
+    rows = [[name, float(scores["IoU"][c]), float(scores["Dice"][c]), *(float(v[c]) for v in bf1.values()), int(pixels[c])]
+            for c, name in enumerate(class_names)]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    table_path, figure_path = out_dir / "per_class.csv", out_dir / "confusion_matrix.png"
+    with open(table_path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(columns)
+        writer.writerows(rows)
+    plot_confusion(confmat, class_names, figure_path)
+    return ClassReport(columns, rows, confmat, table_path, figure_path)
+
+
+def plot_confusion(confmat: np.ndarray, class_names: Sequence[str], path: Path) -> None:
+    """Row-normalised confusion matrix (each ground-truth class sums to 1) as a PNG (matplotlib, Agg)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    counts = np.asarray(confmat, dtype=np.float64)
+    rates = counts / np.maximum(counts.sum(1, keepdims=True), 1)
+    n = len(class_names)
+    size = min(4 + 0.45 * n, 24)
+    fig = Figure(figsize=(size, size * 0.85))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    im = ax.imshow(rates, vmin=0, vmax=1, cmap="Blues")
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    ax.set(xticks=range(n), yticks=range(n), xlabel="prediction", ylabel="ground truth", title="confusion matrix (row-normalised)")
+    ax.set_xticklabels(class_names, rotation=90)
+    ax.set_yticklabels(class_names)
+    if n <= 30:
+        for i, j in np.ndindex(n, n):
+            ax.text(j, i, f"{rates[i, j]:.2f}", ha="center", va="center", fontsize=7, color="white" if rates[i, j] > 0.5 else "black")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
