@@ -1,20 +1,34 @@
 """Lightning loggers from the ``logger`` config group. CSV is always on (the run's ground truth).
 
-Each builder is ``builder(run_dir, context, **config)``; ``context`` carries what dashboards need:
-``config`` (the resolved run config), ``tags`` ({"loss", "arch", "data"}), ``group`` (sweep name or
-None), ``name`` (run name) and ``resume_step`` (global step of the checkpoint resumed from, or None). Tracker packages are imported inside their builder only.
+Each builder is ``builder(run_dir, context, **config)`` with ``context`` a
+:class:`~seglightning.tracking.context.RunContext` (resolved config, loss/arch/data tags, sweep name
+as group, run name, resume step). Tracker packages (wandb, neptune_scale, mlflow) are imported
+inside their logger only.
+
+Every tracker run belongs to one run dir: its id is derived from the run dir
+(:func:`~seglightning.tracking.context.stable_run_id`), so a restarted run continues it, and
+:func:`finish_trackers` ends it when the Hydra job ends (so the jobs of a multirun never log into
+each other). Tokens are read from the environment by the client libraries only; nothing here writes
+one to a file.
 """
 
 from __future__ import annotations
 
 import csv
-import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from lightning.pytorch.loggers import CSVLogger, Logger
+import numpy as np
+from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 from lightning.pytorch.loggers.logger import rank_zero_experiment
+from lightning.pytorch.utilities import rank_zero_only, rank_zero_warn
+
+from . import mlflow_logger, neptune_logger, wandb_logger
+from .context import RunContext
+from .media import ClassReport, Overlay
 
 
 class ResumableCSVLogger(CSVLogger):
@@ -37,9 +51,7 @@ class ResumableCSVLogger(CSVLogger):
                 reader = csv.DictReader(f)
                 header = list(reader.fieldnames or [])
                 rows = [r for r in reader if r.get("step") and int(r["step"]) < self._resume_step]
-        with warnings.catch_warnings():  # its "will be deleted" warning: the rows are kept below
-            warnings.filterwarnings("ignore", message="Experiment logs directory")
-            writer = super().experiment  # deletes the old file
+        writer = super().experiment  # deletes the old file
         if rows:
             with open(path, "w", newline="") as f:
                 out = csv.DictWriter(f, fieldnames=header)
@@ -49,24 +61,70 @@ class ResumableCSVLogger(CSVLogger):
         return writer
 
 
-def _csv(run_dir: Path, context: dict[str, Any], **kw: Any) -> Logger:
+class MediaTensorBoardLogger(TensorBoardLogger):
+    """TensorBoard under ``<run_dir>/tensorboard``: overlay panels and the confusion matrix as
+    images, the per-class table as a markdown text."""
+
+    @rank_zero_only
+    def log_overlays(self, overlays: Sequence[Overlay], class_names: Sequence[str], step: int) -> None:
+        for o in overlays:
+            self.experiment.add_image(f"val/overlays/{o.name}", o.panel, step, dataformats="HWC")
+
+    @rank_zero_only
+    def log_class_report(self, report: ClassReport, step: int) -> None:
+        from PIL import Image
+
+        figure = np.asarray(Image.open(report.figure_path).convert("RGB"))
+        self.experiment.add_image("val/confusion_matrix", figure, step, dataformats="HWC")
+        lines = ["| " + " | ".join(report.columns) + " |", "|" + " --- |" * len(report.columns)]
+        lines += ["| " + " | ".join(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row) + " |" for row in report.rows]
+        self.experiment.add_text("val/per_class", "\n".join(lines), step)
+
+
+def _csv(run_dir: Path, context: RunContext, **kw: Any) -> Logger:
     return ResumableCSVLogger(str(run_dir), resume_step=context.get("resume_step"), **kw)
 
 
-def _tensorboard(run_dir: Path, context: dict[str, Any], **kw: Any) -> Logger:
-    from lightning.pytorch.loggers import TensorBoardLogger
-
-    return TensorBoardLogger(save_dir=str(run_dir), name="tensorboard", version="", default_hp_metric=False, **kw)
+def _tensorboard(run_dir: Path, context: RunContext, **kw: Any) -> Logger:
+    return MediaTensorBoardLogger(save_dir=str(run_dir), name="tensorboard", version="", default_hp_metric=False, **kw)
 
 
-LOGGERS: dict[str, Callable[..., Logger]] = {"csv": _csv, "tensorboard": _tensorboard}
+LOGGERS: dict[str, Callable[..., Logger]] = {
+    "csv": _csv, "tensorboard": _tensorboard,
+    "wandb": wandb_logger.build, "neptune": neptune_logger.build, "mlflow": mlflow_logger.build,
+}
 
 
-def build_loggers(spec: dict[str, dict[str, Any]] | None, run_dir: Path, context: dict[str, Any] | None = None) -> list[Logger]:
-    """One logger per key of ``spec`` (``logger=[csv,tensorboard,...]``); CSV first and always."""
-    from ..registry import lookup
+def build_loggers(spec: dict[str, dict[str, Any]] | None, run_dir: Path, context: RunContext | None = None) -> list[Logger]:
+    """One logger per key of ``spec`` (``logger=[csv,tensorboard,...]``); CSV first and always.
+
+    An option a tracker does not take is an error naming its config key (``logger.<name>.<option>``).
+    """
+    from ..registry import call_checked, lookup
 
     spec = dict(spec or {})
     spec.setdefault("csv", {})
     names = ["csv"] + sorted(k for k in spec if k != "csv")
-    return [lookup(LOGGERS, n, "logger", "logger")(run_dir, context or {}, **dict(spec[n] or {})) for n in names]
+    builders = [lookup(LOGGERS, n, "logger", "logger") for n in names]
+    return [call_checked(partial(b, run_dir, context or {}), dict(spec[n] or {}), f"logger '{n}'", f"logger.{n}") for n, b in zip(names, builders)]
+
+
+@contextmanager
+def finish_trackers(loggers: Sequence[Logger]) -> Iterator[None]:
+    """End every tracker run when the block exits, failed or not: ``finalize(status)`` on each
+    logger, then ``close(status)`` where it has one (W&B and Neptune runs are process-wide, so a
+    Hydra job that left one open would make the next job log into it)."""
+    status = "failed"
+    try:
+        yield
+        status = "success"
+    finally:
+        for logger in loggers:
+            try:
+                logger.finalize(status)
+                close = getattr(logger, "close", None)
+                if callable(close):
+                    close(status)
+            except Exception as err:  # one tracker failing to close must not keep the others open
+                rank_zero_warn(f"closing the {type(logger).__name__} run failed: {err!r}")
+
