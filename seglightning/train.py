@@ -23,11 +23,12 @@ from lightning.pytorch.callbacks import (
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
-from .callbacks import ConfigInCheckpoint, MetricHistory, OverlayImages
+from .callbacks import ConfigInCheckpoint, MetricHistory
 from .data import build_datamodule
 from .module import SegmentationModule
 from .report_table import print_metrics
-from .tracking.loggers import build_loggers
+from .tracking.loggers import build_loggers, finish_trackers
+from .tracking.media_callback import TrackerMedia
 from .tracking.run_meta import run_meta, write_json
 
 METRICS_FILE = "metrics.json"
@@ -96,7 +97,7 @@ def build_callbacks(cfg: DictConfig, run_dir: Path, config: dict[str, Any]) -> t
         save_last=True, auto_insert_metric_name=False, enable_version_counter=False,
     )
     callbacks: list[L.Callback] = [history, ConfigInCheckpoint(config), checkpoint]
-    callbacks.append(OverlayImages(run_dir / "overlays", cb.overlays.num_images, cb.overlays.every_n_epochs, seed=cfg.seed))
+    callbacks.append(TrackerMedia(run_dir, cb.overlays.num_images, cb.overlays.every_n_epochs, seed=cfg.seed))
     if cb.progress_bar == "rich":
         callbacks.append(RichProgressBar())
     elif cb.progress_bar == "tqdm":
@@ -132,32 +133,33 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     context = {"config": config, "tags": run_tags(cfg), "group": cfg.get("sweep_name"), "name": run_dir.name,
                "resume_step": checkpoint_step(ckpt_path)}
     loggers = build_loggers(OmegaConf.to_container(cfg.logger, resolve=True), run_dir, context)
-    trainer_kwargs = OmegaConf.to_container(cfg.trainer, resolve=True)
-    trainer = L.Trainer(
-        **trainer_kwargs, logger=loggers, callbacks=callbacks, default_root_dir=str(run_dir),
-        use_distributed_sampler=False, enable_progress_bar=cfg.callbacks.progress_bar != "none",
-    )
-    if rank_zero_only.rank == 0:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
-        (run_dir / "overrides.yaml").write_text(yaml.safe_dump(hydra_overrides()))
-        write_json(run_dir / "run_meta.json", {**run_meta(cfg.seed, hydra_overrides()), "resumed_from": ckpt_path})
-        write_json(run_dir / METRICS_FILE, {"status": "running"})
-    started = time.perf_counter()
-    trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path)
-    fit_seconds = time.perf_counter() - started
-    monitor, mode = cfg.callbacks.checkpoint.monitor, cfg.callbacks.checkpoint.mode
-    best = history.best(monitor, mode)
-    result: dict[str, Any] = {
-        "status": "complete",
-        "monitor": monitor,
-        "final": history.history[-1] if history.history else {},
-        "best": best or {},
-        "checkpoints": {"last": "checkpoints/last.ckpt", "best": "checkpoints/best.ckpt" if checkpoint.best_model_path else None},
-    }
-    if cfg.test_after_fit:
-        tested = trainer.test(module, datamodule=dm, ckpt_path="best" if checkpoint.best_model_path else None, verbose=False)
-        result["test"] = {k: float(v) for k, v in tested[0].items()} if tested else {}
+    with finish_trackers(loggers):  # one tracker run per job, ended even when the job fails
+        trainer_kwargs = OmegaConf.to_container(cfg.trainer, resolve=True)
+        trainer = L.Trainer(
+            **trainer_kwargs, logger=loggers, callbacks=callbacks, default_root_dir=str(run_dir),
+            use_distributed_sampler=False, enable_progress_bar=cfg.callbacks.progress_bar != "none",
+        )
+        if rank_zero_only.rank == 0:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+            (run_dir / "overrides.yaml").write_text(yaml.safe_dump(hydra_overrides()))
+            write_json(run_dir / "run_meta.json", {**run_meta(cfg.seed, hydra_overrides()), "resumed_from": ckpt_path})
+            write_json(run_dir / METRICS_FILE, {"status": "running"})
+        started = time.perf_counter()
+        trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path)
+        fit_seconds = time.perf_counter() - started
+        monitor, mode = cfg.callbacks.checkpoint.monitor, cfg.callbacks.checkpoint.mode
+        best = history.best(monitor, mode)
+        result: dict[str, Any] = {
+            "status": "complete",
+            "monitor": monitor,
+            "final": history.history[-1] if history.history else {},
+            "best": best or {},
+            "checkpoints": {"last": "checkpoints/last.ckpt", "best": "checkpoints/best.ckpt" if checkpoint.best_model_path else None},
+        }
+        if cfg.test_after_fit:
+            tested = trainer.test(module, datamodule=dm, ckpt_path="best" if checkpoint.best_model_path else None, verbose=False)
+            result["test"] = {k: float(v) for k, v in tested[0].items()} if tested else {}
     if trainer.is_global_zero:
         write_json(run_dir / METRICS_FILE, result)
         meta = json.loads((run_dir / "run_meta.json").read_text())
