@@ -35,3 +35,19 @@ def predict() -> None:
     from .predict import predict as run
 
     _hydra_app("predict", run)
+
+
+DATA_COMMANDS = ("check",)
+
+
+def data() -> None:
+    """``seglightning-data check data=<name> data.root=<folder>``: exit status 1 if problems are found."""
+    if len(sys.argv) < 2 or sys.argv[1] not in DATA_COMMANDS:
+        sys.exit(f"usage: seglightning-data {{{','.join(DATA_COMMANDS)}}} data=<name> data.root=<folder> [check.level=index|header|full]")
+    sys.argv.pop(1)
+    from .data.check import main as check
+
+    def run(cfg: Any) -> None:
+        sys.exit(check(cfg))
+
+    _hydra_app("data_check", run)
