@@ -5,15 +5,16 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+UV := $(shell command -v uv 2>/dev/null)
+ifeq ($(UV),)
+UV := python3 -m uv
+endif
 ARGS ?=
 
 .PHONY: install train test test-fast bench lint clean
 
-$(UV):
-	python3 -m pip install --user --quiet uv || python3 -m pip install --quiet uv
-
-$(STAMP): pyproject.toml | $(UV)
+$(STAMP): pyproject.toml
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	$(UV) venv --quiet --allow-existing --python python3 $(VENV)
 	$(UV) pip install --quiet --python $(PY) -e ".[dev]"
 	touch $(STAMP)
