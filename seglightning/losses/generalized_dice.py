@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from .base import SegLoss
-from .common import probabilities
+from .common import soft_statistics
 from .registry import register_loss
 
 
@@ -31,11 +31,10 @@ class GeneralizedDiceLoss(SegLoss):
         self.per_image = per_image
 
     def forward(self, logits: Tensor, target: Tensor, **extras: Any) -> Tensor:
-        probs, truth, _ = probabilities(logits, target, self.ignore_index, "multiclass", self.name)
-        dims = (2,) if self.per_image else (0, 2)
-        intersection = (probs * truth).sum(dims)
-        cardinality = probs.sum(dims) + truth.sum(dims)
-        volume = truth.sum(dims)
+        intersection, predicted, volume = soft_statistics(logits, target, self.ignore_index, "multiclass", self.name)
+        if not self.per_image:  # pool the batch
+            intersection, predicted, volume = intersection.sum(0), predicted.sum(0), volume.sum(0)
+        cardinality = predicted + volume
         present = volume > 0
         weight = torch.where(present, 1.0 / torch.where(present, volume, 1.0).square(), 0.0)
         weight = torch.where(present, weight, weight.amax(-1, keepdim=True))

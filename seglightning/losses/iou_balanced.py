@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .base import SegLoss
-from .common import check_multiclass, masked_mean, probabilities
+from .common import check_multiclass, masked_mean, soft_statistics
 from .registry import register_loss
 
 
@@ -43,9 +43,8 @@ class IoUBalancedLoss(SegLoss):
         valid = target != self.ignore_index
         ce = F.cross_entropy(logits, target, ignore_index=self.ignore_index, reduction="none")
         with torch.no_grad():
-            probs, truth, _ = probabilities(logits, target, self.ignore_index, "multiclass", self.name)
-            intersection = (probs * truth).sum(-1)
-            iou = intersection / (probs.sum(-1) + truth.sum(-1) - intersection).clamp_min(torch.finfo(probs.dtype).tiny)
+            intersection, predicted, truth = soft_statistics(logits, target, self.ignore_index, "multiclass", self.name)
+            iou = intersection / (predicted + truth - intersection).clamp_min(torch.finfo(ce.dtype).tiny)
             label = torch.where(valid, target, torch.zeros_like(target))
             quality = iou.gather(1, label.flatten(1)).view_as(ce).pow(self.eta)
             positive = valid if self.background_index is None else valid & (target != self.background_index)

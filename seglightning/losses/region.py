@@ -21,7 +21,7 @@ from typing import Any, Literal
 from torch import Tensor
 
 from .base import SegLoss
-from .common import Mode, check_mode, probabilities
+from .common import Mode, check_mode, soft_statistics
 from .registry import register_loss
 
 Classes = Literal["present", "all"]
@@ -56,11 +56,11 @@ class OverlapLoss(SegLoss):
         raise NotImplementedError
 
     def forward(self, logits: Tensor, target: Tensor, **extras: Any) -> Tensor:
-        probs, truth, _ = probabilities(logits, target, self.ignore_index, self.mode, self.name)
-        dims = (2,) if self.per_image else (0, 2)
-        intersection = (probs * truth).sum(dims)
-        predicted = (probs * probs if self.squared else probs).sum(dims)
-        truth_total = truth.sum(dims)
+        intersection, predicted, truth_total = soft_statistics(
+            logits, target, self.ignore_index, self.mode, self.name, squared=self.squared
+        )
+        if not self.per_image:  # pool the batch: one score per class
+            intersection, predicted, truth_total = intersection.sum(0), predicted.sum(0), truth_total.sum(0)
         loss = 1.0 - self.score(intersection, predicted, truth_total)
         if self.classes == "present":
             loss = loss * (truth_total > 0).to(loss.dtype)

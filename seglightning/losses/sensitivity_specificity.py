@@ -7,7 +7,7 @@ from typing import Any
 from torch import Tensor
 
 from .base import SegLoss
-from .common import probabilities
+from .common import class_probabilities, class_sums
 from .registry import register_loss
 
 
@@ -31,9 +31,13 @@ class SensitivitySpecificityLoss(SegLoss):
         self.eps = eps
 
     def forward(self, logits: Tensor, target: Tensor, **extras: Any) -> Tensor:
-        probs, truth, valid = probabilities(logits, target, self.ignore_index, "multiclass", self.name)
-        error = (truth - probs).square()
-        others = (1.0 - truth) * valid.to(truth.dtype)
-        sensitivity = (error * truth).sum(-1) / (truth.sum(-1) + self.eps)
-        specificity = (error * others).sum(-1) / (others.sum(-1) + self.eps)
+        probs, label, valid = class_probabilities(logits, target, self.ignore_index, self.name)
+        num_classes, weight = probs.shape[1], valid.to(probs.dtype)
+        true_class = probs.gather(1, label.unsqueeze(1)).squeeze(1)  # 0 at void pixels
+        # sum over the class's pixels of (1 - p)^2, and over the others' of p^2, without a one-hot
+        inside = class_sums((1.0 - true_class).square() * weight, label, num_classes)
+        outside = probs.square().sum(-1) - class_sums(true_class.square(), label, num_classes)
+        count = class_sums(weight, label, num_classes)
+        sensitivity = inside / (count + self.eps)
+        specificity = outside / (weight.sum(-1, keepdim=True) - count + self.eps)
         return (self.r * sensitivity + (1.0 - self.r) * specificity).sum(-1).mean()

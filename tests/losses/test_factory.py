@@ -117,6 +117,13 @@ def test_class_weights_in_a_term_stay_the_loss_option() -> None:
         build_loss({"name": "ce", "weight": "median_frequency"})
 
 
+@pytest.mark.parametrize("name", ["lovasz", "ce", "generalized_dice"])
+def test_multiclass_loss_rejects_one_channel_logits(name: str) -> None:
+    logits, target = multiclass_case(classes=4)
+    with pytest.raises(ValueError, match=r"mode=binary"):
+        build_loss(name)(logits[:, :1], target.clamp(max=1))
+
+
 def test_missing_auxiliary_output_names_the_term() -> None:
     logits, target = multiclass_case()
     loss = build_loss([{"name": "ce"}, {"name": "dice", "input": "aux_logits"}])
