@@ -5,6 +5,12 @@ size with ``ignore_index`` in the mask, random crop, horizontal flip, photometri
 ImageNet normalisation. ``val_default``: normalisation only (full image; the collate pads).
 Masks are only ever resampled with nearest-neighbour interpolation (pixel-centre aligned,
 cv2.INTER_NEAREST_EXACT, so mask and bilinear image stay registered at every scale).
+
+Scale, pad and crop are one transform (``scale_crop.RandomScaleCrop``) that renders the crop
+window straight from the source image: the geometry and masks of ``RandomScale -> PadIfNeeded ->
+RandomCrop`` without resizing (up to 4x the pixels) and padding the whole image first; the image
+differs from that chain by at most one grey level (OpenCV fixed-point rounding). Normalisation is
+``scale_crop.LutNormalize``, bit-identical to ``A.Normalize``.
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ from typing import Any
 
 import albumentations as A
 import cv2
+
+from .scale_crop import LutNormalize, RandomScaleCrop
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -33,32 +41,21 @@ def train_default(
     std: Sequence[float] = IMAGENET_STD,
 ) -> list[A.BasicTransform]:
     h, w = _pair(crop_size)
-    ops: list[A.BasicTransform] = []
-    if tuple(scale) != (1.0, 1.0):
-        ops.append(
-            A.RandomScale(
-                scale_limit=(scale[0] - 1.0, scale[1] - 1.0),
-                interpolation=cv2.INTER_LINEAR,
-                mask_interpolation=cv2.INTER_NEAREST_EXACT,
-                p=1.0,
-            )
-        )
-    ops += [
-        A.PadIfNeeded(h, w, border_mode=cv2.BORDER_CONSTANT, fill=0, fill_mask=ignore_index),
-        A.RandomCrop(h, w),
+    ops: list[A.BasicTransform] = [
+        RandomScaleCrop(h, w, scale=(float(scale[0]), float(scale[1])), fill=0, fill_mask=ignore_index)
     ]
     if hflip > 0:
         ops.append(A.HorizontalFlip(p=hflip))
     if jitter > 0:
         ops.append(A.ColorJitter(brightness=jitter, contrast=jitter, saturation=jitter, hue=jitter / 4, p=0.8))
-    ops.append(A.Normalize(mean=mean, std=std))
+    ops.append(LutNormalize(mean=mean, std=std))
     return ops
 
 
 def val_default(
     mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD, **_: Any
 ) -> list[A.BasicTransform]:
-    return [A.Normalize(mean=mean, std=std)]
+    return [LutNormalize(mean=mean, std=std)]
 
 
 PRESETS = {"train_default": train_default, "val_default": val_default}
