@@ -61,6 +61,22 @@ def val_default(
 PRESETS = {"train_default": train_default, "val_default": val_default}
 
 
+class SeededCompose(A.Compose):
+    """``A.Compose`` whose ``set_random_seed`` drives all its transforms from ONE random stream.
+
+    albumentations 2.0.8's ``Compose.set_random_seed(seed)`` re-seeds every transform with the same
+    ``seed``, so each transform draws the same numbers: with ``train_default`` the flip (first
+    draw < 0.5) happened exactly when the scale (first draw) was below 1.25, the jitter exactly when
+    it was below 1.7, and the crop row followed the scale. Here the Compose and its transforms
+    share the generators seeded from ``seed`` and draw one after another, independently; the
+    result is still a pure function of the seed (the datamodule's ``(seed, epoch, index)``).
+    """
+
+    def set_random_seed(self, seed: int | None) -> None:
+        super().set_random_seed(seed)
+        self.set_random_state(self.random_generator, self.py_random)
+
+
 def build_transforms(spec: dict[str, Any] | None, ignore_index: int = 255) -> A.Compose:
     """Build an ``A.Compose`` from ``{preset: name, **preset kwargs}`` (config ``data.transforms.*``)."""
     spec = dict(spec or {"preset": "val_default"})
@@ -69,4 +85,4 @@ def build_transforms(spec: dict[str, Any] | None, ignore_index: int = 255) -> A.
         raise KeyError(f"unknown transform preset '{name}' (config key data.transforms.*.preset); choose one of {sorted(PRESETS)}")
     if name == "train_default":
         spec.setdefault("ignore_index", ignore_index)
-    return A.Compose(PRESETS[name](**spec), mask_interpolation=cv2.INTER_NEAREST_EXACT)
+    return SeededCompose(PRESETS[name](**spec), mask_interpolation=cv2.INTER_NEAREST_EXACT)

@@ -140,3 +140,39 @@ def test_train_default_output_and_seed_determinism():
     assert outs[0]["image"].shape == (64, 96, 3) and outs[0]["image"].dtype == np.float32
     assert np.array_equal(outs[0]["image"], outs[1]["image"]) and np.array_equal(outs[0]["mask"], outs[1]["mask"])
     assert all(m.shape == (64, 96) for m in outs[0]["masks"])
+
+
+def test_seeded_transforms_draw_independently():
+    # albumentations re-seeds every transform of a Compose with the same seed: the flip then followed
+    # the scale exactly (flip <=> s < 1.25). build_transforms shares one stream instead.
+    image, mask, _ = sample(60, 80)
+    t = build_transforms({"preset": "train_default", "crop_size": [32, 32], "scale": [0.5, 2.0], "jitter": 0.2})
+    scale_crop, flip, jitter = t.transforms[0], t.transforms[1], t.transforms[2]
+    rows = []
+    for seed in range(400):
+        t.set_random_seed(seed)
+        t(image=image, mask=mask)
+        rows.append((scale_crop.params["scale"] < 1.25, bool(flip.params), bool(jitter.params)))
+    small, flipped, jittered = np.array(rows).T
+    assert 0.35 < flipped[small].mean() < 0.65 and 0.35 < flipped[~small].mean() < 0.65
+    assert 0.65 < jittered[small].mean() < 0.95 and 0.65 < jittered[~small].mean() < 0.95
+
+
+def test_full_pipeline_matches_legacy_pipeline_seed_for_seed():
+    # the same seed gives the same draws to the new and the old op lists (same number of draws)
+    image, mask, instances = sample(150, 260, seed=3)
+    spec = {"preset": "train_default", "crop_size": [96, 128], "scale": [0.5, 2.0], "jitter": 0.0}
+    new = build_transforms(spec)
+    legacy = type(new)(
+        [*legacy_geometry(96, 128, (0.5, 2.0)).transforms, A.HorizontalFlip(p=0.5), A.Normalize(IMAGENET_MEAN, IMAGENET_STD)],
+        mask_interpolation=cv2.INTER_NEAREST_EXACT,
+    )
+    std = np.array(IMAGENET_STD) * 255
+    for seed in range(20):
+        new.set_random_seed(seed)
+        legacy.set_random_seed(seed)
+        a, b = new(image=image, mask=mask, masks=instances), legacy(image=image, mask=mask, masks=instances)
+        assert np.array_equal(a["mask"], b["mask"])
+        assert np.abs((a["image"] - b["image"]) * std).max() <= 4  # grey levels
+        for got, want in zip(a["masks"], b["masks"], strict=True):
+            assert np.array_equal(got, np.where(want == IGNORE, 0, want))
