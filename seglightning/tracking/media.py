@@ -59,7 +59,6 @@ class ClassReport:
 
     columns: list[str]  # "class", "IoU", "Dice", "bF1" (or "bF1@<t>px" per tolerance), "pixels"
     rows: list[list[Any]]  # one row per class, in class order
-    confusion: np.ndarray  # [C, C] pixel counts, rows = ground truth, columns = prediction
     table_path: Path  # CSV of columns/rows
     figure_path: Path  # PNG of the row-normalised confusion matrix
 
@@ -76,8 +75,8 @@ class MediaLogger(Protocol):
 def class_report(confmat: np.ndarray, bf1: dict[str, np.ndarray], class_names: Sequence[str], out_dir: Path) -> ClassReport:
     """Write ``per_class.csv`` and ``confusion_matrix.png`` to ``out_dir`` and return their content.
 
-    ``confmat`` is the dataset-level confusion matrix (DESIGN.md: IoU and Dice come from it, NaN for
-    a class absent from ground truth and prediction); ``bf1`` maps a column name to per-class
+    ``confmat`` is the dataset-level ``[C, C]`` confusion matrix, rows ground truth (DESIGN.md: IoU
+    and Dice come from it, NaN for a class absent from ground truth and prediction); ``bf1`` maps a column name to per-class
     boundary F1 (NaN: class never seen).
     """
     scores = scores_from_confmat(torch.as_tensor(confmat))
@@ -92,7 +91,7 @@ def class_report(confmat: np.ndarray, bf1: dict[str, np.ndarray], class_names: S
         writer.writerow(columns)
         writer.writerows(rows)
     plot_confusion(confmat, class_names, figure_path)
-    return ClassReport(columns, rows, confmat, table_path, figure_path)
+    return ClassReport(columns, rows, table_path, figure_path)
 
 
 def plot_confusion(confmat: np.ndarray, class_names: Sequence[str], path: Path) -> None:
