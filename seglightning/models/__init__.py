@@ -12,7 +12,7 @@ from typing import Any
 from torch import nn
 
 from ..registry import call_checked, lookup
-from . import deeplab, fastfcn, gscnn, smp_adapter, unet  # noqa: F401  (register)
+from . import deeplab, fastfcn, gscnn, maskrcnn, smp_adapter, unet  # noqa: F401  (register)
 from .registry import MODELS
 
 

@@ -1,0 +1,175 @@
+"""Mask R-CNN: torchvision parity of the default losses, the swappable losses, rasterisation, and a
+short overfit on two separable instances whose mask AP equals pycocotools' COCOeval."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torchvision.models.detection import maskrcnn_resnet50_fpn
+
+from seglightning.instance import InstanceSegmentationModule, rasterize
+from seglightning.models import build_model
+from seglightning.models.maskrcnn import iou_balanced_cross_entropy, paired_iou
+
+H = W = 64
+# small RoI budgets: the image is 64x64 and holds two objects
+SMALL = {
+    "min_size": 64,
+    "max_size": 64,
+    "rpn_pre_nms_top_n_train": 200,
+    "rpn_post_nms_top_n_train": 100,
+    "rpn_pre_nms_top_n_test": 100,
+    "rpn_post_nms_top_n_test": 50,
+    "box_batch_size_per_image": 64,
+}
+
+
+def two_instances() -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor]:
+    """(normalised image [3,H,W], target, semantic mask [H,W]): a red box (class 1), a blue disk (2)."""
+    masks = torch.zeros(2, H, W, dtype=torch.uint8)
+    masks[0, 8:28, 8:30] = 1
+    yy, xx = torch.meshgrid(torch.arange(H), torch.arange(W), indexing="ij")
+    masks[1] = ((yy - 44) ** 2 + (xx - 42) ** 2 <= 11**2).to(torch.uint8)
+    image = torch.full((3, H, W), -1.0)
+    image[0][masks[0].bool()] = 1.5
+    image[2][masks[1].bool()] = 1.5
+    boxes = []
+    for m in masks:
+        ys, xs = torch.nonzero(m, as_tuple=True)
+        boxes.append([xs.min().item(), ys.min().item(), xs.max().item() + 1, ys.max().item() + 1])
+    target = {
+        "boxes": torch.tensor(boxes, dtype=torch.float32),
+        "labels": torch.tensor([1, 2]),
+        "masks": masks,
+        "iscrowd": torch.zeros(2, dtype=torch.uint8),
+    }
+    semantic = (masks * torch.tensor([1, 2])[:, None, None]).sum(0)
+    return image, target, semantic
+
+
+def test_default_losses_equal_torchvision():
+    image, target, _ = two_instances()
+    torch.manual_seed(0)
+    ours = build_model("maskrcnn", num_classes=3, **SMALL)
+    torch.manual_seed(0)
+    reference = maskrcnn_resnet50_fpn(
+        weights=None, weights_backbone=None, num_classes=3, image_mean=[0.0] * 3, image_std=[1.0] * 3, **SMALL
+    )
+    for (name, a), b in zip(ours.net.state_dict().items(), reference.state_dict().values()):
+        assert torch.equal(a, b), name
+    ours.train()
+    reference.train()
+    torch.manual_seed(1)
+    got = ours([image], [target])
+    torch.manual_seed(1)
+    expected = reference([image], [target])
+    assert set(got) == set(expected)
+    for key in expected:
+        torch.testing.assert_close(got[key], expected[key], msg=key)
+
+
+def test_iou_balanced_classification_loss():
+    logits = torch.randn(4, 3, requires_grad=True)
+    labels = torch.tensor([0, 1, 2, 1])
+    ious = torch.tensor([0.1, 0.9, 0.6, 0.5])
+    torch.testing.assert_close(iou_balanced_cross_entropy(logits, labels, ious, eta=0.0), F.cross_entropy(logits, labels))
+    ce = F.cross_entropy(logits, labels, reduction="none").detach()
+    positive = labels > 0
+    scaled = ious[positive] ** 1.5
+    weight = torch.ones(4)
+    weight[positive] = scaled * ce[positive].sum() / (scaled * ce[positive]).sum()
+    value = iou_balanced_cross_entropy(logits, labels, ious, eta=1.5)
+    torch.testing.assert_close(value, (weight * F.cross_entropy(logits, labels, reduction="none")).mean())
+    # the positives' total loss is unchanged by the re-weighting
+    torch.testing.assert_close((weight[positive] * ce[positive]).sum(), ce[positive].sum())
+    value.backward()
+    torch.testing.assert_close(paired_iou(torch.tensor([[0.0, 0, 2, 2]]), torch.tensor([[1.0, 0, 3, 2]])), torch.tensor([1 / 3]))
+
+
+def test_iou_balanced_with_eta_0_equals_cross_entropy_in_the_model():
+    image, target, _ = two_instances()
+    values = []
+    for kind, eta in (("ce", 1.5), ("iou_balanced", 0.0), ("iou_balanced", 1.5)):
+        torch.manual_seed(0)
+        model = build_model("maskrcnn", num_classes=3, box_classification=kind, iou_balance_eta=eta, **SMALL).train()
+        torch.manual_seed(1)
+        values.append(model([image], [target])["loss_classifier"])
+    torch.testing.assert_close(values[0], values[1])
+    assert not torch.equal(values[0], values[2])
+
+
+def test_mask_loss_comes_from_the_loss_factory_in_binary_mode():
+    image, target, _ = two_instances()
+    model = build_model("maskrcnn", num_classes=3, mask_loss="dice", **SMALL).train()
+    assert model.mask_loss.name == "dice" and model.mask_loss.mode == "binary"
+    loss = model([image], [target])["loss_mask"]
+    assert torch.isfinite(loss) and 0 <= loss.item() <= 1
+
+
+def test_rasterisation_keeps_confident_detections_and_lets_the_higher_score_win():
+    masks = torch.zeros(3, 1, 4, 4)
+    masks[0, 0, :, :2] = 0.9  # class 2, score 0.6
+    masks[1, 0, :2, :] = 0.8  # class 1, score 0.9: wins the overlap
+    masks[2, 0, 3, :] = 0.9  # class 3, score 0.3: below the threshold
+    detections = [{"masks": masks, "scores": torch.tensor([0.6, 0.9, 0.3]), "labels": torch.tensor([2, 1, 3])}]
+    expected = torch.tensor([[1, 1, 1, 1], [1, 1, 1, 1], [2, 2, 0, 0], [2, 2, 0, 0]])
+    assert torch.equal(rasterize(detections, (4, 4))[0], expected)
+
+
+def _coco_map(detection: dict[str, torch.Tensor], target: dict[str, torch.Tensor]) -> tuple[float, float]:
+    """Mask AP and AP50 of one image's detections, computed directly with pycocotools' COCOeval."""
+    from pycocotools import mask as mask_utils
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    def rle(m: torch.Tensor) -> dict:
+        return mask_utils.encode(np.asfortranarray(m.numpy().astype(np.uint8)))
+
+    gt = COCO()
+    gt.dataset = {
+        "images": [{"id": 1, "height": H, "width": W}],
+        "categories": [{"id": 1}, {"id": 2}],
+        "annotations": [
+            {"id": i + 1, "image_id": 1, "category_id": int(label), "segmentation": rle(m), "area": float(m.sum()),
+             "bbox": [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])], "iscrowd": 0}
+            for i, (m, label, b) in enumerate(zip(target["masks"], target["labels"], target["boxes"]))
+        ],
+    }
+    gt.createIndex()
+    results = [
+        {"image_id": 1, "category_id": int(label), "segmentation": rle(m[0] >= 0.5), "score": float(score)}
+        for m, label, score in zip(detection["masks"], detection["labels"], detection["scores"])
+    ]
+    evaluator = COCOeval(gt, gt.loadRes(results), "segm")
+    evaluator.evaluate()
+    evaluator.accumulate()
+    evaluator.summarize()
+    return float(evaluator.stats[0]), float(evaluator.stats[1])
+
+
+@pytest.mark.slow
+def test_short_overfit_reaches_mask_ap50_and_matches_cocoeval():
+    image, target, semantic = two_instances()
+    torch.manual_seed(0)
+    module = InstanceSegmentationModule(model={"name": "maskrcnn", **SMALL}, loss="bce", num_classes=3, class_names=["bg", "box", "disk"])
+    optimizer = torch.optim.Adam(module.parameters(), lr=1e-4)
+    batch = {"image": image[None], "mask": semantic[None], "targets": [target]}
+    module.train()
+    for _ in range(70):
+        losses = module.model(batch["image"], batch["targets"])
+        optimizer.zero_grad()
+        sum(losses.values()).backward()
+        torch.nn.utils.clip_grad_norm_(module.parameters(), 10.0)
+        optimizer.step()
+
+    module.eval()
+    with torch.no_grad():
+        module.validation_step(batch, 0)
+        detection = module(batch["image"])["detections"][0]
+    scores = module.map_metrics["val"].compute()
+    assert scores["segm_map_50"] >= 0.9
+    ap, ap50 = _coco_map(detection, target)
+    assert scores["segm_map"].item() == pytest.approx(ap, abs=1e-6)
+    assert scores["segm_map_50"].item() == pytest.approx(ap50, abs=1e-6)
+    semantic_scores = module.metrics["val"].confusion.compute()
+    assert semantic_scores["mIoU"] > 0.7
