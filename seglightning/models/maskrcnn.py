@@ -11,7 +11,9 @@ training losses:
   Single-stage Object Detection", arXiv:1908.05641, Eq. 3-4): a positive RoI's cross-entropy is
   weighted by ``w_i = iou_i^eta * sum_j CE_j / sum_j iou_j^eta CE_j`` (sums over the positives, the
   normaliser detached, so the positives' total loss is unchanged), with ``iou_i`` the IoU of the
-  RoI with its matched ground-truth box and ``eta`` 1.5; negatives keep weight 1.
+  RoI with its matched ground-truth box and ``eta`` 1.5; negatives keep weight 1. This is the
+  loss in its original setting (classification of boxes by their localisation quality); the loss
+  factory's ``iou_balanced`` is its transfer to pixels.
 
 ``num_classes`` counts the background (index 0): instance label ``k`` is semantic class ``k``.
 Images arrive normalised by the datamodule, so torchvision's internal normalisation is the
@@ -45,13 +47,14 @@ VARIANTS = {"v1": maskrcnn_resnet50_fpn, "v2": maskrcnn_resnet50_fpn_v2}
 BOX_CLASSIFICATION = ("ce", "iou_balanced")
 
 
+def _area(boxes: Tensor) -> Tensor:
+    return (boxes[:, 2:] - boxes[:, :2]).clamp(min=0).prod(1)
+
+
 def paired_iou(a: Tensor, b: Tensor) -> Tensor:
     """IoU of box ``a[i]`` with box ``b[i]`` (xyxy), [N]."""
-    lt = torch.maximum(a[:, :2], b[:, :2])
-    rb = torch.minimum(a[:, 2:], b[:, 2:])
-    inter = (rb - lt).clamp(min=0).prod(1)
-    area = lambda x: (x[:, 2:] - x[:, :2]).clamp(min=0).prod(1)  # noqa: E731
-    return inter / (area(a) + area(b) - inter).clamp(min=1e-9)
+    inter = _area(torch.cat([torch.maximum(a[:, :2], b[:, :2]), torch.minimum(a[:, 2:], b[:, 2:])], dim=1))
+    return inter / (_area(a) + _area(b) - inter).clamp(min=1e-9)
 
 
 def iou_balanced_cross_entropy(logits: Tensor, labels: Tensor, ious: Tensor, eta: float = 1.5) -> Tensor:
