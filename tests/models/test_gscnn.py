@@ -47,7 +47,7 @@ def test_gated_convolution_is_the_identity_gate_plus_one():
 
 
 @pytest.mark.slow
-def test_shape_stream_learns_the_border():
+def test_shape_stream_learns_the_border(one_thread):
     torch.manual_seed(0)
     image, mask, edge = two_regions()
     model = build_model("gscnn", num_classes=2, encoder="resnet18")

@@ -169,15 +169,6 @@ def _coco_map(detection: dict[str, torch.Tensor], target: dict[str, torch.Tensor
     return float(evaluator.stats[0]), float(evaluator.stats[1])
 
 
-@pytest.fixture
-def one_thread():
-    """Small-tensor training runs fastest on one thread, and is not slowed by a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.slow
 def test_short_overfit_reaches_mask_ap50_and_matches_cocoeval(one_thread):
     image, target, semantic = two_instances()

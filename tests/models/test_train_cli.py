@@ -43,7 +43,7 @@ RUNS = {
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(RUNS))
-def test_train_and_reload(name, tmp_path, monkeypatch):
+def test_train_and_reload(name, tmp_path, monkeypatch, one_thread):
     overrides, terms = RUNS[name]
     built = []
     original = train_mod.build_module
