@@ -20,9 +20,9 @@ def _hydra_app(config_name: str, fn: Callable[[Any], Any]) -> None:
 
 
 def train() -> None:
-    from .train import train as run
+    from .train import train_job
 
-    _hydra_app("train", run)
+    _hydra_app("train", train_job)
 
 
 def evaluate() -> None:
@@ -51,3 +51,35 @@ def data() -> None:
         sys.exit(check(cfg))
 
     _hydra_app("data_check", run)
+
+
+def report(argv: list[str] | None = None) -> None:
+    """``seglightning-report <sweep dir> [--metrics best|final|test] [--logger wandb ...]``."""
+    import argparse
+
+    from .sweeps.report import OUTPUTS, build_report, summary, write_report
+
+    parser = argparse.ArgumentParser(prog="seglightning-report", description=(
+        f"Aggregate a sweep (finished or not) into {', '.join(OUTPUTS)} in the sweep directory."))
+    parser.add_argument("sweep_dir", type=Path, help="the multirun's sweep directory (hydra.sweep.dir)")
+    parser.add_argument("--metrics", default="best", choices=("best", "final", "test"),
+                        help="best: validation at the best epoch (default); final: after the last epoch; test: best checkpoint on the test split")
+    parser.add_argument("--rows", default="loss", help="grid column on the heatmap's rows and the bar groups (default: loss)")
+    parser.add_argument("--cols", default="model", help="grid column on the heatmap's columns (default: model)")
+    parser.add_argument("--logger", action="append", default=[], metavar="NAME",
+                        help="also log the table and plots to this tracker (wandb, mlflow, neptune, tensorboard); repeatable")
+    args = parser.parse_args(argv)
+    try:
+        result = build_report(args.sweep_dir, args.metrics)
+        if not result.runs:
+            sys.exit(f"seglightning-report: no run directories under {args.sweep_dir}")
+        written = write_report(result, args.rows, args.cols)
+    except (FileNotFoundError, ValueError) as err:
+        sys.exit(f"seglightning-report: {err}")
+    print(summary(result))
+    print(f"[seglightning] wrote {', '.join(str(p) for p in written.values())}")
+    if args.logger:
+        from .sweeps.tracker import log_report
+
+        for line in log_report(result, written, args.logger):
+            print(f"[seglightning] {line}")

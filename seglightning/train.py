@@ -8,7 +8,10 @@ Run directory (Hydra's output dir, DESIGN.md): ``config.yaml`` (resolved), ``ove
 from __future__ import annotations
 
 import json
+import logging
 import time
+import traceback
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +24,7 @@ from lightning.pytorch.callbacks import (
     TQDMProgressBar,
 )
 from lightning.pytorch.utilities import rank_zero_only
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from .callbacks import ConfigInCheckpoint, MetricHistory
 from .data import build_datamodule
@@ -117,18 +120,33 @@ def run_tags(cfg: DictConfig) -> dict[str, str]:
     return {"loss": str(loss_name), "arch": str(cfg.model.name), "data": str(cfg.data.name)}
 
 
-def train(cfg: DictConfig) -> dict[str, Any]:
-    """Fit and test one configuration; returns the content of ``metrics.json``."""
+def pin_torch_threads(cfg: DictConfig) -> None:
+    """CPU results depend on torch's intra-op thread count (how reductions are split): use
+    ``torch_threads``, or record the process's count there (all cores, or a parallel launcher's
+    share), so that a rerun from the saved ``config.yaml`` matches bit for bit."""
+    import torch
+
+    with open_dict(cfg):
+        cfg.torch_threads = int(cfg.get("torch_threads") or torch.get_num_threads())
+    torch.set_num_threads(cfg.torch_threads)
+
+
+def train(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> dict[str, Any]:
+    """Fit and test one configuration; returns the content of ``metrics.json``.
+
+    ``callbacks`` are added to the configured ones (``seglightning-tune`` adds Optuna's pruning).
+    """
     run_dir = Path(cfg.run_dir).resolve()
     done = finished(run_dir) if cfg.resume == "auto" else None
     if done is not None:
         print(f"[seglightning] {run_dir} already complete; skipping (resume=never to rerun)")
         return done
+    pin_torch_threads(cfg)
     L.seed_everything(cfg.seed, workers=True)
     config = OmegaConf.to_container(cfg, resolve=True)
     dm = build_datamodule(**OmegaConf.to_container(cfg.data, resolve=True), seed=cfg.seed)
     module = build_module(cfg, dm)
-    callbacks, history, checkpoint = build_callbacks(cfg, run_dir, config)
+    configured, history, checkpoint = build_callbacks(cfg, run_dir, config)
     ckpt_path = resume_checkpoint(str(cfg.resume), run_dir)
     context = {"config": config, "tags": run_tags(cfg), "group": cfg.get("sweep_name"), "name": run_dir.name,
                "resume_step": checkpoint_step(ckpt_path)}
@@ -136,7 +154,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     with finish_trackers(loggers):  # one tracker run per job, ended even when the job fails
         trainer_kwargs = OmegaConf.to_container(cfg.trainer, resolve=True)
         trainer = L.Trainer(
-            **trainer_kwargs, logger=loggers, callbacks=callbacks, default_root_dir=str(run_dir),
+            **trainer_kwargs, logger=loggers, callbacks=[*configured, *callbacks], default_root_dir=str(run_dir),
             use_distributed_sampler=False, enable_progress_bar=cfg.callbacks.progress_bar != "none",
         )
         if rank_zero_only.rank == 0:
@@ -167,3 +185,37 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         print_metrics(result, module.hparams.class_names)
         print(f"[seglightning] run directory: {run_dir}  (training took {fit_seconds:.1f} s)")
     return result
+
+
+def in_multirun() -> bool:
+    """True inside a job of a Hydra multirun (any launcher)."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+
+        return HydraConfig.get().mode == RunMode.MULTIRUN
+    except ValueError:  # not inside a Hydra app
+        return False
+
+
+def record_failure(run_dir: Path, error: Exception) -> dict[str, Any]:
+    """Write ``metrics.json`` with ``status: failed``, the error and its traceback (rank zero)."""
+    result = {"status": "failed", "error": f"{type(error).__name__}: {error}",
+              "traceback": "".join(traceback.format_exception(error))}
+    if rank_zero_only.rank == 0:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_json(run_dir / METRICS_FILE, result)
+    logging.getLogger(__name__).error("run %s failed: %s", run_dir, result["error"], exc_info=error)
+    return result
+
+
+def train_job(cfg: DictConfig) -> dict[str, Any]:
+    """The ``seglightning-train`` task. A single run raises on error (non-zero exit); in a
+    multirun a failing job is recorded in its ``metrics.json`` and the other jobs go on (the sweep
+    summary lists it, and a rerun of the sweep retries it)."""
+    if not in_multirun():
+        return train(cfg)
+    try:
+        return train(cfg)
+    except Exception as error:
+        return record_failure(Path(cfg.run_dir).resolve(), error)

@@ -1,0 +1,39 @@
+"""Job directory names of a multirun (``hydra.sweep.subdir``), stable and short enough for any
+file system.
+
+A job's directory is named by its overrides (Hydra's ``override_dirname``: sorted ``key=value``
+joined by commas, without the keys in ``hydra.job.config.override_dirname.exclude_keys``), so the
+same command finds the same directories again: that is what lets a rerun skip finished jobs and
+resume interrupted ones. A name longer than :data:`MAX_NAME` characters (many overrides; the file
+system's limit is 255 bytes) keeps only the grid keys (``loss``, ``model``, ``seed`` and the keys of
+``hydra.sweeper.params``) followed by a hash of the full name, which keeps it unique and stable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from omegaconf import OmegaConf
+
+RESOLVER = "seglightning.job_dir"
+MAX_NAME = 150
+GRID_KEYS = ("loss", "model", "seed")
+
+
+def job_dir(override_dirname: str, overrides: Iterable[str], sweeper_params: Mapping[str, Any] | None = None) -> str:
+    """``override_dirname`` if short enough, else ``<grid overrides>_<hash of override_dirname>``."""
+    if len(override_dirname.encode()) <= MAX_NAME:
+        return override_dirname
+    keep = {*GRID_KEYS, *(sweeper_params or {})}
+    items = sorted(o.lstrip("+~") for o in overrides if o.lstrip("+~").partition("=")[0] in keep)
+    digest = hashlib.sha1(override_dirname.encode()).hexdigest()[:12]
+    short = ",".join(items)[:MAX_NAME]
+    return f"{short}_{digest}" if short else digest
+
+
+def register_resolvers() -> None:
+    """Make ``${seglightning.job_dir:...}`` available to config interpolation (idempotent)."""
+    if not OmegaConf.has_resolver(RESOLVER):
+        OmegaConf.register_new_resolver(RESOLVER, job_dir)

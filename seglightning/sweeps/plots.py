@@ -1,0 +1,106 @@
+"""Sweep plots (matplotlib, Agg; no pyplot state): the loss x architecture heatmap and bar charts
+with seed error bars. Each function returns a ``Figure``; :func:`save` writes it as PNG."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from .cells import Cell
+
+
+def save(fig: Figure, path: Path) -> Path:
+    FigureCanvasAgg(fig)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    return path
+
+
+def _unique(values: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(values))
+
+
+def _label(key: tuple[str, ...], columns: Sequence[str], skip: Sequence[str]) -> str:
+    return ", ".join(f"{c}={v}" for c, v in zip(columns, key) if c not in skip)
+
+
+def heatmap(cells: Sequence[Cell], columns: Sequence[str], metric: str = "mIoU", rows: str = "loss", cols: str = "model") -> Figure:
+    """Mean ``metric`` per (``rows``, ``cols``) cell, annotated with mean ± std; one panel per
+    combination of the remaining grid columns."""
+    r, c = columns.index(rows), columns.index(cols)
+    row_vals = _unique([k.key[r] for k in cells])
+    col_vals = _unique([k.key[c] for k in cells])
+    facets = _unique([_label(k.key, columns, (rows, cols)) for k in cells])
+    values = [k.mean.get(metric, np.nan) for k in cells]
+    finite = [v for v in values if np.isfinite(v)]
+    vmin, vmax = (min(finite), max(finite)) if finite else (0.0, 1.0)
+    fig = Figure(figsize=(1.6 + 1.5 * len(col_vals) * len(facets), 1.2 + 0.7 * len(row_vals)), layout="constrained")
+    axes = fig.subplots(1, len(facets), squeeze=False)[0]
+    for ax, facet in zip(axes, facets):
+        grid = np.full((len(row_vals), len(col_vals)), np.nan)
+        for k in cells:
+            if _label(k.key, columns, (rows, cols)) == facet:
+                i, j = row_vals.index(k.key[r]), col_vals.index(k.key[c])
+                grid[i, j] = k.mean.get(metric, np.nan)
+                std = k.std.get(metric, np.nan)
+                text = f"{grid[i, j]:.3f}" + ("" if np.isnan(std) else f"\n±{std:.3f}")
+                ax.text(j, i, text, ha="center", va="center", fontsize=8, color="white" if grid[i, j] < (vmin + vmax) / 2 else "black")
+        image = ax.imshow(grid, cmap="viridis", vmin=vmin, vmax=vmax if vmax > vmin else vmin + 1e-9, aspect="auto")
+        ax.set_xticks(range(len(col_vals)), col_vals, rotation=30, ha="right")
+        ax.set_yticks(range(len(row_vals)), row_vals)
+        ax.set_xlabel(cols)
+        ax.set_ylabel(rows)
+        if facet:
+            ax.set_title(facet, fontsize=9)
+    fig.colorbar(image, ax=list(axes), label=metric)
+    fig.suptitle(f"{metric}: mean over seeds")
+    return fig
+
+
+def grouped_bars(ax, groups: Sequence[str], series: dict[str, tuple[Sequence[float], Sequence[float]]]) -> None:
+    """Bars at each of ``groups``, one per series (label -> (means, stds)); NaN std draws no error bar."""
+    width = 0.8 / max(len(series), 1)
+    x = np.arange(len(groups))
+    for i, (label, (means, stds)) in enumerate(series.items()):
+        err = np.nan_to_num(np.asarray(stds, dtype=float), nan=0.0)
+        ax.bar(x + (i - (len(series) - 1) / 2) * width, means, width, yerr=err, capsize=3, label=label)
+    ax.set_xticks(x, groups, rotation=30, ha="right")
+
+
+def bars(cells: Sequence[Cell], columns: Sequence[str], metrics: Sequence[str], group: str = "loss") -> Figure:
+    """One panel per metric: a bar group per value of ``group``, a bar per remaining grid cell,
+    error bars = std over seeds."""
+    g = columns.index(group)
+    groups = _unique([k.key[g] for k in cells])
+    hues = _unique([_label(k.key, columns, (group,)) for k in cells])
+    fig = Figure(figsize=(1.0 + len(metrics) * (0.9 + 0.3 * len(groups) * len(hues)), 3.4), layout="constrained")
+    axes = fig.subplots(1, len(metrics), squeeze=False)[0]
+    for ax, metric in zip(axes, metrics):
+        series = {}
+        for hue in hues:
+            found = {k.key[g]: k for k in cells if _label(k.key, columns, (group,)) == hue}
+            series[hue] = ([found[v].mean.get(metric, np.nan) if v in found else np.nan for v in groups],
+                           [found[v].std.get(metric, np.nan) if v in found else np.nan for v in groups])
+        grouped_bars(ax, groups, series)
+        ax.set_title(metric)
+        ax.set_xlabel(group)
+    if len(hues) > 1:
+        fig.legend(*axes[0].get_legend_handles_labels(), loc="outside right upper", fontsize=8)
+    fig.suptitle("mean ± std over seeds")
+    return fig
+
+
+def per_class(cells: Sequence[Cell], columns: Sequence[str], classes: Sequence[str], metric: str = "IoU") -> Figure:
+    """Per-class ``metric`` (``IoU`` or ``Dice``): a bar group per class, a bar per grid cell."""
+    fig = Figure(figsize=(2 + 0.35 * len(classes) * max(len(cells), 1), 3.4), layout="constrained")
+    ax = fig.subplots()
+    series = {_label(k.key, columns, ()): ([k.mean.get(f"{metric}/{c}", np.nan) for c in classes],
+                                           [k.std.get(f"{metric}/{c}", np.nan) for c in classes]) for k in cells}
+    grouped_bars(ax, list(classes), series)
+    ax.set_ylabel(metric)
+    ax.legend(fontsize=7)
+    ax.set_title(f"per-class {metric}: mean ± std over seeds")
+    return fig

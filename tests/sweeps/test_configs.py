@@ -1,0 +1,56 @@
+"""Recipes in experiments/ and the launcher presets compose; sweep dirs are stable per sweep name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+from seglightning.cli import CONFIG_DIR
+
+RECIPES = sorted(p.stem for p in (Path(CONFIG_DIR).parent / "experiments").glob("*.yaml"))
+
+
+def compose_with_hydra(*overrides: str) -> DictConfig:
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        return compose(config_name="train", overrides=list(overrides), return_hydra_config=True)
+
+
+def test_experiment_group_is_the_experiments_folder():
+    link = Path(CONFIG_DIR) / "experiment"
+    assert link.is_symlink() and str(link.readlink()) == "../experiments"  # relative: works in any clone
+    assert link.resolve() == (Path(CONFIG_DIR).parent / "experiments").resolve()
+    assert "loss_ablation" in RECIPES
+
+
+@pytest.mark.parametrize("recipe", RECIPES)
+def test_every_recipe_composes_into_a_named_stable_sweep(recipe, monkeypatch):
+    monkeypatch.setenv("SEGLIGHTNING_OUTPUT", "/runs")
+    cfg = compose_with_hydra(f"experiment={recipe}", "data.root=/data")
+    assert cfg.sweep_name == recipe
+    assert cfg.hydra.sweep.dir == f"/runs/sweeps/{recipe}"  # no timestamp: a rerun finds its jobs
+    params = cfg.hydra.sweeper.params
+    assert {"loss", "model", "seed"} <= set(params)
+    assert "experiment" in cfg.hydra.job.config.override_dirname.exclude_keys
+
+
+def test_the_command_line_narrows_a_recipe_grid():
+    cfg = compose_with_hydra("experiment=loss_ablation", "loss=dice")
+    assert cfg.loss.name == "dice" and cfg.data.name == "synthetic" and cfg.trainer.max_epochs == 10
+
+
+@pytest.mark.parametrize("launcher", ["joblib", "submitit_local", "submitit_slurm", "slurm_gpu"])
+def test_launchers_compose(launcher):
+    cfg = compose_with_hydra(f"hydra/launcher={launcher}")
+    assert cfg.hydra.launcher._target_.startswith("hydra_plugins.")
+
+
+def test_slurm_preset_runs_one_task_per_gpu():
+    cfg = compose_with_hydra("hydra/launcher=slurm_gpu", "hydra.launcher.gpus_per_node=8", "trainer=ddp")
+    launcher = cfg.hydra.launcher
+    assert launcher._target_.endswith("SlurmLauncher")
+    assert launcher.tasks_per_node == launcher.gpus_per_node == 8
+    assert launcher.max_num_timeout > 0 and launcher.signal_delay_s > 0  # requeued, resumes from last.ckpt
+    assert cfg.trainer.strategy == "ddp" and cfg.trainer.devices == -1

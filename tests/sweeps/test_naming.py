@@ -1,0 +1,27 @@
+"""Job directory names: Hydra's override_dirname when short, grid keys + hash when too long."""
+
+from __future__ import annotations
+
+from omegaconf import OmegaConf
+
+import seglightning  # noqa: F401  (registers the resolver)
+from seglightning.sweeps.naming import MAX_NAME, RESOLVER, job_dir
+
+
+def test_a_short_name_is_the_override_dirname():
+    assert job_dir("loss=ce,model=unet,seed=0", ["loss=ce", "model=unet", "seed=0"]) == "loss=ce,model=unet,seed=0"
+
+
+def test_a_long_name_keeps_the_grid_keys_and_a_stable_unique_hash():
+    shrink = [f"trainer.option_{i}=value_{i}" for i in range(20)]
+    task = ["+optim.lr=0.01", "loss=ce", "model=unet", "seed=1", "data.dataset.size=[32,32]", *shrink]
+    dirname = ",".join(sorted(task))
+    name = job_dir(dirname, task, {"optim.lr": "0.01,0.1"})
+    assert name.startswith("loss=ce,model=unet,optim.lr=0.01,seed=1_") and len(name) <= MAX_NAME + 13
+    assert name == job_dir(dirname, task, {"optim.lr": "0.01,0.1"})  # the same command finds the same dir
+    assert name != job_dir(dirname.replace("value_3", "value_4"), task, {"optim.lr": "0.01,0.1"})
+
+
+def test_the_resolver_is_registered_on_import():
+    cfg = OmegaConf.create({"d": "a=1", "t": ["a=1"], "p": None, "name": f"${{{RESOLVER}:${{d}},${{t}},${{p}}}}"})
+    assert cfg.name == "a=1"

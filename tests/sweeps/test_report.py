@@ -1,0 +1,163 @@
+"""seglightning-report on hand-made sweep dirs: aggregation, partial sweeps, grid columns, errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from omegaconf import OmegaConf
+
+from seglightning.cli import report
+from seglightning.sweeps import build_report, write_report
+
+CLASSES = ("background", "disk")
+
+
+def metrics(rng: np.random.Generator, prefix: str) -> dict[str, float]:
+    values = {f"{prefix}{m}": float(rng.random()) for m in ("mIoU", "mDice", "bF1", "pixel_acc", "loss")}
+    return values | {f"{prefix}IoU/{c}": float(rng.random()) for c in CLASSES}
+
+
+def fake_run(sweep: Path, loss: str, model: str, seed: int, status: str = "complete", extra: tuple[str, ...] = (),
+             rng: np.random.Generator | None = None) -> Path:
+    """A Hydra job dir as ``seglightning-train -m`` leaves it (metrics random, status as given)."""
+    overrides = ["experiment=grid", f"loss={loss}", f"model={model}", f"seed={seed}", *extra]
+    path = sweep / ",".join(o for o in overrides if not o.startswith("experiment"))
+    (path / ".hydra").mkdir(parents=True)
+    (path / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
+    (path / ".hydra" / "hydra.yaml").write_text(yaml.safe_dump({"hydra": {"runtime": {"choices": {"loss": loss, "model": model}}}}))
+    (path / "config.yaml").write_text(yaml.safe_dump({"seed": seed, "loss": {"name": loss}, "model": {"name": "x"}}))
+    rng = rng or np.random.default_rng(seed)
+    result: dict = {"status": status}
+    if status == "complete":
+        result |= {"monitor": "val/mIoU", "final": {"epoch": 3, "step": 40, **metrics(rng, "val/")},
+                   "best": {"epoch": 2, "step": 30, **metrics(rng, "val/")}, "test": metrics(rng, "test/")}
+    elif status == "failed":
+        result["error"] = "ValueError: Invalid learning rate: -1\nmore lines"
+    (path / "metrics.json").write_text(json.dumps(result))
+    return path
+
+
+def write_multirun(sweep: Path, params: dict[str, str], task: list[str]) -> None:
+    OmegaConf.save(OmegaConf.create({"hydra": {"sweeper": {"params": params}, "overrides": {"task": task}}}), sweep / "multirun.yaml")
+
+
+def cell_line(table: str, *key: str) -> list[str]:
+    line = next(ln for ln in table.splitlines() if ln.startswith("| " + " | ".join(key) + " |"))
+    return [c.strip() for c in line.strip("|").split("|")]
+
+
+def test_cells_are_mean_and_sample_std_over_seeds_with_the_best_in_bold(tmp_path):
+    rng = np.random.default_rng(0)
+    for loss in ("ce", "dice"):
+        for seed in (0, 1, 2):
+            fake_run(tmp_path, loss, "unet", seed, rng=rng)
+    fake_run(tmp_path, "lovasz", "unet", 0, rng=rng)
+    result = build_report(tmp_path)
+    write_report(result)
+    table = (tmp_path / "results.md").read_text()
+    means = {}
+    for loss, seeds in (("ce", 3), ("dice", 3), ("lovasz", 1)):
+        runs = [json.loads(p.read_text())["best"] for p in tmp_path.glob(f"loss={loss},*/metrics.json")]
+        cells = cell_line(table, loss, "unet")
+        assert cells[2] == str(seeds)
+        for metric, text in zip(("mIoU", "mDice", "bF1", "pixel_acc"), cells[3:]):
+            values = np.array([r[f"val/{metric}"] for r in runs])
+            expected = f"{values.mean():.4f}" + (f" ± {values.std(ddof=1):.4f}" if seeds > 1 else "")
+            assert text.strip("*") == expected
+            means.setdefault(metric, {})[loss] = (values.mean(), text.startswith("**"))
+    for per_loss in means.values():
+        best = max(per_loss, key=lambda k: per_loss[k][0])
+        assert [k for k, (_, bold) in per_loss.items() if bold] == [best]
+    assert "7 of 7 jobs complete, 0 failed, 0 unfinished" in table
+
+
+def test_a_partial_sweep_lists_failed_unfinished_and_not_started_jobs(tmp_path):
+    write_multirun(tmp_path, {"loss": "ce,dice", "model": "unet", "seed": "0,1,2"}, ["experiment=grid", "seed=0,1,2"])
+    fake_run(tmp_path, "ce", "unet", 0)
+    fake_run(tmp_path, "ce", "unet", 1)
+    fake_run(tmp_path, "dice", "unet", 0)
+    fake_run(tmp_path, "ce", "unet", 2, status="failed")
+    fake_run(tmp_path, "dice", "unet", 1, status="running")
+    (tmp_path / ".submitit" / "123").mkdir(parents=True)  # launcher files are not runs
+    result = build_report(tmp_path)
+    assert result.status_line() == "3 of 6 jobs complete, 1 failed, 1 unfinished, 1 not started"
+    assert result.pending == [{"experiment": "grid", "loss": "dice", "model": "unet", "seed": "2"}]
+    written = write_report(result)
+    assert set(written) == {"results.csv", "results.md", "heatmap.png", "bars.png"}
+    table = (tmp_path / "results.md").read_text()
+    assert "## Failed runs" in table and "ValueError: Invalid learning rate: -1" in table and "more lines" not in table
+    assert "## Unfinished runs" in table and "loss=dice,model=unet,seed=1" in table
+    with open(tmp_path / "results.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert sorted(r["status"] for r in rows) == ["complete"] * 3 + ["failed", "incomplete"]
+    failed = next(r for r in rows if r["status"] == "failed")
+    assert failed["error"].startswith("ValueError") and failed["best/mIoU"] == ""
+
+
+def test_an_override_that_varies_becomes_a_grid_column(tmp_path):
+    for lr in ("0.001", "0.01"):
+        for seed in (0, 1):
+            fake_run(tmp_path, "ce", "unet", seed, extra=(f"optim.lr={lr}", "trainer.max_epochs=2"))
+    result = build_report(tmp_path, "test")
+    assert result.columns == ["loss", "model", "optim.lr"]  # constant overrides are not grid columns
+    assert [c.key for c in result.cells] == [("ce", "unet", "0.001"), ("ce", "unet", "0.01")]
+    write_report(result)
+    assert cell_line((tmp_path / "results.md").read_text(), "ce", "unet", "0.01")[3] == "2"
+    assert "test-split metrics" in (tmp_path / "results.md").read_text()
+
+
+def test_runs_written_without_hydra_are_labelled_from_their_config(tmp_path):
+    path = tmp_path / "run"
+    path.mkdir()
+    (path / "config.yaml").write_text(yaml.safe_dump({"seed": 3, "loss": {"terms": [{"name": "ce"}, {"name": "dice"}]}, "model": {"name": "unet"}}))
+    (path / "metrics.json").write_text(json.dumps({"status": "complete", "best": {"val/mIoU": 0.5}}))
+    result = build_report(tmp_path)
+    assert [(r.labels, r.seed) for r in result.runs] == [({"loss": "ce+dice", "model": "unet"}, 3)]
+    assert result.pending is None and result.status_line() == "1 of 1 jobs complete, 0 failed, 0 unfinished"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["{missing}"], "does not exist"),
+    (["{sweep}", "--rows", "optim.lr"], "--rows optim.lr: not a grid column"),
+    (["{sweep}", "--metrics", "test"], "no complete run"),
+    (["{empty}"], "no run directories"),
+])
+def test_cli_errors_name_the_problem(tmp_path, capsys, args, message):
+    sweep = tmp_path / "sweep"
+    run = fake_run(sweep, "ce", "unet", 0)
+    result = json.loads((run / "metrics.json").read_text())
+    del result["test"]
+    (run / "metrics.json").write_text(json.dumps(result))
+    (tmp_path / "empty").mkdir()
+    paths = {"missing": tmp_path / "nope", "sweep": sweep, "empty": tmp_path / "empty"}
+    with pytest.raises(SystemExit) as exit_info:
+        report([a.format(**paths) for a in args])
+    assert message in str(exit_info.value.code)
+
+
+def test_cli_writes_the_outputs_and_prints_the_table(tmp_path, capsys):
+    for seed in (0, 1):
+        fake_run(tmp_path, "ce", "unet", seed)
+        fake_run(tmp_path, "ce", "deeplabv3plus", seed)
+    report([str(tmp_path), "--metrics", "final"])
+    out = capsys.readouterr().out
+    assert "4 of 4 jobs complete" in out and "| ce | deeplabv3plus | 2 |" in out
+    assert all((tmp_path / name).stat().st_size > 0 for name in ("results.csv", "results.md", "heatmap.png", "bars.png"))
+
+
+@pytest.mark.tracker
+def test_the_report_goes_to_a_tracker_as_a_table(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    for seed in (0, 1):
+        fake_run(tmp_path, "ce", "unet", seed)
+    with pytest.warns(UserWarning, match="cannot log a table"):
+        report([str(tmp_path), "--logger", "wandb", "--logger", "tensorboard"])
+    out = capsys.readouterr().out
+    assert "WandbRunLogger: table sweep/results (2 runs)" in out and "WandbRunLogger: plots sweep/plots" in out
+    assert list((tmp_path / "report" / "wandb").glob("offline-run-*"))  # files stay in the sweep dir
