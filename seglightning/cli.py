@@ -83,3 +83,9 @@ def report(argv: list[str] | None = None) -> None:
 
         for line in log_report(result, written, args.logger):
             print(f"[seglightning] {line}")
+
+
+def tune() -> None:
+    from .tune import tune as run
+
+    _hydra_app("tune", run)

@@ -1,0 +1,188 @@
+"""``seglightning-tune``: Optuna hyperparameter search over the train config (``conf/tune.yaml``).
+
+Optuna (>= 4) is used directly, with an RDB study (SQLite by default) in the study dir
+``outputs/tune/<study.name>``. Each trial composes the ``tune`` config with the command line's
+overrides plus the sampled values (``search_space``: config keys or groups -> distributions), runs
+:func:`seglightning.train.train` in ``<study dir>/trial_<number>`` with Optuna's Lightning pruning
+callback on ``study.metric``, and returns that metric at the best epoch. A rerun of the same
+command continues the study until ``study.n_trials`` trials have finished (complete or pruned).
+At the end ``trials.csv`` and ``best.json`` are written to the study dir.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from .registry import call_checked, lookup
+from .tracking.run_meta import write_json
+
+SAMPLERS = {"tpe": "TPESampler", "random": "RandomSampler", "cmaes": "CmaEsSampler", "qmc": "QMCSampler"}
+PRUNERS = {"median": "MedianPruner", "percentile": "PercentilePruner", "hyperband": "HyperbandPruner",
+           "successive_halving": "SuccessiveHalvingPruner", "none": "NopPruner"}
+DIRECTIONS = {"maximize": "max", "minimize": "min"}
+OWN_KEYS = ("run_dir", "callbacks.checkpoint.mode")  # set per trial; command-line values are replaced
+
+
+def _build(module: Any, names: dict[str, str], spec: dict[str, Any], what: str) -> Any:
+    """An Optuna sampler or pruner from ``{name: ..., **options}`` (``study.<what>``)."""
+    options = dict(spec)
+    name = options.pop("name", None)
+    cls = getattr(module, lookup(names, str(name), what, f"study.{what}.name"))
+    return call_checked(cls, options, f"{what} '{name}'", f"study.{what}")
+
+
+def suggest(trial: Any, key: str, spec: dict[str, Any]) -> Any:
+    """Sample ``key`` from ``spec`` (``{type: float|int|categorical, ...}``, ``search_space.<key>``)."""
+    options = {k: v for k, v in spec.items() if k != "type"}
+    methods = {"float": trial.suggest_float, "int": trial.suggest_int, "categorical": trial.suggest_categorical}
+    method = lookup(methods, str(spec.get("type")), "distribution type", f"search_space.{key}.type")
+    return call_checked(method, {"name": key, **options}, f"search_space.{key}", f"search_space.{key}")
+
+
+def flatten_space(space: dict[str, Any], prefix: str = "") -> dict[str, dict[str, Any]]:
+    """``{optim: {lr: {type: ...}}}`` -> ``{"optim.lr": {type: ...}}`` (a dict with ``type`` is a distribution)."""
+    flat = {}
+    for key, value in space.items():
+        path = f"{prefix}{key}"
+        if not isinstance(value, dict):
+            raise ValueError(f"search_space.{path} must be a distribution ({{type: float|int|categorical, ...}}), got {value!r}")
+        flat.update({path: value} if "type" in value else flatten_space(value, path + "."))
+    return flat
+
+
+def override_value(value: Any) -> str:
+    """A sampled value as Hydra override text."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if value is None:
+        return "null"
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def _override_key(override: str) -> str:
+    return override.partition("=")[0].lstrip("+~")
+
+
+@contextmanager
+def hydra_job(cfg_with_hydra: DictConfig) -> Iterator[DictConfig]:
+    """Make a composed config the current Hydra job (as Hydra's launchers do), so the trial's run
+    dir records the trial's own overrides; yields the config without its ``hydra`` node."""
+    from hydra.core.hydra_config import HydraConfig
+
+    saved = HydraConfig.instance().cfg
+    HydraConfig.instance().set_config(cfg_with_hydra)
+    job = OmegaConf.masked_copy(cfg_with_hydra, [k for k in cfg_with_hydra if k != "hydra"])
+    try:
+        yield job
+    finally:
+        HydraConfig.instance().cfg = saved
+
+
+class Objective:
+    """One trial: compose, train with pruning, return ``study.metric`` at the best epoch."""
+
+    def __init__(self, cfg: DictConfig, study_dir: Path, base_overrides: list[str]):
+        self.space = flatten_space(OmegaConf.to_container(cfg.search_space, resolve=True))
+        self.metric = str(cfg.study.metric)
+        self.mode = DIRECTIONS[str(cfg.study.direction)]
+        self.study_dir = study_dir
+        self.base = [o for o in base_overrides if _override_key(o) not in OWN_KEYS]
+        if cfg.get("sweep_name") is None:
+            self.base.append(f"sweep_name={cfg.study.name}")  # the trackers' group of the trials
+        clash = sorted(set(self.space) & {_override_key(o) for o in self.base})
+        if clash:
+            raise ValueError(f"{clash[0]} is both set on the command line and searched (search_space.{clash[0]}); drop one")
+
+    def __call__(self, trial: Any) -> float:
+        import optuna
+        from hydra import compose
+        from optuna_integration import PyTorchLightningPruningCallback
+
+        from .train import record_failure, train
+
+        sampled = {key: suggest(trial, key, spec) for key, spec in self.space.items()}
+        run_dir = self.study_dir / f"trial_{trial.number:04d}"
+        trial.set_user_attr("run_dir", str(run_dir))
+        overrides = [*self.base, *(f"{k}={override_value(v)}" for k, v in sampled.items()),
+                     f"run_dir={run_dir}", f"callbacks.checkpoint.mode={self.mode}"]
+        try:
+            with hydra_job(compose(config_name="tune", overrides=overrides, return_hydra_config=True)) as cfg:
+                result = train(cfg, callbacks=[PyTorchLightningPruningCallback(trial, monitor=self.metric)])
+        except optuna.TrialPruned as pruned:
+            write_json(run_dir / "metrics.json", {"status": "pruned", "error": str(pruned)})
+            raise
+        except Exception as error:
+            trial.set_user_attr("error", record_failure(run_dir, error)["error"])
+            raise
+        value = result.get("best", {}).get(self.metric)
+        if value is None:
+            raise KeyError(f"study.metric={self.metric} was not logged (logged: {', '.join(sorted(result.get('best', {})))})")
+        return float(value)
+
+
+def write_results(study: Any, study_dir: Path) -> dict[str, Any] | None:
+    """``trials.csv`` (every trial) and ``best.json`` (the best complete trial, if any)."""
+    trials = study.get_trials(deepcopy=False)
+    params = sorted({k for t in trials for k in t.params})
+    with open(study_dir / "trials.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["number", "state", "value", *params, "run_dir", "error"])
+        for t in trials:
+            writer.writerow([t.number, t.state.name, "" if t.value is None else t.value,
+                             *(t.params.get(p, "") for p in params), t.user_attrs.get("run_dir", ""), t.user_attrs.get("error", "")])
+    try:
+        best = study.best_trial
+    except ValueError:  # no complete trial yet
+        return None
+    summary = {"number": best.number, "value": best.value, "params": best.params,
+               "overrides": [f"{k}={override_value(v)}" for k, v in best.params.items()],
+               "run_dir": best.user_attrs.get("run_dir")}
+    write_json(study_dir / "best.json", summary)
+    return summary
+
+
+def tune(cfg: DictConfig) -> dict[str, Any] | None:
+    """Create or continue the study and run trials until ``study.n_trials`` have finished."""
+    import optuna
+    from hydra.core.hydra_config import HydraConfig
+    from optuna.study import MaxTrialsCallback
+    from optuna.trial import TrialState
+
+    if not cfg.get("search_space"):
+        raise ValueError("search_space is empty: give at least one key, e.g. search_space.optim.lr={type: float, low: 1e-4, high: 1e-2, log: true}")
+    if cfg.study.direction not in DIRECTIONS:
+        raise ValueError(f"study.direction={cfg.study.direction}: use maximize or minimize")
+    study_dir = Path(cfg.run_dir).resolve()
+    study_dir.mkdir(parents=True, exist_ok=True)
+    overrides = HydraConfig.get().overrides
+    objective = Objective(cfg, study_dir, [*overrides.hydra, *overrides.task])
+    study = optuna.create_study(
+        study_name=str(cfg.study.name), storage=cfg.study.storage or f"sqlite:///{study_dir / 'study.db'}",
+        direction=str(cfg.study.direction), load_if_exists=True,
+        sampler=_build(optuna.samplers, SAMPLERS, OmegaConf.to_container(cfg.study.sampler, resolve=True), "sampler"),
+        pruner=_build(optuna.pruners, PRUNERS, OmegaConf.to_container(cfg.study.pruner, resolve=True), "pruner"),
+    )
+    finished = (TrialState.COMPLETE, TrialState.PRUNED)
+    remaining = int(cfg.study.n_trials) - len(study.get_trials(deepcopy=False, states=finished))
+    first = len(study.trials)
+    if remaining > 0:
+        # n_trials caps this invocation even if every trial fails; MaxTrialsCallback stops it when
+        # parallel workers on the same storage have already finished enough trials.
+        study.optimize(objective, n_trials=remaining, timeout=cfg.study.timeout, catch=(Exception,),
+                       callbacks=[MaxTrialsCallback(int(cfg.study.n_trials), states=finished)])
+    best = write_results(study, study_dir)
+    ran = study.trials[first:]
+    if ran and all(t.state == TrialState.FAIL for t in ran):
+        raise RuntimeError(f"all {len(ran)} trials of study {cfg.study.name} failed, the first with "
+                           f"{ran[0].user_attrs.get('error')} (trials.csv in {study_dir})")
+    print(f"[seglightning] study {cfg.study.name}: {len(study.trials)} trials in {study_dir}")
+    if best:
+        print(f"[seglightning] best trial {best['number']}: {cfg.study.metric}={best['value']:.4f}  {' '.join(best['overrides'])}")
+    return best
+

@@ -1,0 +1,81 @@
+"""seglightning-tune: two tiny trials in a SQLite study, pruning reports, top-up on rerun; config errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import optuna
+import pytest
+import yaml
+
+from seglightning.tune import Objective, flatten_space, override_value, suggest
+from tests.conftest import compose_config
+from tests.sweeps.helpers import SHRINK, run_cli, tiny_model_searchpath
+
+
+@pytest.mark.slow
+def test_two_trials_then_a_rerun_tops_the_study_up(tmp_path):
+    args = ["study.name=lr", "study.n_trials=2", "model=tiny_unet", "trainer.max_epochs=2",
+            "study.pruner.n_startup_trials=1", "study.pruner.n_warmup_steps=0",
+            tiny_model_searchpath(tmp_path / "conf"), *[s for s in SHRINK if not s.startswith(("optim.lr", "trainer.max_epochs"))]]
+    proc = run_cli("seglightning-tune", *args, output=tmp_path / "out")
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    study_dir = tmp_path / "out" / "tune" / "lr"
+    study = optuna.load_study(study_name="lr", storage=f"sqlite:///{study_dir / 'study.db'}")
+    assert study.direction == optuna.study.StudyDirection.MAXIMIZE
+    assert [t.state for t in study.trials] in ([optuna.trial.TrialState.COMPLETE] * 2,
+                                               [optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED])
+    for trial in study.trials:
+        run_dir = study_dir / f"trial_{trial.number:04d}"
+        assert trial.user_attrs["run_dir"] == str(run_dir)
+        config = yaml.safe_load((run_dir / "config.yaml").read_text())
+        assert config["optim"]["lr"] == trial.params["optim.lr"] and config["optim"]["weight_decay"] == trial.params["optim.weight_decay"]
+        assert config["sweep_name"] == "lr" and config["callbacks"]["checkpoint"]["monitor"] == "val/mIoU"
+        assert f"optim.lr={trial.params['optim.lr']!r}" in (run_dir / "overrides.yaml").read_text()
+        assert trial.intermediate_values  # the pruning callback reported every validation
+        if trial.state == optuna.trial.TrialState.COMPLETE:
+            assert trial.value == json.loads((run_dir / "metrics.json").read_text())["best"]["val/mIoU"]
+    best = json.loads((study_dir / "best.json").read_text())
+    assert best["value"] == study.best_value and best["overrides"][0].startswith("optim.lr=")
+    with open(study_dir / "trials.csv", newline="") as f:
+        assert [int(r["number"]) for r in csv.DictReader(f)] == [0, 1]
+
+    proc = run_cli("seglightning-tune", *[a.replace("study.n_trials=2", "study.n_trials=3") for a in args], output=tmp_path / "out")
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert len(optuna.load_study(study_name="lr", storage=f"sqlite:///{study_dir / 'study.db'}").trials) == 3
+
+
+def test_suggest_builds_each_distribution_and_names_bad_keys():
+    trial = optuna.trial.FixedTrial({"optim.lr": 0.01, "data.batch_size": 8, "loss": "dice"})
+    assert suggest(trial, "optim.lr", {"type": "float", "low": 1e-4, "high": 1e-1, "log": True}) == 0.01
+    assert suggest(trial, "data.batch_size", {"type": "int", "low": 4, "high": 16, "step": 4}) == 8
+    assert suggest(trial, "loss", {"type": "categorical", "choices": ["ce", "dice"]}) == "dice"
+    with pytest.raises(KeyError, match="search_space.optim.lr.type"):
+        suggest(trial, "optim.lr", {"type": "uniform", "low": 0, "high": 1})
+    with pytest.raises(TypeError, match="search_space.optim.lr.lo"):
+        suggest(trial, "optim.lr", {"type": "float", "lo": 0, "high": 1})
+
+
+def test_the_search_space_nests_like_the_config():
+    space = {"optim": {"lr": {"type": "float", "low": 0.1, "high": 1.0}}, "loss": {"type": "categorical", "choices": ["ce"]}}
+    assert list(flatten_space(space)) == ["optim.lr", "loss"]
+    with pytest.raises(ValueError, match="search_space.optim.lr must be a distribution"):
+        flatten_space({"optim": {"lr": 0.1}})
+
+
+def test_override_values_are_hydra_text():
+    assert [override_value(v) for v in (0.1, 3, True, None, "dice")] == ["0.1", "3", "true", "null", "dice"]
+
+
+def test_a_searched_key_set_on_the_command_line_is_an_error(tmp_path):
+    cfg = compose_config("tune", ["optim.lr=0.1"])
+    with pytest.raises(ValueError, match="optim.lr is both set on the command line and searched"):
+        Objective(cfg, tmp_path, ["optim.lr=0.1"])
+
+
+def test_tune_config_composes_on_top_of_train():
+    cfg = compose_config("tune")
+    assert cfg.callbacks.checkpoint.monitor == cfg.study.metric == "val/mIoU"
+    assert cfg.search_space.optim.lr.log is True
+    assert cfg.model.name == compose_config("train").model.name
