@@ -22,5 +22,10 @@ def load_checkpoint_config(path: str | Path) -> dict[str, Any]:
 
 
 def load_module(path: str | Path, device: str | torch.device = "cpu") -> SegmentationModule:
-    module = SegmentationModule.load_from_checkpoint(str(path), map_location=device, weights_only=False)
+    """The trained module (semantic loop, or the instance loop for an instance model)."""
+    from .instance import InstanceSegmentationModule, is_instance_model
+
+    hparams = torch.load(path, map_location="cpu", weights_only=False, mmap=True).get("hyper_parameters", {})
+    cls = InstanceSegmentationModule if is_instance_model(hparams.get("model", {}).get("name", "")) else SegmentationModule
+    module = cls.load_from_checkpoint(str(path), map_location=device, weights_only=False)
     return module.eval()

@@ -36,7 +36,7 @@ from torch import Tensor, nn
 
 from .losses import build_loss
 from .models import MODELS, build_model
-from .module import EvaluationMetrics, SegmentationModule
+from .module import EvaluationMetrics, SegmentationModule, boundary_tolerance
 
 MAP_KEYS = {"map": "mAP", "map_50": "mAP50", "map_75": "mAP75"}
 
@@ -87,7 +87,7 @@ class InstanceSegmentationModule(SegmentationModule):
         palette: Sequence[Sequence[int]] | None = None,
         optim: dict[str, Any] | None = None,
         scheduler: dict[str, Any] | None = None,
-        bf1_tolerance: float | Sequence[float] = 0.0075,
+        bf1_tolerance: float | Sequence[float] | None = None,
         channels_last: bool = False,
         class_frequency: Callable[[], Any] | Sequence[float] | None = None,
         score_threshold: float = 0.5,
@@ -109,7 +109,8 @@ class InstanceSegmentationModule(SegmentationModule):
             self.model = self.model.to(memory_format=torch.channels_last)
         self.requires: tuple[str, ...] = ()
         names = list(class_names) if class_names else [str(c) for c in range(num_classes)]
-        self.metrics = nn.ModuleDict({s: EvaluationMetrics(num_classes, ignore_index, names, bf1_tolerance) for s in ("val", "test")})
+        tolerance = boundary_tolerance(self.model, bf1_tolerance)
+        self.metrics = nn.ModuleDict({s: EvaluationMetrics(num_classes, ignore_index, names, tolerance) for s in ("val", "test")})
         self.map_metrics = nn.ModuleDict({s: _mean_average_precision() for s in ("val", "test")})
 
     def forward(self, image: Tensor) -> dict[str, Any]:

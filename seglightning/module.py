@@ -47,6 +47,41 @@ class _Memo:
         return np.asarray(self.value)
 
 
+SCHEDULE_VALUES = ("start", "step", "min", "max")
+
+
+def with_model_terms(main: list[dict[str, Any]], model_terms: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The user's loss terms plus the terms a model owns (``model.loss_terms``).
+
+    A model term with ``name: None`` means "the main loss on another output": every main term is
+    repeated on the term's ``input`` (e.g. ``aux_logits``) with its weight, or its schedule, scaled
+    by the term's weight (the auxiliary-head recipe of FastFCN/torchvision, 0.4).
+    """
+    out = [dict(t) for t in main]
+    for term in model_terms:
+        if term.get("name") is not None:
+            out.append(dict(term))
+            continue
+        scale = float(term.get("weight", 1.0))
+        for m in main:
+            copy = {**m, "input": term["input"]}
+            if m.get("schedule"):
+                copy["schedule"] = {k: v * scale if k in SCHEDULE_VALUES and v is not None else v for k, v in m["schedule"].items()}
+            elif isinstance(m.get("weight", 1.0), (int, float)):
+                copy["weight"] = scale * m.get("weight", 1.0)
+            else:  # a non-numeric `weight` is the loss's class weighting (e.g. wce median_frequency)
+                copy["kwargs"] = {**m.get("kwargs", {}), "weight": m["weight"]}
+                copy["weight"] = scale
+            out.append(copy)
+    return out
+
+
+def boundary_tolerance(model: nn.Module, configured: float | Sequence[float] | None) -> float | Sequence[float]:
+    """``module.bf1_tolerance`` if set, else the model's declared default (Gated-SCNN: 3, 5, 9,
+    12 px), else DAVIS's 0.0075 of the image diagonal."""
+    return configured if configured is not None else getattr(model, "bf1_tolerance", 0.0075)
+
+
 class EvaluationMetrics(nn.Module):
     """Confusion-matrix scores, boundary F1 and the mean loss for one stage (val or test).
 
@@ -101,7 +136,7 @@ class SegmentationModule(L.LightningModule):
         palette: Sequence[Sequence[int]] | None = None,
         optim: dict[str, Any] | None = None,
         scheduler: dict[str, Any] | None = None,
-        bf1_tolerance: float | Sequence[float] = 0.0075,
+        bf1_tolerance: float | Sequence[float] | None = None,
         channels_last: bool = False,
         class_frequency: Callable[[], Any] | Sequence[float] | None = None,
     ):
@@ -114,13 +149,14 @@ class SegmentationModule(L.LightningModule):
         if channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         terms = loss if isinstance(loss, list) else loss.get("terms") if isinstance(loss, dict) and "terms" in loss else [loss if isinstance(loss, dict) else {"name": loss}]
-        spec = list(terms) + list(getattr(self.model, "loss_terms", []))
+        spec = with_model_terms(list(terms), getattr(self.model, "loss_terms", []))
         frequency = _Memo(class_frequency)
         self.loss = build_loss(spec, ignore_index=ignore_index, num_classes=num_classes, class_frequency=frequency)
         self.hparams["class_frequency"] = frequency.value  # persisted so a checkpoint rebuilds the same loss
         self.requires = tuple(sorted(set(self.loss.requires) | set(getattr(self.model, "requires", ()))))
         names = list(class_names) if class_names else [str(c) for c in range(num_classes)]
-        self.metrics = nn.ModuleDict({s: EvaluationMetrics(num_classes, ignore_index, names, bf1_tolerance) for s in ("val", "test")})
+        tolerance = boundary_tolerance(self.model, bf1_tolerance)
+        self.metrics = nn.ModuleDict({s: EvaluationMetrics(num_classes, ignore_index, names, tolerance) for s in ("val", "test")})
 
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         if self.hparams.channels_last:

@@ -28,6 +28,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from .callbacks import ConfigInCheckpoint, MetricHistory
 from .data import build_datamodule
+from .instance import InstanceSegmentationModule, is_instance_model
 from .module import SegmentationModule
 from .report_table import print_metrics
 from .tracking.loggers import build_loggers, finish_trackers
@@ -76,7 +77,9 @@ def checkpoint_step(path: str | None) -> int | None:
 
 
 def build_module(cfg: DictConfig, dm: Any) -> SegmentationModule:
-    module = SegmentationModule(
+    """The loop for ``cfg.model``: the shared semantic loop, or its instance subclass (Mask R-CNN)."""
+    cls = InstanceSegmentationModule if is_instance_model(cfg.model.name) else SegmentationModule
+    module = cls(
         model=OmegaConf.to_container(cfg.model, resolve=True),
         loss=OmegaConf.to_container(cfg.loss, resolve=True),
         num_classes=dm.num_classes,
