@@ -1,5 +1,8 @@
-"""Job directory names of a multirun (``hydra.sweep.subdir``), stable and short enough for any
-file system.
+"""Directory names of a multirun: the sweep dir (``hydra.sweep.dir``) and each job's
+(``hydra.sweep.subdir``), stable across reruns and short enough for any file system.
+
+A named sweep (``sweep_name=...``, set by every recipe in ``experiments/``) lives in
+``sweeps/<sweep_name>``; an unnamed one in ``multirun/<timestamp>``, Hydra's default.
 
 A job's directory is named by its overrides (Hydra's ``override_dirname``: sorted ``key=value``
 joined by commas, without the keys in ``hydra.job.config.override_dirname.exclude_keys``), so the
@@ -18,6 +21,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 RESOLVER = "seglightning.job_dir"
+SWEEP_RESOLVER = "seglightning.sweep_dir"
 MAX_NAME = 150
 GRID_KEYS = ("loss", "model", "seed")
 
@@ -33,7 +37,17 @@ def job_dir(override_dirname: str, overrides: Iterable[str], sweeper_params: Map
     return f"{short}_{digest}" if short else digest
 
 
+def sweep_dir(sweep_name: str | None, timestamp: str) -> str:
+    """``sweeps/<sweep_name>`` for a named sweep (a rerun finds its jobs), else ``multirun/<timestamp>``."""
+    if not sweep_name:
+        return f"multirun/{timestamp}"
+    if "/" in str(sweep_name) or str(sweep_name).startswith("."):
+        raise ValueError(f"sweep_name={sweep_name!r} must be a plain directory name")
+    return f"sweeps/{sweep_name}"
+
+
 def register_resolvers() -> None:
-    """Make ``${seglightning.job_dir:...}`` available to config interpolation (idempotent)."""
-    if not OmegaConf.has_resolver(RESOLVER):
-        OmegaConf.register_new_resolver(RESOLVER, job_dir)
+    """Make ``${seglightning.job_dir:...}`` and ``${seglightning.sweep_dir:...}`` available (idempotent)."""
+    for name, fn in ((RESOLVER, job_dir), (SWEEP_RESOLVER, sweep_dir)):
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, fn)

@@ -36,6 +36,12 @@ def test_every_recipe_composes_into_a_named_stable_sweep(recipe, monkeypatch):
     assert "experiment" in cfg.hydra.job.config.override_dirname.exclude_keys
 
 
+def test_a_named_sweep_without_a_recipe_is_stable_too(monkeypatch):
+    monkeypatch.setenv("SEGLIGHTNING_OUTPUT", "/runs")
+    assert compose_with_hydra("sweep_name=my_grid").hydra.sweep.dir == "/runs/sweeps/my_grid"
+    assert compose_with_hydra().hydra.sweep.dir.startswith("/runs/multirun/20")  # unnamed: Hydra's timestamp
+
+
 def test_the_command_line_narrows_a_recipe_grid():
     cfg = compose_with_hydra("experiment=loss_ablation", "loss=dice")
     assert cfg.loss.name == "dice" and cfg.data.name == "synthetic" and cfg.trainer.max_epochs == 10
