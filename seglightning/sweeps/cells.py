@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .runs import LABELS, Run
+from .runs import LABELS, PREFIX, Run
 
 HEADLINE = ("mIoU", "mDice", "bF1", "pixel_acc")
 SEED = "seed"
@@ -40,7 +40,7 @@ def cell_of(run: Run, columns: Sequence[str]) -> tuple[str, ...]:
 
 def metric_names(runs: Iterable[Run], section: str) -> list[str]:
     """Scalar summary metrics present in ``section``: the headline ones, then ``bF1@<t>`` variants."""
-    prefix = "test/" if section == "test" else "val/"
+    prefix = PREFIX[section]
     present = {k[len(prefix):] for r in runs for k in r.metrics.get(section, {}) if k.startswith(prefix)}
     tolerances = sorted(m for m in present if m.startswith("bF1@"))
     return [m for m in HEADLINE if m in present] + tolerances
@@ -48,7 +48,7 @@ def metric_names(runs: Iterable[Run], section: str) -> list[str]:
 
 def class_names(runs: Iterable[Run], section: str) -> list[str]:
     """Classes with a per-class IoU in ``section``, in the order the runs logged them."""
-    prefix = ("test/" if section == "test" else "val/") + "IoU/"
+    prefix = PREFIX[section] + "IoU/"
     names: dict[str, None] = {}
     for r in runs:
         names.update((k[len(prefix):], None) for k in r.metrics.get(section, {}) if k.startswith(prefix))

@@ -76,7 +76,7 @@ def write_report(report: SweepReport, rows: str = "loss", cols: str = "model") -
     table = markdown_table(report.cells, report.columns, report.metrics)
     out["results.md"].write_text(markdown_report(f"Sweep {report.sweep_dir.name}", report.status_line(),
                                                  report.section_title(), table, report.runs, report.sweep_dir))
-    if not report.cells:
+    if not report.cells or not report.metrics:  # nothing finished yet: tables only
         return {k: v for k, v in out.items() if k.endswith((".csv", ".md"))}
     headline = "mIoU" if "mIoU" in report.metrics else report.metrics[0]
     save(heatmap(report.cells, report.columns, headline, rows, cols), out["heatmap.png"])
@@ -88,9 +88,7 @@ def write_report(report: SweepReport, rows: str = "loss", cols: str = "model") -
 def summary(report: SweepReport) -> str:
     """What the end of a multirun prints: job counts, failures with their error, the table."""
     lines = [f"[seglightning] sweep {report.sweep_dir}: {report.status_line()}"]
-    for run in report.runs:
-        if run.status == "failed":
-            lines.append(f"  FAILED {run.path.relative_to(report.sweep_dir)}: {(run.error or '').splitlines()[0] if run.error else 'no error recorded'}")
+    lines += [f"  FAILED {r.path.relative_to(report.sweep_dir)}: {r.error_line}" for r in report.runs if r.status == "failed"]
     if report.cells:
         lines += ["", markdown_table(report.cells, report.columns, report.metrics)]
     return "\n".join(lines)

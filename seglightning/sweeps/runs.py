@@ -19,6 +19,7 @@ import yaml
 
 METRICS_FILE = "metrics.json"
 SECTIONS = ("final", "best", "test")  # the metric groups of metrics.json
+PREFIX = {"final": "val/", "best": "val/", "test": "test/"}  # how each group's metric names start
 LABELS = ("loss", "model")  # config-group choices every run is labelled with
 
 
@@ -35,10 +36,14 @@ class Run:
     error: str | None = None
     monitor: str | None = None  # the metric that picked the best epoch
 
+    @property
+    def error_line(self) -> str:
+        """The first line of the recorded error (the exception type and message)."""
+        return (self.error or "no error recorded").splitlines()[0]
+
     def value(self, section: str, metric: str) -> float | None:
         """``metric`` without its split prefix (``mIoU``, ``IoU/disk``) from ``section``."""
-        prefix = "test/" if section == "test" else "val/"
-        return self.metrics.get(section, {}).get(prefix + metric)
+        return self.metrics.get(section, {}).get(PREFIX[section] + metric)
 
 
 def is_run_dir(path: Path) -> bool:

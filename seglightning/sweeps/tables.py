@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .cells import HEADLINE, SEED, Cell, best_cells, cell_of
-from .runs import SECTIONS, Run
+from .runs import PREFIX, SECTIONS, Run
 
 SECTION_TITLES = {
     "best": "validation metrics at the best epoch (by `{monitor}`)",
@@ -19,10 +19,9 @@ SECTION_TITLES = {
 
 def _section_keys(runs: Sequence[Run], section: str) -> list[str]:
     """Every metric key of ``section`` (split prefix removed): epoch, step, headline, then the rest."""
-    prefix = "test/" if section == "test" else "val/"
     seen: dict[str, None] = {}
     for r in runs:
-        seen.update((k.removeprefix(prefix), None) for k in r.metrics.get(section, {}))
+        seen.update((k.removeprefix(PREFIX[section]), None) for k in r.metrics.get(section, {}))
     first = [k for k in ("epoch", "step", *HEADLINE) if k in seen]
     return first + [k for k in seen if k not in first]
 
@@ -36,8 +35,7 @@ def csv_rows(runs: Sequence[Run], columns: Sequence[str], sweep_dir: Path) -> tu
         values = []
         for section, key in metric_cols:
             raw = r.metrics.get(section, {})
-            prefix = "test/" if section == "test" else "val/"
-            values.append(raw.get(key, raw.get(prefix + key, "")))
+            values.append(raw.get(key, raw.get(PREFIX[section] + key, "")))
         rows.append([*cell_of(r, columns), "" if r.seed is None else r.seed, r.status, *values,
                      str(r.path.relative_to(sweep_dir)), r.error or ""])
     return header, rows
@@ -76,7 +74,7 @@ def markdown_report(title: str, status_line: str, section_title: str, table: str
     failed = [r for r in runs if r.status == "failed"]
     if failed:
         parts += ["", "## Failed runs", ""]
-        parts += [f"- `{r.path.relative_to(sweep_dir)}`: {(r.error or 'no error recorded').splitlines()[0]}" for r in failed]
+        parts += [f"- `{r.path.relative_to(sweep_dir)}`: {r.error_line}" for r in failed]
     unfinished = [r for r in runs if r.status == "incomplete"]
     if unfinished:
         parts += ["", "## Unfinished runs (running, interrupted or not started)", ""]

@@ -99,6 +99,12 @@ def test_a_partial_sweep_lists_failed_unfinished_and_not_started_jobs(tmp_path):
     assert failed["error"].startswith("ValueError") and failed["best/mIoU"] == ""
 
 
+def test_a_sweep_with_nothing_finished_gets_its_tables_only(tmp_path):
+    fake_run(tmp_path, "ce", "unet", 0, status="running")
+    assert set(write_report(build_report(tmp_path))) == {"results.csv", "results.md"}
+    assert "0 of 1 jobs complete, 0 failed, 1 unfinished" in (tmp_path / "results.md").read_text()
+
+
 def test_an_override_that_varies_becomes_a_grid_column(tmp_path):
     for lr in ("0.001", "0.01"):
         for seed in (0, 1):
