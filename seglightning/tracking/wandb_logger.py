@@ -51,6 +51,8 @@ class WandbRunLogger(WandbLogger):
         wandb_dir.mkdir(parents=True, exist_ok=True)
         super().__init__(save_dir=str(run_dir), **kwargs)
         self._env = {k: str(wandb_dir / sub) for k, sub in DATA_DIRS.items()}
+        for path in self._env.values():  # created here: wandb makes them only when it first writes
+            Path(path).mkdir(parents=True, exist_ok=True)
         self._env_before: dict[str, str | None] = {}
 
     @property
