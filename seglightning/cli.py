@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-CONFIG_DIR = os.environ.get("SEGLIGHTNING_CONFIG_DIR", str(Path(__file__).resolve().parents[1] / "conf"))
+CONFIG_DIR = os.environ.get("SEGLIGHTNING_CONFIG_DIR", str(Path(__file__).resolve().parent / "conf"))
 
 
 def _hydra_app(config_name: str, fn: Callable[[Any], Any]) -> None:

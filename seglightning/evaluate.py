@@ -13,8 +13,8 @@ from typing import Any
 import lightning as L
 from omegaconf import DictConfig, OmegaConf
 
-from .checkpoint import load_checkpoint_config, load_module
 from .data import build_datamodule
+from .modules.checkpoint import load_checkpoint_config, load_module
 from .report_table import print_metrics
 from .tracking.run_meta import write_json
 

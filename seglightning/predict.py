@@ -13,8 +13,8 @@ import torch
 from omegaconf import DictConfig
 from PIL import Image
 
-from .checkpoint import load_checkpoint_config, load_module
 from .data.transforms import build_transforms
+from .modules.checkpoint import load_checkpoint_config, load_module
 from .tracking.media import colourize
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}

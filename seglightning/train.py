@@ -28,8 +28,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from .callbacks import ConfigInCheckpoint, MetricHistory
 from .data import build_datamodule
-from .instance import InstanceSegmentationModule, is_instance_model
-from .module import SegmentationModule
+from .modules import SegmentationLoop, loop_class
 from .report_table import print_metrics
 from .tracking.loggers import build_loggers, finish_trackers
 from .tracking.media_callback import TrackerMedia
@@ -76,10 +75,9 @@ def checkpoint_step(path: str | None) -> int | None:
     return int(torch.load(path, map_location="cpu", weights_only=True, mmap=True)["global_step"])
 
 
-def build_module(cfg: DictConfig, dm: Any) -> SegmentationModule:
-    """The loop for ``cfg.model``: the shared semantic loop, or its instance subclass (Mask R-CNN)."""
-    cls = InstanceSegmentationModule if is_instance_model(cfg.model.name) else SegmentationModule
-    module = cls(
+def build_module(cfg: DictConfig, dm: Any) -> SegmentationLoop:
+    """The loop for ``cfg.model``: the semantic loop, or the instance loop (Mask R-CNN)."""
+    module = loop_class(cfg.model.name)(
         model=OmegaConf.to_container(cfg.model, resolve=True),
         loss=OmegaConf.to_container(cfg.loss, resolve=True),
         num_classes=dm.num_classes,

@@ -116,8 +116,8 @@ def test_wider_prediction_precision_recall():
     pred = _square(6, 7, (2, 4), (2, 5))
     m = BoundaryF1(2, tolerance=0)
     m.update(pred, gt)
-    torch.testing.assert_close(m.compute(), torch.tensor(7 / 9))
-    torch.testing.assert_close(m.per_class(), torch.tensor([7 / 9, 7 / 9]))
+    torch.testing.assert_close(m.compute()[0], torch.tensor(7 / 9))
+    torch.testing.assert_close(m.per_class()[0], torch.tensor([7 / 9, 7 / 9]))
 
 
 def test_empty_cases():
@@ -126,17 +126,17 @@ def test_empty_cases():
     # prediction -> no predicted boundary vs the GT ring -> F = 0
     m = BoundaryF1(3, tolerance=2)
     m.update(torch.zeros_like(gt), gt)
-    assert m.compute().item() == 0.0
-    assert torch.isnan(m.per_class()[2])  # class 2 never occurs: left out of the mean
+    assert m.compute()[2].item() == 0.0
+    assert torch.isnan(m.per_class()[0, 2])  # class 2 never occurs: left out of the mean
     # empty/empty: class covering the whole image in both -> no boundaries -> DAVIS F = 1
     m = BoundaryF1(3, tolerance=2)
     m.update(torch.zeros_like(gt), torch.zeros_like(gt))
-    assert m.compute().item() == 1.0
+    assert m.compute()[2].item() == 1.0
     assert m.count.tolist() == [1, 0, 0]
     # non-empty prediction, empty GT boundary -> F = 0 for both classes
     m = BoundaryF1(2, tolerance=2)
     m.update(gt, torch.zeros_like(gt))
-    assert m.compute().item() == 0.0
+    assert m.compute()[2].item() == 0.0
 
 
 def test_gscnn_compat_counts_absent_classes_as_one():
@@ -148,12 +148,12 @@ def test_gscnn_compat_counts_absent_classes_as_one():
     ours.update(pred, gt)
     gscnn.update(pred, gt)
     # default: class 0 over both images (7/9, 1), class 1 over image 0 only, class 2 left out
-    torch.testing.assert_close(ours.per_class()[:2], torch.tensor([(7 / 9 + 1) / 2, 7 / 9]))
-    torch.testing.assert_close(ours.compute(), torch.tensor(((7 / 9 + 1) / 2 + 7 / 9) / 2))
+    torch.testing.assert_close(ours.per_class()[0, :2], torch.tensor([(7 / 9 + 1) / 2, 7 / 9]))
+    torch.testing.assert_close(ours.compute()[0], torch.tensor(((7 / 9 + 1) / 2 + 7 / 9) / 2))
     # GSCNN: every class over both images, absent -> 1; mean over all 3 classes
     expected = torch.tensor([(7 / 9 + 1) / 2, (7 / 9 + 1) / 2, 1.0])
-    torch.testing.assert_close(gscnn.per_class(), expected)
-    torch.testing.assert_close(gscnn.compute(), expected.mean())
+    torch.testing.assert_close(gscnn.per_class()[0], expected)
+    torch.testing.assert_close(gscnn.compute()[0], expected.mean())
 
 
 def test_void_pixels_do_not_count():
@@ -162,21 +162,21 @@ def test_void_pixels_do_not_count():
     pred = _square(8, 8, (2, 4), (2, 4))
     m = BoundaryF1(3, tolerance=0)
     m.update(pred, gt)
-    assert m.compute().item() == 1.0
+    assert m.compute()[0].item() == 1.0
     # a spurious class-2 object and class-1 pixels inside the void band change nothing
     pred2 = pred.clone()
     pred2[0, 1:7, 6:8] = 2
     pred2[0, 0, 6] = 1
     m2 = BoundaryF1(3, tolerance=0)
     m2.update(pred2, gt)
-    assert m2.compute().item() == 1.0
+    assert m2.compute()[0].item() == 1.0
     assert m2.count.tolist() == [1, 1, 0]  # class 2 only in void: not present
     # without the void label the same prediction is penalised (the test can fail)
     gt_novoid = gt.clone()
     gt_novoid[gt_novoid == IGN] = 0
     m3 = BoundaryF1(3, tolerance=0)
     m3.update(pred2, gt_novoid)
-    assert m3.compute().item() < 1.0
+    assert m3.compute()[0].item() < 1.0
 
 
 def test_fraction_of_diagonal_tolerance():
@@ -187,7 +187,7 @@ def test_fraction_of_diagonal_tolerance():
     for th in (0.03, 1, 2, 0.02):  # 0.02 * 40 = 0.8 -> 1 px
         m = BoundaryF1(2, tolerance=th)
         m.update(pred, gt)
-        scores[th] = m.compute()
+        scores[th] = m.compute()[th]
     assert scores[0.03] == scores[2] == 1.0
     assert scores[0.02] == scores[1] < 1.0
 

@@ -1,12 +1,15 @@
-"""Segmentation metrics: dataset-level confusion-matrix scores and boundary F1."""
+"""Segmentation metrics: dataset-level confusion-matrix scores, boundary F1, and the per-stage suite."""
 
 from seglightning.metrics.boundary import BoundaryF1, seg2bmap, tolerance_pixels
-from seglightning.metrics.confusion import ConfusionMetrics, per_class_table, scores_from_confmat
+from seglightning.metrics.confusion import ConfusionMetrics, scores_from_confmat
+from seglightning.metrics.evaluation import EvaluationMetrics, EvaluationSnapshot, bf1_name
 
 __all__ = [
     "BoundaryF1",
     "ConfusionMetrics",
-    "per_class_table",
+    "EvaluationMetrics",
+    "EvaluationSnapshot",
+    "bf1_name",
     "scores_from_confmat",
     "seg2bmap",
     "tolerance_pixels",

@@ -132,7 +132,7 @@ class BoundaryF1(Metric):
         chunk_pixels: (image, class) pairs are processed in chunks of at most this many pixels.
 
     ``update(preds, target)``: ``preds`` class indices ``[B,H,W]`` or logits ``[B,C,H,W]``.
-    ``compute()``: a float tensor, or ``{tolerance: float tensor}`` if ``tolerance`` is a list
+    ``compute()``: ``{tolerance: float tensor}``, one entry per tolerance, for one tolerance too
     (NaN if no class occurred). :meth:`per_class` gives the per-class scores.
     """
 
@@ -155,8 +155,7 @@ class BoundaryF1(Metric):
         super().__init__(**kwargs)
         if num_classes < 1:
             raise ValueError(f"num_classes must be >= 1, got {num_classes}")
-        self.multi = not isinstance(tolerance, (int, float))
-        tolerances = list(tolerance) if self.multi else [tolerance]
+        tolerances = [tolerance] if isinstance(tolerance, (int, float)) else list(tolerance)
         if not tolerances:
             raise ValueError("tolerance list is empty")
         for th in tolerances:
@@ -228,14 +227,11 @@ class BoundaryF1(Metric):
         )
 
     def per_class(self) -> Tensor:
-        """Per-class boundary F ``[C]`` (``[T, C]`` for a tolerance list); NaN: class never seen."""
+        """Per-class boundary F ``[T, C]``, one row per tolerance; NaN: class never seen."""
         mean = self.f_sum.double() / _FIXED_POINT / self.count.clamp_min(1)
-        mean = torch.where(self.count > 0, mean, float("nan")).float()
-        return mean if self.multi else mean[0]
+        return torch.where(self.count > 0, mean, float("nan")).float()
 
-    def compute(self) -> Tensor | dict[float, Tensor]:
-        """Mean over classes of the per-class scores (classes never seen are left out)."""
-        per_class = self.per_class()
-        if not self.multi:
-            return per_class.nanmean()
-        return {th: row.nanmean() for th, row in zip(self.tolerances, per_class)}
+    def compute(self) -> dict[float, Tensor]:
+        """``{tolerance: mean over classes of the per-class F}`` (classes never seen left out), one
+        entry per tolerance in the order given, also for a single tolerance."""
+        return {th: row.nanmean() for th, row in zip(self.tolerances, self.per_class())}

@@ -18,13 +18,11 @@ the 1-process result exactly.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import torch
 from torch import Tensor
 from torchmetrics import Metric
 
-__all__ = ["ConfusionMetrics", "as_class_indices", "check_labels", "per_class_table"]
+__all__ = ["ConfusionMetrics", "as_class_indices", "check_labels", "scores_from_confmat"]
 
 
 def as_class_indices(preds: Tensor, target: Tensor, num_classes: int) -> Tensor:
@@ -80,7 +78,6 @@ class ConfusionMetrics(Metric):
     Args:
         num_classes: number of classes ``C``.
         ignore_index: target label of void pixels, excluded everywhere (``None``: no void label).
-        class_names: optional names for :func:`per_class_table` (length ``C``).
 
     ``update(preds, target)``: ``preds`` class indices ``[B,H,W]`` or logits ``[B,C,H,W]``
     (argmax taken), ``target`` integer ``[B,H,W]``.
@@ -98,23 +95,17 @@ class ConfusionMetrics(Metric):
         self,
         num_classes: int,
         ignore_index: int | None = 255,
-        class_names: Sequence[str] | None = None,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
         if num_classes < 1:
             raise ValueError(f"num_classes must be >= 1, got {num_classes}")
-        if class_names is not None and len(class_names) != num_classes:
-            raise ValueError(
-                f"class_names has {len(class_names)} names but num_classes={num_classes}"
-            )
         if ignore_index is not None and 0 <= ignore_index < num_classes:
             raise ValueError(
                 f"ignore_index={ignore_index} collides with a class id in [0, {num_classes})"
             )
         self.num_classes = num_classes
         self.ignore_index = ignore_index
-        self.class_names = list(class_names) if class_names is not None else None
         self.add_state(
             "confmat",
             default=torch.zeros(num_classes, num_classes, dtype=torch.long),
@@ -137,10 +128,6 @@ class ConfusionMetrics(Metric):
         """Scores from the accumulated matrix (see module docstring for formulas and NaN rule)."""
         return scores_from_confmat(self.confmat)
 
-    def table(self) -> dict[str, dict[str, float]]:
-        """Per-class ``{name: {"IoU": .., "Dice": ..}}`` of the current state."""
-        return per_class_table(self.compute(), self.class_names)
-
 
 def scores_from_confmat(confmat: Tensor) -> dict[str, Tensor]:
     """IoU/Dice/pixel accuracy from a ``[C, C]`` confusion matrix (rows GT, columns prediction)."""
@@ -161,17 +148,3 @@ def scores_from_confmat(confmat: Tensor) -> dict[str, Tensor]:
         "IoU": iou.float(),
         "Dice": dice.float(),
     }
-
-
-def per_class_table(
-    scores: dict[str, Tensor], class_names: Sequence[str] | None = None
-) -> dict[str, dict[str, float]]:
-    """``{class name: {"IoU": float, "Dice": float}}`` from :meth:`ConfusionMetrics.compute` output.
-
-    Names default to ``"0", "1", ...``; absent classes keep NaN.
-    """
-    iou, dice = scores["IoU"].tolist(), scores["Dice"].tolist()
-    names = list(class_names) if class_names is not None else [str(i) for i in range(len(iou))]
-    if len(names) != len(iou):
-        raise ValueError(f"{len(names)} class names for {len(iou)} classes")
-    return {n: {"IoU": i, "Dice": d} for n, i, d in zip(names, iou, dice)}

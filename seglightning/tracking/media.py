@@ -12,7 +12,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import torch
 
-from ..metrics.confusion import scores_from_confmat
+from ..metrics import EvaluationSnapshot, scores_from_confmat
 
 VOID_COLOUR = (255, 255, 255)
 
@@ -72,13 +72,14 @@ class MediaLogger(Protocol):
     def log_class_report(self, report: ClassReport, step: int) -> None: ...
 
 
-def class_report(confmat: np.ndarray, bf1: dict[str, np.ndarray], class_names: Sequence[str], out_dir: Path) -> ClassReport:
+def class_report(snapshot: EvaluationSnapshot, out_dir: Path) -> ClassReport:
     """Write ``per_class.csv`` and ``confusion_matrix.png`` to ``out_dir`` and return their content.
 
-    ``confmat`` is the dataset-level ``[C, C]`` confusion matrix, rows ground truth (DESIGN.md: IoU
-    and Dice come from it, NaN for a class absent from ground truth and prediction); ``bf1`` maps a column name to per-class
-    boundary F1 (NaN: class never seen).
+    The snapshot's ``confmat`` is the dataset-level ``[C, C]`` confusion matrix, rows ground truth
+    (DESIGN.md: IoU and Dice come from it, NaN for a class absent from ground truth and prediction);
+    its ``bf1`` maps a column name to per-class boundary F1 (NaN: class never seen).
     """
+    confmat, bf1, class_names = snapshot.confmat, snapshot.bf1, snapshot.class_names
     scores = scores_from_confmat(torch.as_tensor(confmat))
     columns = ["class", "IoU", "Dice", *bf1, "pixels"]
     pixels = confmat.sum(1)

@@ -7,10 +7,10 @@ import torch
 import torch.nn.functional as F
 from torchvision.models.detection import maskrcnn_resnet50_fpn
 
-from seglightning.instance import InstanceSegmentationModule, rasterize
 from seglightning.models import build_model
 from seglightning.models import maskrcnn as maskrcnn_module
 from seglightning.models.maskrcnn import iou_balanced_cross_entropy, paired_iou
+from seglightning.modules import InstanceSegmentationModule, rasterize
 
 H = W = 64
 # small RoI budgets: the image is 64x64 and holds two objects

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from seglightning import train as train_mod
-from seglightning.checkpoint import load_module
+from seglightning.modules.checkpoint import load_module
 from tests.conftest import train_config
 
 COMMON = (

@@ -10,9 +10,8 @@ import pytest
 import torch
 from PIL import Image
 
-from seglightning.module import EvaluationMetrics
+from seglightning.metrics import EvaluationMetrics, EvaluationSnapshot
 from seglightning.tracking.media import class_report
-from seglightning.tracking.media_callback import _val_state
 
 pytestmark = pytest.mark.tracker
 
@@ -20,7 +19,7 @@ pytestmark = pytest.mark.tracker
 def test_class_report_table_and_figure(tmp_path):
     # rows ground truth, columns prediction; class "c" never occurs
     confmat = np.array([[6, 2, 0], [1, 3, 0], [0, 0, 0]])
-    report = class_report(confmat, {"bF1": np.array([0.5, 1.0, np.nan])}, ["a", "b", "c"], tmp_path)
+    report = class_report(EvaluationSnapshot(confmat, {"bF1": np.array([0.5, 1.0, np.nan])}, ["a", "b", "c"]), tmp_path)
     assert report.columns == ["class", "IoU", "Dice", "bF1", "pixels"]
     (a, b, c) = report.rows
     assert a == ["a", pytest.approx(6 / 9), pytest.approx(12 / 15), 0.5, 8]
@@ -31,11 +30,12 @@ def test_class_report_table_and_figure(tmp_path):
     assert Image.open(report.figure_path).size[0] > 300
 
 
-def test_val_state_names_one_bf1_column_per_tolerance():
+def test_snapshot_names_one_bf1_column_per_tolerance():
     metrics = EvaluationMetrics(3, 255, ["a", "b", "c"], [3, 5])
     target = torch.zeros(1, 16, 16, dtype=torch.long)
     target[0, 4:12, 4:12] = 1
     metrics.update(target.clone(), target, torch.tensor(0.0))
-    state = _val_state(metrics)
-    assert list(state["bf1"]) == ["bF1@3px", "bF1@5px"] and state["confmat"].sum() == 256
-    assert state["bf1"]["bF1@3px"][:2].tolist() == [1.0, 1.0] and math.isnan(state["bf1"]["bF1@3px"][2])
+    state = metrics.snapshot()
+    assert metrics.last is state
+    assert list(state.bf1) == ["bF1@3px", "bF1@5px"] and state.confmat.sum() == 256
+    assert state.bf1["bF1@3px"][:2].tolist() == [1.0, 1.0] and math.isnan(state.bf1["bF1@3px"][2])

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from .module import SegmentationModule
+from .base import SegmentationLoop
 
 
 def load_checkpoint_config(path: str | Path) -> dict[str, Any]:
@@ -21,11 +21,10 @@ def load_checkpoint_config(path: str | Path) -> dict[str, Any]:
     return ckpt["seglightning_config"]
 
 
-def load_module(path: str | Path, device: str | torch.device = "cpu") -> SegmentationModule:
+def load_module(path: str | Path, device: str | torch.device = "cpu") -> SegmentationLoop:
     """The trained module (semantic loop, or the instance loop for an instance model)."""
-    from .instance import InstanceSegmentationModule, is_instance_model
+    from . import loop_class
 
     hparams = torch.load(path, map_location="cpu", weights_only=False, mmap=True).get("hyper_parameters", {})
-    cls = InstanceSegmentationModule if is_instance_model(hparams.get("model", {}).get("name", "")) else SegmentationModule
-    module = cls.load_from_checkpoint(str(path), map_location=device, weights_only=False)
+    module = loop_class(hparams.get("model", {}).get("name", "")).load_from_checkpoint(str(path), map_location=device, weights_only=False)
     return module.eval()

@@ -1,9 +1,10 @@
 """The instance-segmentation loop (Mask R-CNN) on the conventions of the semantic loop.
 
-``InstanceSegmentationModule`` subclasses ``SegmentationModule`` and shares, unchanged, its
-optimizer and per-step scheduler (``configure_optimizers``), the RNG state carried in checkpoints,
-the semantic metric suite (``EvaluationMetrics``), logging names and ``predict_step``. It takes the
-same constructor arguments, so ``seglightning-train`` builds it the same way; what differs:
+``InstanceSegmentationModule`` and the semantic ``SegmentationModule`` both subclass
+``SegmentationLoop`` and share its optimizer and per-step scheduler (``configure_optimizers``), the
+RNG state carried in checkpoints, the semantic metric suite (``EvaluationMetrics``), logging names
+and ``predict_step``. It takes the same constructor arguments, so ``seglightning-train`` builds it
+the same way; what differs:
 
 - the model (``model.name: maskrcnn``) computes its own losses (torchvision convention); the
   ``loss`` config is the *mask head's* loss, built by the loss factory in binary mode (default
@@ -34,9 +35,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .losses import build_loss
-from .models import MODELS, build_model
-from .module import EvaluationMetrics, SegmentationModule, boundary_tolerance
+from ..losses import build_loss
+from ..models import MODELS, build_model
+from .base import STAGES, SegmentationLoop
 
 MAP_KEYS = {"map": "mAP", "map_50": "mAP50", "map_75": "mAP75"}
 
@@ -74,7 +75,7 @@ def _padded_targets(targets: Sequence[dict[str, Tensor]], size: Sequence[int]) -
     return out
 
 
-class InstanceSegmentationModule(SegmentationModule):
+class InstanceSegmentationModule(SegmentationLoop):
     """Mask R-CNN training/evaluation on the shared loop (see the module docstring)."""
 
     def __init__(
@@ -93,25 +94,20 @@ class InstanceSegmentationModule(SegmentationModule):
         score_threshold: float = 0.5,
         mask_threshold: float = 0.5,
     ):
-        # SegmentationModule.__init__ builds a semantic loss from `loss`; here the loss is the mask
-        # head's and lives inside the model, so only LightningModule's constructor runs.
-        super(SegmentationModule, self).__init__()
-        self.save_hyperparameters(ignore=["class_frequency"])
-        model_kwargs = {k: v for k, v in model.items() if k != "name"}
-        if model_kwargs.pop("num_classes", num_classes) != num_classes:
-            raise ValueError(f"model.num_classes={model['num_classes']} but the dataset has {num_classes} classes; remove model.num_classes (it is set from the data)")
-        if "mask_loss" in model_kwargs:
-            raise ValueError("set Mask R-CNN's mask-head loss with the loss group (loss=<name>), not model.mask_loss")
-        mask_loss = build_loss(loss, ignore_index=ignore_index, mode="binary")
-        _check_binary(mask_loss, loss)
-        self.model = build_model(model["name"], num_classes=num_classes, mask_loss=mask_loss, **model_kwargs)
-        if channels_last:
-            self.model = self.model.to(memory_format=torch.channels_last)
+        # same arguments as SegmentationModule, so seglightning-train builds either the same way;
+        # class_frequency is unused (the mask head's loss needs none)
+        super().__init__(model, num_classes, ignore_index, class_names, palette, optim, scheduler, bf1_tolerance, channels_last)
         self.requires: tuple[str, ...] = ()
-        names = list(class_names) if class_names else [str(c) for c in range(num_classes)]
-        tolerance = boundary_tolerance(self.model, bf1_tolerance)
-        self.metrics = nn.ModuleDict({s: EvaluationMetrics(num_classes, ignore_index, names, tolerance) for s in ("val", "test")})
-        self.map_metrics = nn.ModuleDict({s: _mean_average_precision() for s in ("val", "test")})
+        self.map_metrics = nn.ModuleDict({s: _mean_average_precision() for s in STAGES})
+
+    def build_network(self, name: str, options: dict[str, Any]) -> nn.Module:
+        """Mask R-CNN with the loss factory's ``loss`` (binary mode) as its mask-head loss."""
+        if "mask_loss" in options:
+            raise ValueError("set Mask R-CNN's mask-head loss with the loss group (loss=<name>), not model.mask_loss")
+        spec = self.hparams.loss
+        mask_loss = build_loss(spec, ignore_index=self.hparams.ignore_index, mode="binary")
+        _check_binary(mask_loss, spec)
+        return build_model(name, num_classes=self.hparams.num_classes, mask_loss=mask_loss, **options)
 
     def forward(self, image: Tensor) -> dict[str, Any]:
         if self.training:

@@ -1,0 +1,126 @@
+"""What every training loop shares: the model from the registry, one evaluation metric suite per
+stage, the optimiser and per-step scheduler, metric logging, and the RNG state in checkpoints.
+
+``SegmentationModule`` (semantic) and ``InstanceSegmentationModule`` (Mask R-CNN) subclass
+:class:`SegmentationLoop`; a subclass builds its network in :meth:`build_network` and adds its
+loss, its steps and any extra metrics.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from torch import nn
+
+from ..metrics import EvaluationMetrics
+from ..optim import build_optimizer, build_scheduler
+
+STAGES = ("val", "test")
+
+
+def boundary_tolerance(model: nn.Module, configured: float | Sequence[float] | None) -> float | Sequence[float]:
+    """``module.bf1_tolerance`` if set, else the model's declared default (Gated-SCNN: 3, 5, 9,
+    12 px), else DAVIS's 0.0075 of the image diagonal."""
+    return configured if configured is not None else getattr(model, "bf1_tolerance", 0.0075)
+
+
+def model_options(model: dict[str, Any], num_classes: int) -> dict[str, Any]:
+    """The model config without ``name``; ``num_classes`` comes from the data (clear error if the
+    config disagrees)."""
+    options = {k: v for k, v in model.items() if k != "name"}
+    if options.pop("num_classes", num_classes) != num_classes:
+        raise ValueError(f"model.num_classes={model['num_classes']} but the dataset has {num_classes} classes; remove model.num_classes (it is set from the data)")
+    return options
+
+
+class SegmentationLoop(L.LightningModule):
+    """The shared part of every loop. Subclasses take at least these constructor arguments (their
+    own are saved as hyperparameters too, so a checkpoint rebuilds the same module)."""
+
+    def __init__(
+        self,
+        model: dict[str, Any],
+        num_classes: int,
+        ignore_index: int = 255,
+        class_names: Sequence[str] | None = None,
+        palette: Sequence[Sequence[int]] | None = None,
+        optim: dict[str, Any] | None = None,
+        scheduler: dict[str, Any] | None = None,
+        bf1_tolerance: float | Sequence[float] | None = None,
+        channels_last: bool = False,
+    ):
+        super().__init__()
+        # collects the subclass's constructor arguments as well (Lightning walks the __init__ frames)
+        self.save_hyperparameters(ignore=["class_frequency"])
+        self.model = self.build_network(model["name"], model_options(model, num_classes))
+        if channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        names = list(class_names) if class_names else [str(c) for c in range(num_classes)]
+        tolerance = boundary_tolerance(self.model, bf1_tolerance)
+        self.metrics = nn.ModuleDict({s: EvaluationMetrics(num_classes, ignore_index, names, tolerance) for s in STAGES})
+
+    def build_network(self, name: str, options: dict[str, Any]) -> nn.Module:
+        raise NotImplementedError
+
+    def forward(self, image: torch.Tensor) -> dict[str, Any]:
+        if self.hparams.channels_last:
+            image = image.contiguous(memory_format=torch.channels_last)
+        return self.model(image)
+
+    def predict_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        return self(batch["image"])["logits"].argmax(1)
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, torch.Tensor]:
+        return self._eval_step(batch, "val")
+
+    def test_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, torch.Tensor]:
+        return self._eval_step(batch, "test")
+
+    def _eval_step(self, batch: dict[str, Any], stage: str) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def _log_metrics(self, stage: str) -> None:
+        metrics = self.metrics[stage]
+        self.log_dict(metrics.compute(stage), sync_dist=False)  # states are already all-reduced
+        if not self.trainer.sanity_checking:
+            metrics.snapshot()
+        metrics.reset()
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_metrics("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_metrics("test")
+
+    def configure_optimizers(self) -> Any:
+        optim = dict(self.hparams.optim or {"name": "adamw", "lr": 1e-3})
+        optimizer = build_optimizer(self.parameters(), **optim)
+        sched = dict(self.hparams.scheduler or {"name": "constant"})
+        return {"optimizer": optimizer, "lr_scheduler": build_scheduler(optimizer, int(self.trainer.estimated_stepping_batches), **sched)}
+
+    # RNG state travels with the checkpoint (python, numpy, torch CPU and CUDA), stored as plain
+    # types and tensors so that checkpoints load with torch.load(weights_only=True)
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        kind, keys, pos, has_gauss, gauss = np.random.get_state()
+        checkpoint["rng_state"] = {
+            "python": random.getstate(),
+            "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss),
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        state = checkpoint.get("rng_state")
+        if state is None:
+            return
+        random.setstate(state["python"])
+        kind, keys, pos, has_gauss, gauss = state["numpy"]
+        np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+        torch.set_rng_state(state["torch"])
+        if state["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda"])

@@ -1,0 +1,94 @@
+"""The shared semantic-segmentation loop: any registered model x any loss x the metric suite.
+
+The loop knows no architecture or loss: the model returns ``{"logits", ...aux}``; the loss gets
+``(logits, mask, **aux outputs, **batch extras)`` and owns every term (auxiliary heads included,
+through the model's ``loss_terms``); metrics are dataset-level (DESIGN.md). Logged names:
+``train/loss`` (+ ``train/loss/<term>``), ``val/loss``, ``val/mIoU``, ``val/mDice``, ``val/bF1``
+(+ ``val/bF1@<t>px`` for several tolerances), ``val/pixel_acc``, ``val/IoU/<class>``; the same under
+``test/``. Checkpoints carry the RNG state so a resumed run continues bit-identically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..losses import build_loss
+from ..losses.model_terms import with_model_terms
+from ..models import build_model
+from .base import SegmentationLoop
+
+BATCH_KEYS = ("image", "mask", "meta", "targets")
+
+
+def batch_extras(batch: dict[str, Any]) -> dict[str, Any]:
+    """The extras in a batch (everything but image, mask, meta and instance targets)."""
+    return {k: v for k, v in batch.items() if k not in BATCH_KEYS}
+
+
+class _Memo:
+    """Calls ``fn`` at most once and remembers the value (class frequencies for ``wce``)."""
+
+    def __init__(self, fn: Callable[[], Any] | Sequence[float] | None):
+        self.fn, self.value = fn, None if callable(fn) or fn is None else list(fn)
+
+    def __call__(self) -> np.ndarray:
+        if self.value is None:
+            if self.fn is None:
+                raise ValueError("this loss needs class frequencies but none were given; build the module from a datamodule (class_frequency=dm.class_frequency)")
+            self.value = [float(v) for v in np.asarray(self.fn())]
+        return np.asarray(self.value)
+
+
+class SegmentationModule(SegmentationLoop):
+    """The training loop shared by every semantic architecture (config: model, loss, optim, scheduler)."""
+
+    def __init__(
+        self,
+        model: dict[str, Any],
+        loss: Any,
+        num_classes: int,
+        ignore_index: int = 255,
+        class_names: Sequence[str] | None = None,
+        palette: Sequence[Sequence[int]] | None = None,
+        optim: dict[str, Any] | None = None,
+        scheduler: dict[str, Any] | None = None,
+        bf1_tolerance: float | Sequence[float] | None = None,
+        channels_last: bool = False,
+        class_frequency: Callable[[], Any] | Sequence[float] | None = None,
+    ):
+        super().__init__(model, num_classes, ignore_index, class_names, palette, optim, scheduler, bf1_tolerance, channels_last)
+        terms = loss if isinstance(loss, list) else loss.get("terms") if isinstance(loss, dict) and "terms" in loss else [loss if isinstance(loss, dict) else {"name": loss}]
+        spec = with_model_terms(list(terms), getattr(self.model, "loss_terms", []))
+        frequency = _Memo(class_frequency)
+        self.loss = build_loss(spec, ignore_index=ignore_index, num_classes=num_classes, class_frequency=frequency)
+        self.hparams["class_frequency"] = frequency.value  # persisted so a checkpoint rebuilds the same loss
+        self.requires = tuple(sorted(set(self.loss.requires) | set(getattr(self.model, "requires", ()))))
+
+    def build_network(self, name: str, options: dict[str, Any]) -> nn.Module:
+        return build_model(name, num_classes=self.hparams.num_classes, **options)
+
+    def _loss(self, out: dict[str, torch.Tensor], batch: dict[str, Any]) -> torch.Tensor:
+        aux = {k: v for k, v in out.items() if k != "logits"}
+        return self.loss(out["logits"], batch["mask"], **aux, **batch_extras(batch))
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        loss = self._loss(self(batch["image"]), batch)
+        bs = batch["image"].shape[0]
+        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=bs)
+        for name, value in self.loss.last_terms.items():
+            self.log(f"train/loss/{name}", value, on_step=False, on_epoch=True, batch_size=bs)
+        return loss
+
+    def _eval_step(self, batch: dict[str, Any], stage: str) -> dict[str, torch.Tensor]:
+        out = self(batch["image"])
+        preds = out["logits"].argmax(1)
+        self.metrics[stage].update(preds, batch["mask"], self._loss(out, batch))
+        return {"preds": preds}
+
+    def on_train_epoch_start(self) -> None:
+        self.loss.set_epoch(self.current_epoch)
