@@ -1,6 +1,6 @@
 """Data pipeline throughput: default train transforms vs bare image+mask decoding.
 
-A 2048x1024 Cityscapes-style sample (``seglightning.data.fixtures.write_cityscapes``: 8-bit RGB
+A 2048x1024 Cityscapes-style sample (``seglightning.testing.write_cityscapes``: 8-bit RGB
 ``_leftImg8bit.png`` + ``_gtFine_labelIds.png``) is read in one process (what one loader worker
 does) two ways:
 
@@ -48,8 +48,8 @@ def run(images: int = 2, iters: int = 30, seed: int = 0) -> dict[str, Any]:
     import torch
 
     from seglightning.data import build_datamodule
-    from seglightning.data.fixtures import write_cityscapes
     from seglightning.data.io import read_image, read_index_png
+    from seglightning.testing import write_cityscapes
 
     torch.set_num_threads(1)
     cv2.setNumThreads(1)  # one worker = one core

@@ -1,12 +1,12 @@
 """``seglightning-eval ckpt=PATH [data=<name> data.root=...] [split=val|test]``.
 
 Evaluates a checkpoint on a split with the same metric suite as training, prints the table and
-writes ``<output>/metrics.json`` and ``<output>/per_class.csv``.
+writes ``<output>/metrics.json``, ``<output>/per_class.csv`` and ``<output>/confusion_matrix.png``
+(the same per-class table as a training run).
 """
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,8 @@ from omegaconf import DictConfig, OmegaConf
 from .data import build_datamodule
 from .modules.checkpoint import load_checkpoint_config, load_module
 from .report_table import print_metrics
-from .tracking.run_meta import write_json
+from .run_dir import write_json
+from .tracking.media import class_report
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
@@ -37,11 +38,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     out = Path(cfg.output)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "metrics.json", {"ckpt": str(Path(cfg.ckpt).resolve()), "split": cfg.split, "data": data_cfg["name"], "metrics": metrics})
-    with open(out / "per_class.csv", "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["class", "IoU"])
-        for name in module.hparams.class_names:
-            writer.writerow([name, metrics.get(f"{cfg.split}/IoU/{name}")])
+    class_report(module.metrics[cfg.split].last, out)
     print_metrics({"final" if cfg.split == "val" else "test": metrics}, module.hparams.class_names)
     print(f"[seglightning] evaluation written to {out}")
     return metrics

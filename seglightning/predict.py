@@ -13,11 +13,10 @@ import torch
 from omegaconf import DictConfig
 from PIL import Image
 
+from .data.reader import IMAGE_SUFFIXES
 from .data.transforms import build_transforms
 from .modules.checkpoint import load_checkpoint_config, load_module
 from .tracking.media import colourize
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 
 
 def _device(name: str) -> torch.device:

@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-HEADLINE = ("mIoU", "mDice", "bF1", "pixel_acc", "loss")
+HEADLINE = ("mIoU", "mDice", "bF1", "pixel_acc")  # the headline metrics of runs and sweep reports
 
 
 def _fmt(v: Any) -> str:
@@ -23,7 +23,7 @@ def print_metrics(result: dict[str, Any], class_names: Sequence[str] | None = No
     table.add_column("metric")
     for c, _ in columns:
         table.add_column(c + (f" (epoch {result['best'].get('epoch', '?')})" if c == "best" else ""), justify="right")
-    names = list(HEADLINE) + [f"IoU/{n}" for n in (class_names or [])]
+    names = [*HEADLINE, "loss"] + [f"IoU/{n}" for n in (class_names or [])]
     for name in names:
         values = [result[c].get(p + name) for c, p in columns]
         if any(v is not None for v in values):

@@ -1,78 +1,43 @@
 """``seglightning-train``: compose data x model x loss from config, fit, test, write the run dir.
 
-Run directory (Hydra's output dir, DESIGN.md): ``config.yaml`` (resolved), ``overrides.yaml``,
-``run_meta.json``, ``metrics.json`` (final + best + test), ``metrics.csv``,
-``checkpoints/{last,best}.ckpt``, ``overlays/*.png``, ``tensorboard/``.
+``train`` runs three named steps that ``seglightning-tune`` and the sweeps reuse:
+:func:`prepare_run` (seed, data, loop, callbacks, trackers), :func:`fit_and_test`, and the run
+directory's writers in :mod:`seglightning.run_dir`.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import time
-import traceback
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import lightning as L
-import yaml
 from lightning.pytorch.callbacks import (
     LearningRateMonitor,
     ModelCheckpoint,
     RichProgressBar,
     TQDMProgressBar,
 )
-from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from .callbacks import ConfigInCheckpoint, MetricHistory
 from .data import build_datamodule
+from .losses.spec import loss_label
 from .modules import SegmentationLoop, loop_class
 from .report_table import print_metrics
+from .run_dir import (
+    add_run_meta,
+    checkpoint_step,
+    finished,
+    record_failure,
+    resume_checkpoint,
+    write_metrics,
+    write_run_files,
+)
 from .tracking.loggers import build_loggers, finish_trackers
 from .tracking.media_callback import TrackerMedia
-from .tracking.run_meta import run_meta, write_json
-
-METRICS_FILE = "metrics.json"
-
-
-def hydra_overrides() -> list[str]:
-    try:
-        from hydra.core.hydra_config import HydraConfig
-
-        return list(HydraConfig.get().overrides.task)
-    except ValueError:  # not inside a Hydra app (tests, notebooks)
-        return []
-
-
-def finished(run_dir: Path) -> dict[str, Any] | None:
-    """The run's metrics if its ``metrics.json`` says it completed, else None."""
-    path = run_dir / METRICS_FILE
-    if not path.exists():
-        return None
-    result = json.loads(path.read_text())
-    return result if result.get("status") == "complete" else None
-
-
-def resume_checkpoint(resume: str, run_dir: Path) -> str | None:
-    if resume == "never":
-        return None
-    if resume == "auto":
-        last = run_dir / "checkpoints" / "last.ckpt"
-        return str(last) if last.exists() else None
-    if not Path(resume).exists():
-        raise FileNotFoundError(f"resume={resume}: no such checkpoint (use resume=auto, resume=never or a .ckpt path)")
-    return resume
-
-
-def checkpoint_step(path: str | None) -> int | None:
-    """The global step stored in a checkpoint (read without unpickling arbitrary objects)."""
-    if path is None:
-        return None
-    import torch
-
-    return int(torch.load(path, map_location="cpu", weights_only=True, mmap=True)["global_step"])
 
 
 def build_module(cfg: DictConfig, dm: Any) -> SegmentationLoop:
@@ -116,9 +81,8 @@ def build_callbacks(cfg: DictConfig, run_dir: Path, config: dict[str, Any]) -> t
 
 
 def run_tags(cfg: DictConfig) -> dict[str, str]:
-    loss = cfg.loss
-    loss_name = loss.get("name") or "+".join(str(t.get("name")) for t in loss.get("terms", []))
-    return {"loss": str(loss_name), "arch": str(cfg.model.name), "data": str(cfg.data.name)}
+    """The tracker tags of a run: loss label, architecture and dataset."""
+    return {"loss": loss_label(OmegaConf.to_container(cfg.loss, resolve=True)), "arch": str(cfg.model.name), "data": str(cfg.data.name)}
 
 
 def pin_torch_threads(cfg: DictConfig) -> None:
@@ -132,16 +96,24 @@ def pin_torch_threads(cfg: DictConfig) -> None:
     torch.set_num_threads(cfg.torch_threads)
 
 
-def train(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> dict[str, Any]:
-    """Fit and test one configuration; returns the content of ``metrics.json``.
+@dataclass
+class PreparedRun:
+    """Everything a run needs before fitting: built from the config by :func:`prepare_run`."""
 
-    ``callbacks`` are added to the configured ones (``seglightning-tune`` adds Optuna's pruning).
-    """
+    cfg: DictConfig
+    run_dir: Path
+    datamodule: Any
+    module: SegmentationLoop
+    trainer: L.Trainer
+    loggers: list[Any]
+    history: MetricHistory
+    checkpoint: ModelCheckpoint
+    ckpt_path: str | None  # the checkpoint this run resumes from
+
+
+def prepare_run(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> PreparedRun:
+    """Pin threads, seed, build the data, the loop, the callbacks, the trackers and the trainer."""
     run_dir = Path(cfg.run_dir).resolve()
-    done = finished(run_dir) if cfg.resume == "auto" else None
-    if done is not None:
-        print(f"[seglightning] {run_dir} already complete; skipping (resume=never to rerun)")
-        return done
     pin_torch_threads(cfg)
     L.seed_everything(cfg.seed, workers=True)
     config = OmegaConf.to_container(cfg, resolve=True)
@@ -152,38 +124,55 @@ def train(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> dict[str, An
     context = {"config": config, "tags": run_tags(cfg), "group": cfg.get("sweep_name"), "name": run_dir.name,
                "resume_step": checkpoint_step(ckpt_path)}
     loggers = build_loggers(OmegaConf.to_container(cfg.logger, resolve=True), run_dir, context)
-    with finish_trackers(loggers):  # one tracker run per job, ended even when the job fails
-        trainer_kwargs = OmegaConf.to_container(cfg.trainer, resolve=True)
-        trainer = L.Trainer(
-            **trainer_kwargs, logger=loggers, callbacks=[*configured, *callbacks], default_root_dir=str(run_dir),
-            use_distributed_sampler=False, enable_progress_bar=cfg.callbacks.progress_bar != "none",
-        )
-        if rank_zero_only.rank == 0:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
-            (run_dir / "overrides.yaml").write_text(yaml.safe_dump(hydra_overrides()))
-            write_json(run_dir / "run_meta.json", {**run_meta(cfg.seed, hydra_overrides()), "resumed_from": ckpt_path})
-            write_json(run_dir / METRICS_FILE, {"status": "running"})
-        started = time.perf_counter()
-        trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path)
-        fit_seconds = time.perf_counter() - started
-        monitor, mode = cfg.callbacks.checkpoint.monitor, cfg.callbacks.checkpoint.mode
-        best = history.best(monitor, mode)
-        result: dict[str, Any] = {
-            "status": "complete",
-            "monitor": monitor,
-            "final": history.history[-1] if history.history else {},
-            "best": best or {},
-            "checkpoints": {"last": "checkpoints/last.ckpt", "best": "checkpoints/best.ckpt" if checkpoint.best_model_path else None},
-        }
-        if cfg.test_after_fit:
-            tested = trainer.test(module, datamodule=dm, ckpt_path="best" if checkpoint.best_model_path else None, verbose=False)
-            result["test"] = {k: float(v) for k, v in tested[0].items()} if tested else {}
-    if trainer.is_global_zero:
-        write_json(run_dir / METRICS_FILE, result)
-        meta = json.loads((run_dir / "run_meta.json").read_text())
-        write_json(run_dir / "run_meta.json", {**meta, "fit_seconds": round(fit_seconds, 2)})
-        print_metrics(result, module.hparams.class_names)
+    trainer = L.Trainer(
+        **OmegaConf.to_container(cfg.trainer, resolve=True), logger=loggers, callbacks=[*configured, *callbacks],
+        default_root_dir=str(run_dir), use_distributed_sampler=False, enable_progress_bar=cfg.callbacks.progress_bar != "none",
+    )
+    return PreparedRun(cfg, run_dir, dm, module, trainer, loggers, history, checkpoint, ckpt_path)
+
+
+def fit_and_test(run: PreparedRun) -> dict[str, Any]:
+    """Fit (resuming from ``run.ckpt_path``), then test the best checkpoint; the ``metrics.json`` content."""
+    cfg, trainer = run.cfg, run.trainer
+    started = time.perf_counter()
+    trainer.fit(run.module, datamodule=run.datamodule, ckpt_path=run.ckpt_path)
+    fit_seconds = time.perf_counter() - started
+    monitor, mode = cfg.callbacks.checkpoint.monitor, cfg.callbacks.checkpoint.mode
+    result: dict[str, Any] = {
+        "status": "complete",
+        "monitor": monitor,
+        "final": run.history.history[-1] if run.history.history else {},
+        "best": run.history.best(monitor, mode) or {},
+        "checkpoints": {"last": "checkpoints/last.ckpt", "best": "checkpoints/best.ckpt" if run.checkpoint.best_model_path else None},
+        "fit_seconds": round(fit_seconds, 2),
+    }
+    if cfg.test_after_fit:
+        best = "best" if run.checkpoint.best_model_path else None
+        tested = trainer.test(run.module, datamodule=run.datamodule, ckpt_path=best, verbose=False)
+        result["test"] = {k: float(v) for k, v in tested[0].items()} if tested else {}
+    return result
+
+
+def train(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> dict[str, Any]:
+    """Fit and test one configuration; returns the content of ``metrics.json``.
+
+    ``callbacks`` are added to the configured ones (``seglightning-tune`` adds Optuna's pruning).
+    A run whose ``metrics.json`` says complete is skipped under ``resume=auto``.
+    """
+    run_dir = Path(cfg.run_dir).resolve()
+    done = finished(run_dir) if cfg.resume == "auto" else None
+    if done is not None:
+        print(f"[seglightning] {run_dir} already complete; skipping (resume=never to rerun)")
+        return done
+    run = prepare_run(cfg, callbacks)
+    with finish_trackers(run.loggers):  # one tracker run per job, ended even when the job fails
+        write_run_files(cfg, run_dir, run.ckpt_path)
+        result = fit_and_test(run)
+    fit_seconds = result.pop("fit_seconds")
+    if run.trainer.is_global_zero:
+        write_metrics(run_dir, result)
+        add_run_meta(run_dir, fit_seconds=fit_seconds)
+        print_metrics(result, run.module.hparams.class_names)
         print(f"[seglightning] run directory: {run_dir}  (training took {fit_seconds:.1f} s)")
     return result
 
@@ -197,17 +186,6 @@ def in_multirun() -> bool:
         return HydraConfig.get().mode == RunMode.MULTIRUN
     except ValueError:  # not inside a Hydra app
         return False
-
-
-def record_failure(run_dir: Path, error: Exception) -> dict[str, Any]:
-    """Write ``metrics.json`` with ``status: failed``, the error and its traceback (rank zero)."""
-    result = {"status": "failed", "error": f"{type(error).__name__}: {error}",
-              "traceback": "".join(traceback.format_exception(error))}
-    if rank_zero_only.rank == 0:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        write_json(run_dir / METRICS_FILE, result)
-    logging.getLogger(__name__).error("run %s failed: %s", run_dir, result["error"], exc_info=error)
-    return result
 
 
 def train_job(cfg: DictConfig) -> dict[str, Any]:

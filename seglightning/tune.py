@@ -20,7 +20,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from .registry import call_checked, lookup
-from .tracking.run_meta import write_json
+from .run_dir import write_json
 
 SAMPLERS = {"tpe": "TPESampler", "random": "RandomSampler", "cmaes": "CmaEsSampler", "qmc": "QMCSampler"}
 PRUNERS = {"median": "MedianPruner", "percentile": "PercentilePruner", "hyperband": "HyperbandPruner",
@@ -104,7 +104,8 @@ class Objective:
         from hydra import compose
         from optuna_integration import PyTorchLightningPruningCallback
 
-        from .train import record_failure, train
+        from .run_dir import record_failure
+        from .train import train
 
         sampled = {key: suggest(trial, key, spec) for key, spec in self.space.items()}
         run_dir = self.study_dir / f"trial_{trial.number:04d}"

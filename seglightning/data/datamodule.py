@@ -155,7 +155,6 @@ class SegmentationDataModule(L.LightningDataModule):
         instances: bool = False,
         seed: int = 0,
         pin_memory: bool = False,
-        persistent_workers: bool = False,
         drop_last: bool = True,
         cache_dir: str | None = None,
         validate: str = "header",
@@ -166,7 +165,6 @@ class SegmentationDataModule(L.LightningDataModule):
         self.name, self.root = name, root
         self.batch_size, self.val_batch_size = batch_size, val_batch_size or batch_size
         self.num_workers, self.pin_memory, self.drop_last = num_workers, pin_memory, drop_last
-        self.persistent_workers = persistent_workers and num_workers > 0
         self.splits = {**DEFAULT_SPLITS, **(splits or {})}
         self.dataset_kwargs = dict(dataset or {})
         self.transform_specs = dict(transforms or {})
@@ -244,7 +242,7 @@ class SegmentationDataModule(L.LightningDataModule):
             collate_fn=_Collate(self.ignore_index),
             pin_memory=self.pin_memory,
             drop_last=drop_last and len(sampler) > batch_size,
-            persistent_workers=False,  # workers must see set_epoch (augmentation seed)
+            persistent_workers=False,  # new workers each epoch see set_epoch (augmentation seed)
         )
 
     def train_dataloader(self) -> DataLoader:

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..report_table import HEADLINE
 from .runs import LABELS, PREFIX, Run
 
-HEADLINE = ("mIoU", "mDice", "bF1", "pixel_acc")
 SEED = "seed"
 
 

@@ -17,7 +17,9 @@ from typing import Any
 
 import yaml
 
-METRICS_FILE = "metrics.json"
+from ..losses.spec import loss_label
+from ..run_dir import METRICS_FILE
+
 SECTIONS = ("final", "best", "test")  # the metric groups of metrics.json
 PREFIX = {"final": "val/", "best": "val/", "test": "test/"}  # how each group's metric names start
 LABELS = ("loss", "model")  # config-group choices every run is labelled with
@@ -92,11 +94,7 @@ def _labels(path: Path, config: dict[str, Any]) -> dict[str, str]:
     """Group choices from Hydra's ``.hydra/hydra.yaml``; else the names in the run's config."""
     hydra = _read_yaml(path / ".hydra" / "hydra.yaml") or {}
     choices = hydra.get("hydra", {}).get("runtime", {}).get("choices", {})
-    loss, model = config.get("loss") or {}, config.get("model") or {}
-    fallback = {
-        "loss": loss.get("name") or "+".join(str(t.get("name")) for t in loss.get("terms", [])),
-        "model": model.get("name"),
-    }
+    fallback = {"loss": loss_label(config.get("loss") or {}), "model": (config.get("model") or {}).get("name")}
     return {k: str(choices.get(k) or fallback[k]) for k in LABELS}
 
 

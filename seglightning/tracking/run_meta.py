@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.metadata
-import json
 import platform
 import socket
 import subprocess
@@ -56,10 +55,3 @@ def run_meta(seed: int, overrides: list[str] | None = None) -> dict[str, Any]:
         "platform": platform.platform(),
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-
-
-def write_json(path: Path, data: Any) -> None:
-    """Write JSON atomically (a killed run never leaves a half-written file)."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str))
-    tmp.replace(path)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from seglightning.data import build_datamodule
-from seglightning.data.fixtures import write_fixture
+from seglightning.testing import write_fixture
 
 VAL_ONLY = {"train": {"preset": "val_default"}, "val": {"preset": "val_default"}}
 # every reader with the kwargs its fixture needs (coco_voc: the fixture's objects are small)

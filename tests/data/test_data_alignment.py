@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from scipy.ndimage import maximum_filter, minimum_filter
 
-from seglightning.data.fixtures import probe_colors
 from seglightning.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+from seglightning.testing import probe_colors
 
 CITYSCAPES_TRAIN = {7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7, 21: 8, 22: 9, 23: 10, 24: 11, 25: 12,
                     26: 13, 27: 14, 28: 15, 31: 16, 32: 17, 33: 18}  # fmt: skip

@@ -9,7 +9,7 @@ import pytest
 from pycocotools import mask as mask_utils
 
 from seglightning.data import build_dataset
-from seglightning.data.fixtures import RECTS_FILE
+from seglightning.testing import RECTS_FILE
 
 H, W = 64, 96
 CLASS_OF = {1: 1, 5: 2, 44: 3, 90: 4}  # the fixture's category ids 1, 5, 44, 90 in id order
@@ -21,7 +21,7 @@ def rect(x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
     return m
 
 
-# the fixture's hand-checkable image (seglightning.data.fixtures.coco_rects), written out here
+# the fixture's hand-checkable image (seglightning.testing.coco_rects), written out here
 AIRPLANE, BOTTLE, CROWD, TOOTHBRUSH = rect(8, 8, 56, 40), rect(24, 16, 40, 32), rect(48, 24, 80, 48), rect(60, 2, 80, 12)
 
 

@@ -1,8 +1,9 @@
-"""Fixture writers: a tiny dataset in each exact on-disk format, from the synthetic generator.
+"""Test helpers for users' own tests (public): a tiny dataset in each exact on-disk format, from
+the synthetic generator.
 
 Used by the tests (no downloads are possible) and by users who want a sample of a format::
 
-    from seglightning.data.fixtures import write_fixture
+    from seglightning.testing import write_fixture
     root = write_fixture("cityscapes", "/tmp/cs", seed=0)   # then data=cityscapes data.root=/tmp/cs
 
 Every writer takes a target folder, a seed, per-split image counts and an image size (H, W), and
@@ -29,9 +30,9 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from .cityscapes import LABELS as CITYSCAPES_LABELS
-from .synthetic import generate_sample
-from .voc import VOC_COLORMAP
+from .data.cityscapes import LABELS as CITYSCAPES_LABELS
+from .data.synthetic import generate_sample
+from .data.voc import VOC_COLORMAP
 
 Size = tuple[int, int]
 DEFAULT_SIZE: Size = (64, 96)

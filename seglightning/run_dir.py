@@ -1,0 +1,115 @@
+"""The run directory (DESIGN.md): what a run writes there and how a run is found finished or
+resumed. Every reader and writer of these files goes through here.
+
+``config.yaml`` (resolved), ``overrides.yaml``, ``run_meta.json``, ``metrics.json`` (``status``:
+running | complete | failed | pruned; final + best + test), ``metrics.csv``,
+``checkpoints/{last,best}.ckpt``, ``per_class.csv``, ``overlays/*.png``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import traceback
+from pathlib import Path
+from typing import Any
+
+import yaml
+from omegaconf import DictConfig, OmegaConf
+
+# light to import: the sweep report reads run dirs without loading torch or Lightning
+
+METRICS_FILE = "metrics.json"
+LAST_CHECKPOINT = Path("checkpoints") / "last.ckpt"
+
+
+def hydra_overrides() -> list[str]:
+    """The Hydra task overrides of this job (empty outside a Hydra app: tests, notebooks)."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        return list(HydraConfig.get().overrides.task)
+    except ValueError:
+        return []
+
+
+def read_metrics(run_dir: Path) -> dict[str, Any] | None:
+    """The run's ``metrics.json`` (None if it has none yet)."""
+    path = run_dir / METRICS_FILE
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def finished(run_dir: Path) -> dict[str, Any] | None:
+    """The run's metrics if its ``metrics.json`` says it completed, else None."""
+    result = read_metrics(run_dir)
+    return result if result is not None and result.get("status") == "complete" else None
+
+
+def is_rank_zero() -> bool:
+    from lightning.pytorch.utilities import rank_zero_only
+
+    return rank_zero_only.rank == 0
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write JSON atomically (a killed run never leaves a half-written file)."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str))
+    tmp.replace(path)
+
+
+def write_metrics(run_dir: Path, result: dict[str, Any]) -> None:
+    """Write ``metrics.json`` (rank zero only)."""
+    if is_rank_zero():
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_json(run_dir / METRICS_FILE, result)
+
+
+def resume_checkpoint(resume: str, run_dir: Path) -> str | None:
+    """The checkpoint to resume from: ``resume=auto`` (the run dir's last.ckpt if any), ``never`` or a path."""
+    if resume == "never":
+        return None
+    if resume == "auto":
+        last = run_dir / LAST_CHECKPOINT
+        return str(last) if last.exists() else None
+    if not Path(resume).exists():
+        raise FileNotFoundError(f"resume={resume}: no such checkpoint (use resume=auto, resume=never or a .ckpt path)")
+    return resume
+
+
+def checkpoint_step(path: str | None) -> int | None:
+    """The global step stored in a checkpoint (read without unpickling arbitrary objects)."""
+    if path is None:
+        return None
+    import torch
+
+    return int(torch.load(path, map_location="cpu", weights_only=True, mmap=True)["global_step"])
+
+
+def write_run_files(cfg: DictConfig, run_dir: Path, resumed_from: str | None) -> None:
+    """``config.yaml``, ``overrides.yaml``, ``run_meta.json`` and ``metrics.json`` (running), rank zero."""
+    from .tracking.run_meta import run_meta
+
+    if not is_rank_zero():
+        return
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    (run_dir / "overrides.yaml").write_text(yaml.safe_dump(hydra_overrides()))
+    write_json(run_dir / "run_meta.json", {**run_meta(cfg.seed, hydra_overrides()), "resumed_from": resumed_from})
+    write_metrics(run_dir, {"status": "running"})
+
+
+def add_run_meta(run_dir: Path, **fields: Any) -> None:
+    """Add fields to ``run_meta.json`` (rank zero)."""
+    if is_rank_zero():
+        meta = json.loads((run_dir / "run_meta.json").read_text())
+        write_json(run_dir / "run_meta.json", {**meta, **fields})
+
+
+def record_failure(run_dir: Path, error: BaseException) -> dict[str, Any]:
+    """Write ``metrics.json`` with ``status: failed``, the error and its traceback (rank zero)."""
+    result = {"status": "failed", "error": f"{type(error).__name__}: {error}",
+              "traceback": "".join(traceback.format_exception(error))}
+    write_metrics(run_dir, result)
+    logging.getLogger(__name__).error("run %s failed: %s", run_dir, result["error"], exc_info=error)
+    return result
