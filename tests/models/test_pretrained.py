@@ -188,3 +188,17 @@ def test_maskrcnn_local_state_dict_with_other_classes(tmp_path):
     kept = [k for k in net.state_dict() if not k.startswith(PREDICTORS)]
     assert assert_holds(net, file_state, PREDICTORS) == len(kept)
     assert net.roi_heads.box_predictor.cls_score.out_features == 3
+
+
+def test_readme_pretrained_commands_compose_to_the_named_weights():
+    """The README's commands (`model=deeplabv3plus model.encoder=resnet101 model.pretrained=tv_in1k`,
+    `model=maskrcnn model.weights=COCO_V1 data=coco`) name the weights they say, without a download."""
+    from seglightning.models.maskrcnn_weights import WEIGHTS
+    from seglightning.models.pretrained import timm_source
+    from tests.conftest import compose_config
+
+    cfg = compose_config("train", ["model=deeplabv3plus", "model.encoder=resnet101", "model.pretrained=tv_in1k"])
+    assert timm_source(cfg.model.encoder, cfg.model.pretrained) == ("resnet101.tv_in1k", {"pretrained": True}, "timm/resnet101.tv_in1k")
+    cfg = compose_config("train", ["model=maskrcnn", "model.weights=COCO_V1", "data=coco", "data.root=/data/coco"])
+    assert WEIGHTS[cfg.model.variant].verify(cfg.model.weights) is MaskRCNN_ResNet50_FPN_Weights.COCO_V1
+    assert cfg.model.weights_backbone is None
