@@ -86,10 +86,23 @@ def _hf_errors() -> tuple[type[BaseException], ...]:
 
 
 @contextmanager
-def hub_download(what: str, repo: str, prefetch: str | None = None, revision: str | None = None) -> Iterator[None]:
-    """Turn "not cached and not downloadable" from the hub client into one clear error."""
+def download_timeout(seconds: float = DOWNLOAD_TIMEOUT_S) -> Iterator[None]:
+    """A socket timeout for downloads that set none (torch.hub's urllib), restored afterwards."""
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)
     try:
         yield
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+@contextmanager
+def hub_download(what: str, repo: str, prefetch: str | None = None, revision: str | None = None) -> Iterator[None]:
+    """Turn "not cached and not downloadable" from the hub client (or timm's URL download) into one
+    clear error."""
+    try:
+        with download_timeout():
+            yield
     except _hf_errors() as err:
         reason = "HF_HUB_OFFLINE is set" if offline() else f"download failed: {type(err).__name__}"
         raise WeightsUnavailableError(
@@ -147,16 +160,13 @@ def torchvision_weights(enum: type, value: Any, key: str) -> Any:
         raise WeightsUnavailableError(
             f"{key}={value}: {weights} ({file.name}) is not in torchvision's cache {cache} (TORCH_HOME) and "
             f"HF_HUB_OFFLINE is set. Pre-fetch it on a machine with network: {prefetch}")
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
     try:
         cache.mkdir(parents=True, exist_ok=True)
         digest = torch.hub.HASH_REGEX.search(file.name)
-        torch.hub.download_url_to_file(weights.url, str(file), digest.group(1) if digest else None, progress=False)
+        with download_timeout():
+            torch.hub.download_url_to_file(weights.url, str(file), digest.group(1) if digest else None, progress=False)
     except (urllib.error.URLError, ConnectionError, TimeoutError) as err:
         raise WeightsUnavailableError(
             f"{key}={value}: {weights} ({file.name}) is not in torchvision's cache {cache} (TORCH_HOME) and the "
             f"download failed ({err}). Pre-fetch it on a machine with network: {prefetch}") from err
-    finally:
-        socket.setdefaulttimeout(previous)
     return weights
