@@ -121,10 +121,10 @@ class Inference:
             for x in window_starts(w, self.crop[1], self.stride[1]):
                 y2, x2 = min(y + self.crop[0], h), min(x + self.crop[1], w)
                 logits = forward(image[..., y:y2, x:x2])
-                if total is None:
-                    total = logits.new_zeros((*logits.shape[:2], h, w))
-                    count = logits.new_zeros((1, 1, h, w))
-                total[..., y:y2, x:x2] += logits
+                if total is None:  # accumulated in float32 (autocast may give bf16 logits)
+                    total = logits.new_zeros((*logits.shape[:2], h, w), dtype=torch.float32)
+                    count = logits.new_zeros((1, 1, h, w), dtype=torch.float32)
+                total[..., y:y2, x:x2] += logits.float()
                 count[..., y:y2, x:x2] += 1
         return total / count
 
