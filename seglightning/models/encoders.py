@@ -75,7 +75,7 @@ class Encoder(nn.Module):
         try:
             prefetch = None if weights.get("pretrained_cfg_overlay") else (
                 f"python -c \"import timm; timm.create_model('{model_name}', pretrained=True)\"")
-            with hub_download(f"encoder '{name}' (model.pretrained={pretrained})", str(repo), prefetch):
+            with hub_download(f"encoder '{name}' (model.pretrained={pretrained})", repo, prefetch):
                 self.body = timm.create_model(model_name, **kwargs, **weights)
         except RuntimeError as err:
             if "Unknown model" in str(err):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import socket
 import urllib.error
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,6 +32,9 @@ import torch
 HF_PREFIX = "hf-hub:"
 CHECKPOINT_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt", ".safetensors", ".tar")
 DOWNLOAD_TIMEOUT_S = 30.0
+PROBE_TIMEOUT_S = 5.0
+HF_WEIGHTS_FILE = "model.safetensors"  # what timm's and smp's hub repositories hold
+PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
 
 
 class WeightsUnavailableError(FileNotFoundError):
@@ -96,21 +100,44 @@ def download_timeout(seconds: float = DOWNLOAD_TIMEOUT_S) -> Iterator[None]:
         socket.setdefaulttimeout(previous)
 
 
+def _hub_error(what: str, repo: str, reason: str, prefetch: str | None, revision: str | None) -> WeightsUnavailableError:
+    return WeightsUnavailableError(
+        f"{what}: pretrained weights '{repo}' are not in the Hugging Face cache {hf_cache_dir()} "
+        f"and cannot be downloaded ({reason}). Pre-fetch them on a machine with network and the "
+        f"same HF_HOME (`hf download {repo}{f' --revision {revision}' if revision else ''}`"
+        f"{f', or `{prefetch}`' if prefetch else ''}), then copy that cache here"
+    )
+
+
+def _check_hub_reachable(what: str, repo: str, prefetch: str | None, revision: str | None) -> None:
+    """Fail at once when the weights file is not cached and the hub's host cannot be reached (the
+    hub client would retry for about a minute first). Skipped offline (the client then fails at
+    once itself) and behind a proxy (only the client knows how to reach the hub)."""
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    if constants.HF_HUB_OFFLINE or any(os.environ.get(v) for v in PROXY_VARIABLES):
+        return
+    if isinstance(try_to_load_from_cache(repo, HF_WEIGHTS_FILE, revision=revision), str):
+        return
+    host = urllib.parse.urlparse(constants.ENDPOINT).hostname or "huggingface.co"
+    try:
+        socket.create_connection((host, 443), timeout=PROBE_TIMEOUT_S).close()
+    except OSError as err:
+        raise _hub_error(what, repo, f"{host} is unreachable: {err}", prefetch, revision) from err
+
+
 @contextmanager
-def hub_download(what: str, repo: str, prefetch: str | None = None, revision: str | None = None) -> Iterator[None]:
-    """Turn "not cached and not downloadable" from the hub client (or timm's URL download) into one
-    clear error."""
+def hub_download(what: str, repo: str | None, prefetch: str | None = None, revision: str | None = None) -> Iterator[None]:
+    """Weights from the Hugging Face hub (``repo``; ``None`` for none): "not cached and not
+    downloadable" becomes one clear error, also for timm's URL downloads, which get a timeout."""
+    if repo is not None:
+        _check_hub_reachable(what, repo, prefetch, revision)
     try:
         with download_timeout():
             yield
     except _hf_errors() as err:
         reason = "HF_HUB_OFFLINE is set" if offline() else f"download failed: {type(err).__name__}"
-        raise WeightsUnavailableError(
-            f"{what}: pretrained weights '{repo}' are not in the Hugging Face cache {hf_cache_dir()} "
-            f"and cannot be downloaded ({reason}). Pre-fetch them on a machine with network and the "
-            f"same HF_HOME (`hf download {repo}{f' --revision {revision}' if revision else ''}`"
-            f"{f', or `{prefetch}`' if prefetch else ''}), then copy that cache here"
-        ) from err
+        raise _hub_error(what, repo or "timm URL weights", reason, prefetch, revision) from err
 
 
 def timm_source(name: str, pretrained: Any) -> tuple[str, dict[str, Any], str | None]:
@@ -137,7 +164,7 @@ def timm_source(name: str, pretrained: Any) -> tuple[str, dict[str, Any], str | 
             f"encoder '{name}' has no pretrained weights '{pretrained}' in timm (config key "
             f"model.pretrained); its tags: {', '.join(tags) or 'none'}; or hf-hub:org/name, or a file"
         )
-    return full, {"pretrained": True}, cfg.hf_hub_id or cfg.url or full
+    return full, {"pretrained": True}, cfg.hf_hub_id or None  # None: a URL download (torch.hub cache)
 
 
 def torchvision_weights(enum: type, value: Any, key: str) -> Any:

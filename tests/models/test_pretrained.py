@@ -119,6 +119,35 @@ def test_offline_without_cache_is_one_clear_error(hf_cache):
         Encoder("test_resnet", pretrained="in22k")
 
 
+def test_unreachable_hub_without_cache_fails_at_once(hf_cache, monkeypatch):
+    """Online mode but no network: one clear error after a single connection attempt, instead of
+    the hub client's minute of retries (the connection is refused here, nothing leaves the machine)."""
+    from huggingface_hub import constants
+
+    from seglightning.models import pretrained
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "ENDPOINT", "https://huggingface.co")
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    for name in pretrained.PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    attempts = []
+
+    def refuse(address, timeout):
+        attempts.append(address)
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr(pretrained.socket, "create_connection", refuse)
+    with pytest.raises(WeightsUnavailableError, match=r"huggingface\.co is unreachable: network is unreachable.*hf download timm/test_resnet"):
+        Encoder("test_resnet", pretrained=True)
+    with pytest.raises(WeightsUnavailableError, match=r"smp-hub/mobilenet_v2\.imagenet.*unreachable"):
+        build_model("smp", num_classes=2, arch="fpn", encoder="mobilenet_v2", encoder_weights="imagenet")
+    assert attempts == [("huggingface.co", 443)] * 2
+    build_model("smp", num_classes=2, arch="fpn", encoder="mobilenet_v2")  # no weights: no connection
+    Encoder("test_resnet")
+    assert len(attempts) == 2
+
+
 def test_smp_timm_encoder_loads_from_the_hub_cache(hf_cache):
     file_state = random_state(timm.create_model("test_resnet").state_dict(), seed=4)
     hf_snapshot(hf_cache, "timm/test_resnet.r160_in1k", {"model.safetensors": file_state})
