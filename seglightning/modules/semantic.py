@@ -62,8 +62,7 @@ class SegmentationModule(SegmentationLoop):
         class_frequency: Callable[[], Any] | Sequence[float] | None = None,
     ):
         super().__init__(model, num_classes, ignore_index, class_names, palette, optim, scheduler, bf1_tolerance, channels_last)
-        terms = loss if isinstance(loss, list) else loss.get("terms") if isinstance(loss, dict) and "terms" in loss else [loss if isinstance(loss, dict) else {"name": loss}]
-        spec = with_model_terms(list(terms), getattr(self.model, "loss_terms", []))
+        spec = with_model_terms(loss, getattr(self.model, "loss_terms", []))
         frequency = _Memo(class_frequency)
         self.loss = build_loss(spec, ignore_index=ignore_index, num_classes=num_classes, class_frequency=frequency)
         self.hparams["class_frequency"] = frequency.value  # persisted so a checkpoint rebuilds the same loss

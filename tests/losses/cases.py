@@ -16,7 +16,7 @@ IGNORE = 255
 # options that make each registered loss runnable on the shared multiclass / binary inputs
 CASES: dict[str, dict[str, Any]] = {
     "ce": {},
-    "wce": {"weight": [0.5, 1.0, 2.0, 1.5]},
+    "wce": {"class_weight": [0.5, 1.0, 2.0, 1.5]},
     "focal": {},
     "dice": {},
     "generalized_dice": {},

@@ -111,7 +111,7 @@ def test_one_by_one_conv_converges(name: str, binary: bool) -> None:
     image, target = synthetic_batch(channels)
     torch.manual_seed(0)
     model = torch.nn.Conv2d(3, channels, kernel_size=1)
-    loss = make_loss(name, binary, **({"weight": [1.0, 2.0, 0.5]} if name == "wce" else {}))
+    loss = make_loss(name, binary, **({"class_weight": [1.0, 2.0, 0.5]} if name == "wce" else {}))
     extras = extras_for(loss, target, channels)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
 
