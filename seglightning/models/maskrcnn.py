@@ -63,7 +63,9 @@ def paired_iou(a: Tensor, b: Tensor) -> Tensor:
     return inter / (_area(a) + _area(b) - inter).clamp(min=1e-9)
 
 
-def regressed_iou(box_coder: BoxCoder, box_regression: Tensor, proposals: list[Tensor], labels: Tensor, gt_boxes: Tensor) -> Tensor:
+def regressed_iou(
+    box_coder: BoxCoder, box_regression: Tensor, proposals: list[Tensor], labels: Tensor, gt_boxes: Tensor
+) -> Tensor:
     """IoU of each RoI's *regressed* box with its matched ground-truth box, detached [N]: the box
     regression of the RoI's label (``box_regression`` [N, K*4]) decoded on its proposal with the box
     coder, as Wu et al. compute the IoU of IoU-balanced classification from the decoded prediction."""

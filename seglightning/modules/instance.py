@@ -16,7 +16,8 @@ the same way; what differs:
   gradients, with BatchNorm in eval mode (running statistics untouched) and the training-mode
   proposal sampling run on a forked RNG (so validation does not shift the training stream);
 - evaluation logs COCO mask and box mAP (torchmetrics ``MeanAveragePrecision`` with the pycocotools
-  backend and COCOeval's float64 thresholds, so the values equal COCOeval's: ``val/mask_mAP``, ``val/mask_mAP50``, ``val/mask_mAP75``, ``val/box_mAP``...) and the
+  backend and COCOeval's float64 thresholds, so the values equal COCOeval's:
+  ``val/mask_mAP``, ``val/mask_mAP50``, ``val/mask_mAP75``, ``val/box_mAP``...) and the
   semantic metrics (``val/mIoU``, ``val/mDice``, ``val/bF1``, ...) of the rasterised prediction:
   detections with score >= ``score_threshold`` (0.5), masks binarised at ``mask_threshold`` (0.5),
   the higher score winning where masks overlap, background (class 0) elsewhere. Instance label

@@ -128,9 +128,8 @@ def test_kervadec_recipe_equals_the_reference(classes: int) -> None:
     for epoch in (0, 1, 37, 95, 150):
         loss.set_epoch(epoch)
         region, boundary = _reference_weights(epoch)
-        expected = region * _reference_generalized_dice(probs, onehot, list(range(classes))) + boundary * _reference_surface(
-            probs, reference_maps, foreground
-        )
+        expected = region * _reference_generalized_dice(probs, onehot, list(range(classes)))
+        expected = expected + boundary * _reference_surface(probs, reference_maps, foreground)
         ours = loss(logits, target, dist_map=signed_distance_maps(target, classes))
         torch.testing.assert_close(ours, expected, rtol=1e-6, atol=0)
 
