@@ -22,9 +22,14 @@ def term(name: str, weight: float = 1.0, source: str = "logits", **kwargs: objec
     return {"name": name, "weight": weight, "input": source, "kwargs": kwargs}
 
 
-KERVADEC = [
+SCHEDULED = """
+terms:
+  - {name: dice, schedule: {start: 1.0, step: -0.01, min: 0.1}}
+  - {name: boundary, classes: all, schedule: {start: 0.01, step: 0.01}}
+"""
+SCHEDULED_TERMS = [
     {"name": "dice", "schedule": {"start": 1.0, "step": -0.01, "min": 0.1}, "input": "logits", "kwargs": {}},
-    {"name": "boundary", "schedule": {"start": 0.01, "step": 0.01}, "input": "logits", "kwargs": {}},
+    {"name": "boundary", "schedule": {"start": 0.01, "step": 0.01}, "input": "logits", "kwargs": {"classes": "all"}},
 ]
 
 FORMS = [
@@ -39,8 +44,8 @@ FORMS = [
      [term("ce", 0.4, "aux_logits"), term("ce")]),
     ({"name": "ce", "schedule": {"start": 2.0}},
      [{"name": "ce", "schedule": {"start": 2.0}, "input": "logits", "kwargs": {}}]),
-    (OmegaConf.to_container(OmegaConf.load(CONF / "dice_boundary_scheduled.yaml")), KERVADEC),
-    (OmegaConf.load(CONF / "dice_boundary_scheduled.yaml"), KERVADEC),  # a Hydra DictConfig as it is
+    (yaml.safe_load(SCHEDULED), SCHEDULED_TERMS),
+    (OmegaConf.create(SCHEDULED), SCHEDULED_TERMS),  # a Hydra DictConfig as it is
     (OmegaConf.create([{"name": "ce", "weight": 1.0}, {"name": "dice", "weight": 1.0}]), [term("ce"), term("dice")]),
 ]
 
@@ -100,7 +105,7 @@ def test_loss_label() -> None:
     assert loss_label("lovasz") == "lovasz"
     assert loss_label({"name": "wce", "class_weight": "median_frequency", "weight": 2.0}) == "wce"
     assert loss_label({"terms": [{"name": "ce"}, {"name": "dice"}]}) == "ce+dice"
-    assert loss_label(OmegaConf.load(CONF / "dice_boundary_scheduled.yaml")) == "dice+boundary"
+    assert loss_label(OmegaConf.create(SCHEDULED)) == "dice+boundary"
     assert loss_label([{"name": "ce"}, {"name": "ce", "input": "aux_logits"}]) == "ce+ce"
     with pytest.raises(ValueError, match="class_weight"):
         loss_label({"name": "wce", "weight": "median_frequency"})
