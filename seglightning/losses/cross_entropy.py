@@ -33,7 +33,10 @@ class CrossEntropyLoss(SegLoss):
     ) -> None:
         super().__init__()
         if not 0.0 <= label_smoothing <= 1.0:
-            raise ValueError(f"loss '{self.name}': label_smoothing must be in [0, 1] (config key loss.label_smoothing), got {label_smoothing}")
+            raise ValueError(
+                f"loss '{self.name}': label_smoothing must be in [0, 1] (config key loss.label_smoothing), "
+                f"got {label_smoothing}"
+            )
         if isinstance(class_weight, str) or not isinstance(class_weight, (Sequence, np.ndarray, Tensor, type(None))):
             raise ValueError(
                 f"loss '{self.name}': class_weight (config key loss.class_weight) is a list of per-class weights, "
@@ -54,8 +57,12 @@ class CrossEntropyLoss(SegLoss):
                 f"for {logits.shape[1]} classes"
             )
         total = F.cross_entropy(
-            logits, target, weight=weight, ignore_index=self.ignore_index,
-            label_smoothing=self.label_smoothing, reduction="sum",
+            logits,
+            target,
+            weight=weight,
+            ignore_index=self.ignore_index,
+            label_smoothing=self.label_smoothing,
+            reduction="sum",
         )
         valid = target != self.ignore_index
         if weight is None:

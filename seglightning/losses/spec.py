@@ -94,7 +94,9 @@ def _term(term: Any, key: str) -> dict[str, Any]:
     elif "weight" in term:
         raise ValueError(f"loss '{name}' gives both 'weight' and 'schedule'; give one (config key {key})")
     elif not isinstance(schedule, Mapping) or "start" not in schedule or set(schedule) - set(SCHEDULE_KEYS):
-        raise ValueError(f"loss '{name}': schedule takes start, step, min, max (config key {key}.schedule), got {schedule}")
+        raise ValueError(
+            f"loss '{name}': schedule takes start, step, min, max (config key {key}.schedule), got {schedule}"
+        )
     else:
         out["schedule"] = dict(schedule)
     return {**out, "input": source, "kwargs": options}

@@ -29,7 +29,9 @@ def test_wce_with_a_weight_list_equals_torch_weighted_cross_entropy(smoothing: f
     logits, target = multiclass_case(batch=3, size=16, classes=5)
     weight = [0.3, 1.0, 2.5, 0.7, 4.0]
     ours = build_loss({"name": "wce", "class_weight": weight, "label_smoothing": smoothing})(logits, target)
-    expected = F.cross_entropy(logits, target, weight=torch.tensor(weight), ignore_index=IGNORE, label_smoothing=smoothing)
+    expected = F.cross_entropy(
+        logits, target, weight=torch.tensor(weight), ignore_index=IGNORE, label_smoothing=smoothing
+    )
     torch.testing.assert_close(ours, expected, rtol=RTOL, atol=0)
 
 
@@ -85,7 +87,9 @@ def test_bce_equals_torch_on_valid_pixels() -> None:
     for pos_weight in (None, 3.0):
         ours = build_loss({"name": "bce", "pos_weight": pos_weight})(logits, target)
         expected = F.binary_cross_entropy_with_logits(
-            logits[:, 0][valid], target[valid].float(), pos_weight=None if pos_weight is None else torch.tensor(pos_weight)
+            logits[:, 0][valid],
+            target[valid].float(),
+            pos_weight=None if pos_weight is None else torch.tensor(pos_weight),
         )
         torch.testing.assert_close(ours, expected, rtol=RTOL, atol=0)
 
