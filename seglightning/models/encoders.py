@@ -71,7 +71,8 @@ class Encoder(nn.Module):
             file = local_checkpoint(pretrained, f"encoder '{name}' (model.pretrained)")
             _check_backbone_keys(name, file)
             pretrained = file
-        model_name, weights, repo = timm_source(name, pretrained) if timm.is_model(name.split(".")[0]) else (name, {}, None)
+        known = timm.is_model(name.split(".")[0])
+        model_name, weights, repo = timm_source(name, pretrained) if known else (name, {}, None)
         try:
             prefetch = None if weights.get("pretrained_cfg_overlay") else (
                 f"python -c \"import timm; timm.create_model('{model_name}', pretrained=True)\"")

@@ -48,7 +48,10 @@ def load_local_weights(net: nn.Module, path: str | Path) -> None:
     file = local_checkpoint(path, "maskrcnn (model.weights)")
     state = read_state_dict(file)
     classes = state.get("roi_heads.box_predictor.cls_score.weight")
-    surgery = classes is not None and classes.shape[0] != net.roi_heads.box_predictor.cls_score.out_features
+    surgery = (
+        classes is not None
+        and classes.shape[0] != net.roi_heads.box_predictor.cls_score.out_features
+    )
     if surgery:
         state = {k: v for k, v in state.items() if not k.startswith(PREDICTORS)}
     result = net.load_state_dict(state, strict=False)
@@ -60,8 +63,14 @@ def load_local_weights(net: nn.Module, path: str | Path) -> None:
         )
 
 
-def build_pretrained(builder: Callable[..., nn.Module], variant: str, num_classes: int, weights: Any,
-                     weights_backbone: Any, **kwargs: Any) -> nn.Module:
+def build_pretrained(
+    builder: Callable[..., nn.Module],
+    variant: str,
+    num_classes: int,
+    weights: Any,
+    weights_backbone: Any,
+    **kwargs: Any,
+) -> nn.Module:
     """torchvision's Mask R-CNN ``builder`` with ``weights`` / ``weights_backbone`` (module docstring)."""
     if weights not in (None, False) and is_local_file(weights):
         net = builder(weights=None, weights_backbone=None, num_classes=num_classes, **kwargs)

@@ -52,7 +52,8 @@ def is_local_file(value: Any) -> bool:
         return True
     text = str(value)
     return not text.startswith(HF_PREFIX) and (
-        os.sep in text or "/" in text or text.startswith("~") or text.endswith(CHECKPOINT_SUFFIXES))
+        os.sep in text or "/" in text or text.startswith("~") or text.endswith(CHECKPOINT_SUFFIXES)
+    )
 
 
 def local_checkpoint(path: str | Path, what: str) -> Path:
@@ -73,7 +74,9 @@ def read_state_dict(file: Path) -> dict[str, torch.Tensor]:
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ValueError(f"{file}: not a state dict (expected a mapping of parameter names to tensors)")
+        raise ValueError(
+            f"{file}: not a state dict (expected a mapping of parameter names to tensors)"
+        )
     return state
 
 
@@ -86,7 +89,13 @@ def hf_cache_dir() -> str:
 def _hf_errors() -> tuple[type[BaseException], ...]:
     from huggingface_hub.errors import LocalEntryNotFoundError, OfflineModeIsEnabled
 
-    return (LocalEntryNotFoundError, OfflineModeIsEnabled, urllib.error.URLError, ConnectionError, TimeoutError)
+    return (
+        LocalEntryNotFoundError,
+        OfflineModeIsEnabled,
+        urllib.error.URLError,
+        ConnectionError,
+        TimeoutError,
+    )
 
 
 @contextmanager
@@ -100,7 +109,9 @@ def download_timeout(seconds: float = DOWNLOAD_TIMEOUT_S) -> Iterator[None]:
         socket.setdefaulttimeout(previous)
 
 
-def _hub_error(what: str, repo: str, reason: str, prefetch: str | None, revision: str | None) -> WeightsUnavailableError:
+def _hub_error(
+    what: str, repo: str, reason: str, prefetch: str | None, revision: str | None
+) -> WeightsUnavailableError:
     return WeightsUnavailableError(
         f"{what}: pretrained weights '{repo}' are not in the Hugging Face cache {hf_cache_dir()} "
         f"and cannot be downloaded ({reason}). Pre-fetch them on a machine with network and the "
@@ -127,7 +138,9 @@ def _check_hub_reachable(what: str, repo: str, prefetch: str | None, revision: s
 
 
 @contextmanager
-def hub_download(what: str, repo: str | None, prefetch: str | None = None, revision: str | None = None) -> Iterator[None]:
+def hub_download(
+    what: str, repo: str | None, prefetch: str | None = None, revision: str | None = None
+) -> Iterator[None]:
     """Weights from the Hugging Face hub (``repo``; ``None`` for none): "not cached and not
     downloadable" becomes one clear error, also for timm's URL downloads, which get a timeout."""
     if repo is not None:
@@ -151,8 +164,12 @@ def timm_source(name: str, pretrained: Any) -> tuple[str, dict[str, Any], str | 
     if is_local_file(pretrained):
         return name, {"pretrained": True, "pretrained_cfg_overlay": {"file": str(pretrained)}}, None
     if isinstance(pretrained, str) and pretrained.startswith(HF_PREFIX):
-        repo = pretrained[len(HF_PREFIX):]
-        return name, {"pretrained": True, "pretrained_cfg_overlay": {"hf_hub_id": repo, "source": "hf-hub"}}, repo
+        repo = pretrained[len(HF_PREFIX) :]
+        return (
+            name,
+            {"pretrained": True, "pretrained_cfg_overlay": {"hf_hub_id": repo, "source": "hf-hub"}},
+            repo,
+        )
     full = name if pretrained is True else f"{name.split('.')[0]}.{pretrained}"
     try:
         cfg = timm.models.get_pretrained_cfg(full)
@@ -164,7 +181,11 @@ def timm_source(name: str, pretrained: Any) -> tuple[str, dict[str, Any], str | 
             f"encoder '{name}' has no pretrained weights '{pretrained}' in timm (config key "
             f"model.pretrained); its tags: {', '.join(tags) or 'none'}; or hf-hub:org/name, or a file"
         )
-    return full, {"pretrained": True}, cfg.hf_hub_id or None  # None: a URL download (torch.hub cache)
+    return (
+        full,
+        {"pretrained": True},
+        cfg.hf_hub_id or None,
+    )  # None: a URL download (torch.hub cache)
 
 
 def torchvision_weights(enum: type, value: Any, key: str) -> Any:
@@ -176,24 +197,32 @@ def torchvision_weights(enum: type, value: Any, key: str) -> Any:
         weights = enum.verify(str(value))
     except (ValueError, KeyError):
         names = ", ".join(["DEFAULT", *(m.name for m in enum)])
-        raise ValueError(f"{key}={value}: not a {enum.__name__} member; choose one of {names}, or null") from None
+        raise ValueError(
+            f"{key}={value}: not a {enum.__name__} member; choose one of {names}, or null"
+        ) from None
     cache = Path(torch.hub.get_dir()) / "checkpoints"
     file = cache / os.path.basename(weights.url)
     if file.is_file():
         return weights
-    prefetch = (f"python -c \"import torch; torch.hub.load_state_dict_from_url('{weights.url}')\" "
-                f"(or download that url into {cache})")
+    prefetch = (
+        f"python -c \"import torch; torch.hub.load_state_dict_from_url('{weights.url}')\" "
+        f"(or download that url into {cache})"
+    )
     if offline():
         raise WeightsUnavailableError(
             f"{key}={value}: {weights} ({file.name}) is not in torchvision's cache {cache} (TORCH_HOME) and "
-            f"HF_HUB_OFFLINE is set. Pre-fetch it on a machine with network: {prefetch}")
+            f"HF_HUB_OFFLINE is set. Pre-fetch it on a machine with network: {prefetch}"
+        )
     try:
         cache.mkdir(parents=True, exist_ok=True)
         digest = torch.hub.HASH_REGEX.search(file.name)
         with download_timeout():
-            torch.hub.download_url_to_file(weights.url, str(file), digest.group(1) if digest else None, progress=False)
+            torch.hub.download_url_to_file(
+                weights.url, str(file), digest.group(1) if digest else None, progress=False
+            )
     except (urllib.error.URLError, ConnectionError, TimeoutError) as err:
         raise WeightsUnavailableError(
             f"{key}={value}: {weights} ({file.name}) is not in torchvision's cache {cache} (TORCH_HOME) and the "
-            f"download failed ({err}). Pre-fetch it on a machine with network: {prefetch}") from err
+            f"download failed ({err}). Pre-fetch it on a machine with network: {prefetch}"
+        ) from err
     return weights

@@ -90,9 +90,11 @@ class SMPModel(nn.Module):
         local = encoder_weights not in (None, False) and is_local_file(encoder_weights)
         hub_weights = None if local else _hub_weights(encoder, encoder_weights)
         what = f"smp encoder '{encoder}' (model.encoder_weights={encoder_weights})"
-        with hub_download(what, *_hub_repo(smp, encoder, hub_weights)) if hub_weights is not None else nullcontext():
+        hub = hub_download(what, *_hub_repo(smp, encoder, hub_weights)) if hub_weights is not None else nullcontext()
+        with hub:
             self.net = smp.create_model(
-                arch, encoder_name=encoder, encoder_weights=hub_weights, in_channels=in_channels, classes=num_classes, **kwargs
+                arch, encoder_name=encoder, encoder_weights=hub_weights, in_channels=in_channels,
+                classes=num_classes, **kwargs,
             )
         if local:
             file = local_checkpoint(encoder_weights, what)

@@ -22,7 +22,9 @@ def load_checkpoint_config(path: str | Path) -> dict[str, Any]:
     return ckpt["seglightning_config"]
 
 
-def load_module(path: str | Path, device: str | torch.device = "cpu", inference: dict[str, Any] | None = None) -> SegmentationLoop:
+def load_module(
+    path: str | Path, device: str | torch.device = "cpu", inference: dict[str, Any] | None = None
+) -> SegmentationLoop:
     """The trained module (semantic loop, or the instance loop for an instance model); the
     non-null keys of ``inference`` replace those of the run's ``module.inference``."""
     from . import loop_class

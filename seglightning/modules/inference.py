@@ -42,9 +42,15 @@ def window_starts(size: int, crop: int, stride: int) -> list[int]:
 def _pair(value: Any, key: str) -> tuple[int, int] | None:
     if value is None:
         return None
-    pair = (int(value), int(value)) if isinstance(value, (int, float)) else tuple(int(v) for v in value)
+    pair = (
+        (int(value), int(value))
+        if isinstance(value, (int, float))
+        else tuple(int(v) for v in value)
+    )
     if len(pair) != 2 or min(pair) < 1:
-        raise ValueError(f"module.inference.{key}={value}: give [h, w] in pixels (positive integers)")
+        raise ValueError(
+            f"module.inference.{key}={value}: give [h, w] in pixels (positive integers)"
+        )
     return pair  # type: ignore[return-value]
 
 
@@ -65,20 +71,35 @@ class Inference:
         spec = {k: v for k, v in dict(spec or {}).items() if v is not None}
         unknown = set(spec) - {"mode", "crop", "stride", "scales", "flip"}
         if unknown:
-            raise ValueError(f"module.inference has unknown keys {sorted(unknown)}; it takes mode, crop, stride, scales, flip")
+            raise ValueError(
+                f"module.inference has unknown keys {sorted(unknown)}; it takes mode, crop, stride, scales, flip"
+            )
         mode = str(spec.get("mode", "whole"))
         if mode not in MODES:
             raise ValueError(f"module.inference.mode={mode}: choose one of {', '.join(MODES)}")
         crop, stride = _pair(spec.get("crop"), "crop"), _pair(spec.get("stride"), "stride")
         if mode == "slide":
             if crop is None or stride is None:
-                raise ValueError("module.inference.mode=slide needs crop: [h, w] and stride: [h, w]")
+                raise ValueError(
+                    "module.inference.mode=slide needs crop: [h, w] and stride: [h, w]"
+                )
             if stride[0] > crop[0] or stride[1] > crop[1]:
-                raise ValueError(f"module.inference.stride={list(stride)} is larger than crop={list(crop)}: pixels between windows would get no prediction")
+                raise ValueError(
+                    f"module.inference.stride={list(stride)} is larger than crop={list(crop)}: "
+                    "pixels between windows would get no prediction"
+                )
         scales = tuple(float(s) for s in spec.get("scales", (1.0,)))
         if not scales or min(scales) <= 0:
-            raise ValueError(f"module.inference.scales={list(scales)}: give one or more positive factors, e.g. [0.5, 1.0, 1.5]")
-        return cls(mode, crop if mode == "slide" else None, stride if mode == "slide" else None, scales, bool(spec.get("flip", False)))
+            raise ValueError(
+                f"module.inference.scales={list(scales)}: give one or more positive factors, e.g. [0.5, 1.0, 1.5]"
+            )
+        return cls(
+            mode,
+            crop if mode == "slide" else None,
+            stride if mode == "slide" else None,
+            scales,
+            bool(spec.get("flip", False)),
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """Plain types, for ``metrics.json`` and the checkpoint's hyperparameters."""
@@ -100,8 +121,16 @@ class Inference:
         size = image.shape[-2:]
         total = None
         for scale, flip in passes:
-            x = image if scale == 1.0 else F.interpolate(
-                image, size=(round(size[0] * scale), round(size[1] * scale)), mode="bilinear", align_corners=False)
+            x = (
+                image
+                if scale == 1.0
+                else F.interpolate(
+                    image,
+                    size=(round(size[0] * scale), round(size[1] * scale)),
+                    mode="bilinear",
+                    align_corners=False,
+                )
+            )
             logits = self._pass(forward, x.flip(-1) if flip else x)
             logits = logits.flip(-1) if flip else logits
             if logits.shape[-2:] != size:
@@ -127,4 +156,3 @@ class Inference:
                 total[..., y:y2, x:x2] += logits.float()
                 count[..., y:y2, x:x2] += 1
         return total / count
-

@@ -13,8 +13,17 @@ from seglightning.tracking.loggers import ResumableCSVLogger
 
 
 def _warn_from(module: str, category: type[Warning], message: str) -> None:
-    exec(compile(f"import warnings\nwarnings.warn({message!r}, {category.__name__})", module, "exec"),
-         {"__name__": module, "DeprecationWarning": DeprecationWarning, "FutureWarning": FutureWarning, "UserWarning": UserWarning})
+    exec(
+        compile(
+            f"import warnings\nwarnings.warn({message!r}, {category.__name__})", module, "exec"
+        ),
+        {
+            "__name__": module,
+            "DeprecationWarning": DeprecationWarning,
+            "FutureWarning": FutureWarning,
+            "UserWarning": UserWarning,
+        },
+    )
 
 
 def test_dependency_deprecations_are_hidden_real_warnings_are_not():
@@ -22,14 +31,19 @@ def test_dependency_deprecations_are_hidden_real_warnings_are_not():
         warnings.simplefilter("always")
         quiet_third_party()
         try:
-            _warn_from("lightning.pytorch.utilities._pytree", FutureWarning, "LeafSpec is deprecated")
+            _warn_from(
+                "lightning.pytorch.utilities._pytree", FutureWarning, "LeafSpec is deprecated"
+            )
             _warn_from("timm.models", DeprecationWarning, "old api")
             _warn_from("seglightning.models", DeprecationWarning, "our own deprecation")
             _warn_from("torch.nn.functional", UserWarning, "upsample is not deterministic")
         finally:
             for name in RANK_ZERO_LOGGERS:
                 logging.getLogger(name).removeFilter(_drop_tips)
-    assert sorted(str(w.message) for w in caught) == ["our own deprecation", "upsample is not deterministic"]
+    assert sorted(str(w.message) for w in caught) == [
+        "our own deprecation",
+        "upsample is not deterministic",
+    ]
 
 
 def test_lightning_tips_are_dropped(caplog: pytest.LogCaptureFixture):
@@ -54,4 +68,6 @@ def test_csv_logger_in_a_run_dir_does_not_warn_about_deleting(tmp_path):
         logger.save()
     assert not [w for w in caught if "deleted" in str(w.message)]
     assert (tmp_path / "config.yaml").is_file()  # the run's other files are untouched
-    assert (tmp_path / "metrics.csv").read_text().splitlines()[1:] == ["0,0.7"]  # a fresh run replaces the old rows
+    assert (tmp_path / "metrics.csv").read_text().splitlines()[1:] == [
+        "0,0.7"
+    ]  # a fresh run replaces the old rows

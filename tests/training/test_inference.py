@@ -16,7 +16,11 @@ def conv_net(kernel: int = 5, symmetric: bool = False, seed: int = 0) -> nn.Modu
     """Two zero-padded convolutions: translation-equivariant away from the border, with a
     receptive-field radius of ``kernel - 1``; ``symmetric`` kernels make it commute with h-flips."""
     torch.manual_seed(seed)
-    net = nn.Sequential(nn.Conv2d(3, 8, kernel, padding=kernel // 2), nn.ReLU(), nn.Conv2d(8, 4, kernel, padding=kernel // 2))
+    net = nn.Sequential(
+        nn.Conv2d(3, 8, kernel, padding=kernel // 2),
+        nn.ReLU(),
+        nn.Conv2d(8, 4, kernel, padding=kernel // 2),
+    )
     if symmetric:
         with torch.no_grad():
             for conv in (net[0], net[2]):
@@ -49,7 +53,9 @@ def test_slide_on_a_translation_equivariant_model_is_whole_in_the_interior():
     image = torch.randn(1, 3, *size)
     whole = net(image)
     crop, stride = (32, 40), (24, 30)
-    slide = Inference.from_config({"mode": "slide", "crop": list(crop), "stride": list(stride)}).logits(net, image)
+    slide = Inference.from_config(
+        {"mode": "slide", "crop": list(crop), "stride": list(stride)}
+    ).logits(net, image)
     # pixels closer than the receptive radius to a window edge inside the image see zero padding
     # in that window instead of image content; everywhere else the averaged windows equal whole
     seam = torch.zeros(size, dtype=torch.bool)
@@ -79,8 +85,11 @@ def test_flip_on_a_flip_symmetric_input_equals_no_flip():
     assert torch.equal(flipped.argmax(1), plain.argmax(1))
     # and on an asymmetric input the flipped pass does change the result (the test can fail)
     other = torch.randn(1, 3, 16, 24)
-    assert not torch.allclose(Inference.from_config({"flip": True}).logits(conv_net(3), other).softmax(1),
-                              conv_net(3)(other).softmax(1), atol=1e-4)
+    assert not torch.allclose(
+        Inference.from_config({"flip": True}).logits(conv_net(3), other).softmax(1),
+        conv_net(3)(other).softmax(1),
+        atol=1e-4,
+    )
 
 
 @torch.no_grad()
@@ -90,7 +99,9 @@ def test_scales_one_equals_whole():
     forward = lambda x: model(x)["logits"]  # noqa: E731
     whole = forward(image)
     assert torch.equal(Inference.from_config({"scales": [1.0]}).logits(forward, image), whole)
-    averaged = Inference.from_config({"scales": [1.0, 1.0]}).logits(forward, image)  # two equal passes
+    averaged = Inference.from_config({"scales": [1.0, 1.0]}).logits(
+        forward, image
+    )  # two equal passes
     torch.testing.assert_close(averaged.softmax(1), whole.softmax(1), rtol=0, atol=1e-6)
 
 
@@ -104,7 +115,12 @@ def test_multi_scale_averages_softmax_at_full_resolution():
         x = F.interpolate(image, scale_factor=scale, mode="bilinear", align_corners=False)
         for flip in (False, True):
             logits = net(x.flip(-1)).flip(-1) if flip else net(x)
-            expected += F.interpolate(logits, size=(20, 28), mode="bilinear", align_corners=False).softmax(1) / 4
+            expected += (
+                F.interpolate(logits, size=(20, 28), mode="bilinear", align_corners=False).softmax(
+                    1
+                )
+                / 4
+            )
     torch.testing.assert_close(got.exp(), expected)
 
 
