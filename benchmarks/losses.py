@@ -48,7 +48,9 @@ def _timed(fn: Callable[[], None], device: torch.device) -> float:
     return time.perf_counter() - start
 
 
-def _step(loss: Callable[..., torch.Tensor], logits: torch.Tensor, target: torch.Tensor, extras: dict[str, Any]) -> Callable[[], None]:
+def _step(
+    loss: Callable[..., torch.Tensor], logits: torch.Tensor, target: torch.Tensor, extras: dict[str, Any]
+) -> Callable[[], None]:
     def run() -> None:
         x = logits.detach().requires_grad_()
         loss(x, target, **extras).backward()
@@ -101,8 +103,11 @@ def run(batch: int, classes: int, size: int, repeats: int, device: torch.device)
             signed_distance_map(mask, classes, IGNORE)
     dist_map_ms = (time.perf_counter() - start) / (repeats * len(masks)) * 1e3
     return {
-        "shape": (batch, classes, size, size), "device": str(device), "ratios": ratios,
-        "lovasz": lovasz, "dist_map_ms_per_sample": dist_map_ms,
+        "shape": (batch, classes, size, size),
+        "device": str(device),
+        "ratios": ratios,
+        "lovasz": lovasz,
+        "dist_map_ms_per_sample": dist_map_ms,
     }
 
 
@@ -113,9 +118,19 @@ def report(result: dict[str, Any]) -> str:
     for name, (seconds, ratio) in sorted(result["ratios"].items(), key=lambda kv: kv[1][1]):
         lines.append(f"| {name} | {seconds * 1e3:.1f} | {ratio:.2f} |")
     ours, smp = result["lovasz"]["seglightning"], result["lovasz"]["smp"]
-    lines += ["", "| Lovász-softmax | ms |", "|---|---:|", f"| seglightning lovasz | {ours * 1e3:.1f} |",
-              f"| smp LovaszLoss | {smp * 1e3:.1f} |", f"| speed-up (smp / ours) | {smp / ours:.2f}x |"]
-    lines += ["", f"dist_map in the workers: {result['dist_map_ms_per_sample']:.1f} ms per sample ({c} classes, {h}x{w}, scipy EDT)"]
+    lines += [
+        "",
+        "| Lovász-softmax | ms |",
+        "|---|---:|",
+        f"| seglightning lovasz | {ours * 1e3:.1f} |",
+        f"| smp LovaszLoss | {smp * 1e3:.1f} |",
+        f"| speed-up (smp / ours) | {smp / ours:.2f}x |",
+    ]
+    lines += [
+        "",
+        f"dist_map in the workers: {result['dist_map_ms_per_sample']:.1f} ms per sample "
+        f"({c} classes, {h}x{w}, scipy EDT)",
+    ]
     return "\n".join(lines)
 
 

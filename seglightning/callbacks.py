@@ -23,7 +23,11 @@ class MetricHistory(L.Callback):
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking:
             return
-        row = {"epoch": trainer.current_epoch, "step": trainer.global_step, **_scalars(trainer.callback_metrics, "val/")}
+        row = {
+            "epoch": trainer.current_epoch,
+            "step": trainer.global_step,
+            **_scalars(trainer.callback_metrics, "val/"),
+        }
         self.history = [r for r in self.history if r["epoch"] != row["epoch"]] + [row]
 
     def best(self, monitor: str, mode: str) -> dict[str, float] | None:

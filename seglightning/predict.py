@@ -35,7 +35,9 @@ def predict(cfg: DictConfig) -> list[Path]:
     device = _device(str(cfg.device))
     module = load_module(cfg.ckpt, device, OmegaConf.to_container(cfg.inference, resolve=True))
     transform = build_transforms(stored["data"].get("transforms", {}).get("val"), module.hparams.ignore_index)
-    palette = module.hparams.palette or [tuple(int(v) for v in np.random.default_rng(c).integers(0, 256, 3)) for c in range(module.hparams.num_classes)]
+    palette = module.hparams.palette or [
+        tuple(int(v) for v in np.random.default_rng(c).integers(0, 256, 3)) for c in range(module.hparams.num_classes)
+    ]
     flat_palette = [v for c in palette for v in c]
     dst.mkdir(parents=True, exist_ok=True)
     written = []

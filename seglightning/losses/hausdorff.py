@@ -40,7 +40,9 @@ class HausdorffDTLoss(SegLoss):
         check_multiclass(logits, target, self.name)
         signed = self.extra(extras, "dist_map")
         if signed.shape != logits.shape:
-            raise ValueError(f"loss '{self.name}': dist_map {tuple(signed.shape)} does not match logits {tuple(logits.shape)}")
+            raise ValueError(
+                f"loss '{self.name}': dist_map {tuple(signed.shape)} does not match logits {tuple(logits.shape)}"
+            )
         probs, truth, valid = probabilities(logits, target, self.ignore_index, "multiclass", self.name)
         with torch.no_grad():
             signed = signed.reshape(probs.shape).to(probs.dtype)

@@ -123,10 +123,15 @@ class MaskRCNNHeads(RoIHeads):
         if not self.training:
             return super().forward(features, proposals, image_shapes, targets)
         proposals, matched, labels, regression_targets = self.select_training_samples(proposals, targets)
-        class_logits, box_regression = self.box_predictor(self.box_head(self.box_roi_pool(features, proposals, image_shapes)))
+        class_logits, box_regression = self.box_predictor(
+            self.box_head(self.box_roi_pool(features, proposals, image_shapes))
+        )
         loss_classifier, loss_box_reg = fastrcnn_loss(class_logits, box_regression, labels, regression_targets)
         if self.box_classification == "iou_balanced":
-            gt_boxes = [t["boxes"][m] if len(t["boxes"]) else torch.zeros_like(p) for t, m, p in zip(targets, matched, proposals)]
+            gt_boxes = [
+                t["boxes"][m] if len(t["boxes"]) else torch.zeros_like(p)
+                for t, m, p in zip(targets, matched, proposals)
+            ]
             ious = regressed_iou(self.box_coder, box_regression, proposals, torch.cat(labels), torch.cat(gt_boxes))
             loss_classifier = iou_balanced_cross_entropy(class_logits, torch.cat(labels), ious, self.eta)
 
@@ -144,7 +149,9 @@ class MaskRCNNHeads(RoIHeads):
         if mask_targets.numel() == 0:
             loss_mask = mask_logits.sum() * 0
         else:
-            loss_mask = self.mask_loss(mask_logits[torch.arange(len(gt_labels), device=gt_labels.device), gt_labels], mask_targets)
+            loss_mask = self.mask_loss(
+                mask_logits[torch.arange(len(gt_labels), device=gt_labels.device), gt_labels], mask_targets
+            )
         return [], {"loss_classifier": loss_classifier, "loss_box_reg": loss_box_reg, "loss_mask": loss_mask}
 
 
@@ -172,12 +179,22 @@ class MaskRCNN(nn.Module):
         if variant not in VARIANTS:
             raise ValueError(f"model.variant must be one of {sorted(VARIANTS)}, got '{variant}'")
         if box_classification not in BOX_CLASSIFICATION:
-            raise ValueError(f"model.box_classification must be one of {BOX_CLASSIFICATION}, got '{box_classification}'")
+            raise ValueError(
+                f"model.box_classification must be one of {BOX_CLASSIFICATION}, got '{box_classification}'"
+            )
         if num_classes < 2:
             raise ValueError(f"Mask R-CNN needs num_classes >= 2 (background + at least one class), got {num_classes}")
         net = build_pretrained(
-            VARIANTS[variant], variant, num_classes, weights, weights_backbone, min_size=min_size, max_size=max_size,
-            image_mean=[0.0, 0.0, 0.0], image_std=[1.0, 1.0, 1.0], **kwargs,
+            VARIANTS[variant],
+            variant,
+            num_classes,
+            weights,
+            weights_backbone,
+            min_size=min_size,
+            max_size=max_size,
+            image_mean=[0.0, 0.0, 0.0],
+            image_std=[1.0, 1.0, 1.0],
+            **kwargs,
         )
         if not isinstance(mask_loss, nn.Module):
             mask_loss = build_loss(mask_loss, ignore_index=ignore_index, mode="binary")

@@ -86,15 +86,21 @@ class SMPModel(nn.Module):
         smp = _smp()
         choices = smp.MODEL_ARCHITECTURES_MAPPING
         if arch.lower() not in choices:
-            raise KeyError(f"unknown smp architecture '{arch}' (config key model.arch); choose one of: {', '.join(choices)}")
+            raise KeyError(
+                f"unknown smp architecture '{arch}' (config key model.arch); choose one of: {', '.join(choices)}"
+            )
         local = encoder_weights not in (None, False) and is_local_file(encoder_weights)
         hub_weights = None if local else _hub_weights(encoder, encoder_weights)
         what = f"smp encoder '{encoder}' (model.encoder_weights={encoder_weights})"
         hub = hub_download(what, *_hub_repo(smp, encoder, hub_weights)) if hub_weights is not None else nullcontext()
         with hub:
             self.net = smp.create_model(
-                arch, encoder_name=encoder, encoder_weights=hub_weights, in_channels=in_channels,
-                classes=num_classes, **kwargs,
+                arch,
+                encoder_name=encoder,
+                encoder_weights=hub_weights,
+                in_channels=in_channels,
+                classes=num_classes,
+                **kwargs,
             )
         if local:
             file = local_checkpoint(encoder_weights, what)

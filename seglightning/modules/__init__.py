@@ -11,4 +11,11 @@ def loop_class(model_name: str) -> type[SegmentationLoop]:
     return InstanceSegmentationModule if is_instance_model(model_name) else SegmentationModule
 
 
-__all__ = ["InstanceSegmentationModule", "SegmentationLoop", "SegmentationModule", "is_instance_model", "loop_class", "rasterize"]
+__all__ = [
+    "InstanceSegmentationModule",
+    "SegmentationLoop",
+    "SegmentationModule",
+    "is_instance_model",
+    "loop_class",
+    "rasterize",
+]

@@ -18,7 +18,9 @@ def load_checkpoint_config(path: str | Path) -> dict[str, Any]:
         raise FileNotFoundError(f"ckpt={path}: no such checkpoint file")
     ckpt = torch.load(path, map_location="cpu", weights_only=False)
     if "seglightning_config" not in ckpt:
-        raise ValueError(f"ckpt={path} was not written by seglightning-train (no stored config); pass data=<name> explicitly")
+        raise ValueError(
+            f"ckpt={path} was not written by seglightning-train (no stored config); pass data=<name> explicitly"
+        )
     return ckpt["seglightning_config"]
 
 
@@ -30,7 +32,9 @@ def load_module(
     from . import loop_class
 
     hparams = torch.load(path, map_location="cpu", weights_only=False, mmap=True).get("hyper_parameters", {})
-    module = loop_class(hparams.get("model", {}).get("name", "")).load_from_checkpoint(str(path), map_location=device, weights_only=False)
+    module = loop_class(hparams.get("model", {}).get("name", "")).load_from_checkpoint(
+        str(path), map_location=device, weights_only=False
+    )
     if inference:
         chosen = {k: v for k, v in inference.items() if v is not None}
         module.inference = Inference.from_config({**module.inference.as_dict(), **chosen})

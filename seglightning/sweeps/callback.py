@@ -31,5 +31,8 @@ class SweepSummary(Callback):
         print(f"[seglightning] report: {', '.join(written)} in {sweep_dir}")
         failed = report.count("failed")
         if failed:
-            print(f"[seglightning] {failed} job(s) failed; rerun the same command to retry them (finished jobs are skipped)")
+            print(
+                f"[seglightning] {failed} job(s) failed; "
+                "rerun the same command to retry them (finished jobs are skipped)"
+            )
             raise SystemExit(1)

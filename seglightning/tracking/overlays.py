@@ -54,7 +54,11 @@ class OverlayImages(L.Callback):
         return self.last
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if not trainer.sanity_checking and self.every_n_epochs > 0 and (trainer.current_epoch + 1) % self.every_n_epochs == 0:
+        if (
+            not trainer.sanity_checking
+            and self.every_n_epochs > 0
+            and (trainer.current_epoch + 1) % self.every_n_epochs == 0
+        ):
             self._render(trainer, pl_module, f"epoch{trainer.current_epoch:03d}")
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

@@ -13,12 +13,25 @@ from typing import Any
 
 import torch
 
-PACKAGES = ("seglightning", "torch", "torchvision", "lightning", "torchmetrics", "albumentations", "timm", "hydra-core", "numpy", "segmentation-models-pytorch")
+PACKAGES = (
+    "seglightning",
+    "torch",
+    "torchvision",
+    "lightning",
+    "torchmetrics",
+    "albumentations",
+    "timm",
+    "hydra-core",
+    "numpy",
+    "segmentation-models-pytorch",
+)
 
 
 def _git(*args: str, cwd: Path) -> str | None:
     try:
-        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True, timeout=10).stdout.strip()
+        return subprocess.run(
+            ["git", *args], cwd=cwd, capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
 
@@ -49,8 +62,12 @@ def run_meta(seed: int, overrides: list[str] | None = None) -> dict[str, Any]:
         "seed": seed,
         "packages": package_versions(),
         "python": platform.python_version(),
-        "torch": {"version": torch.__version__, "cuda": torch.version.cuda, "cuda_available": torch.cuda.is_available(),
-                  "devices": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]},
+        "torch": {
+            "version": torch.__version__,
+            "cuda": torch.version.cuda,
+            "cuda_available": torch.cuda.is_available(),
+            "devices": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())],
+        },
         "host": socket.gethostname(),
         "platform": platform.platform(),
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),

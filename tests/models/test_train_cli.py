@@ -29,9 +29,15 @@ COMMON = (
 # model selection (small encoders keep CPU time low) and the loss terms the model adds
 RUNS = {
     "unet_resnet34": (["model=unet_resnet34", "model.encoder=resnet18", "model.base_channels=4"], []),
-    "deeplabv3": (["model=deeplabv3", "model.encoder=resnet18", "model.aux=true"], ["ce.aux_logits", "dice.aux_logits"]),
+    "deeplabv3": (
+        ["model=deeplabv3", "model.encoder=resnet18", "model.aux=true"],
+        ["ce.aux_logits", "dice.aux_logits"],
+    ),
     "deeplabv3plus": (["model=deeplabv3plus", "model.encoder=mobilenetv3_large_100"], []),
-    "fastfcn": (["model=fastfcn", "model.encoder=resnet18", "model.jpu_width=32"], ["encnet_se.se_logits", "ce.aux_logits"]),
+    "fastfcn": (
+        ["model=fastfcn", "model.encoder=resnet18", "model.jpu_width=32"],
+        ["encnet_se.se_logits", "ce.aux_logits"],
+    ),
     "gscnn": (["model=gscnn", "model.encoder=resnet18"], ["gscnn_edge", "gscnn_attention", "gscnn_dualtask"]),
     "smp": (["model=smp", "model.arch=fpn", "model.encoder=resnet18"], []),
     "maskrcnn": (

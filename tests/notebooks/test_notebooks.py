@@ -53,8 +53,18 @@ def test_quickstart_trains_and_shows_overlays_and_metrics(kernel, tmp_path):
 
 
 def test_compare_sweep_on_a_tiny_sweep(kernel, tmp_path):
-    proc = run_cli("seglightning-train", "-m", "experiment=loss_ablation", "sweep_name=nb", "loss=ce,dice",
-                   "model=tiny_unet", "seed=0,1", tiny_model_searchpath(tmp_path / "conf"), *SHRINK, output=tmp_path / "out")
+    proc = run_cli(
+        "seglightning-train",
+        "-m",
+        "experiment=loss_ablation",
+        "sweep_name=nb",
+        "loss=ce,dice",
+        "model=tiny_unet",
+        "seed=0,1",
+        tiny_model_searchpath(tmp_path / "conf"),
+        *SHRINK,
+        output=tmp_path / "out",
+    )
     assert proc.returncode == 0, proc.stdout[-4000:]
     sweep = tmp_path / "out" / "sweeps" / "nb"
     nb = execute("compare_sweep.ipynb", f'sweep_dir = "{sweep}"\nmetrics_from = "best"', kernel, tmp_path)

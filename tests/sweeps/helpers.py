@@ -29,7 +29,9 @@ SHRINK = (
 # The two architectures of the test grids, narrowed for CPU (same code as unet / deeplabv3plus).
 TINY_MODELS = {
     "tiny_unet": "defaults: [unet, _self_]\nbase_channels: 8\n",
-    "tiny_deeplabv3plus": "defaults: [deeplabv3plus, _self_]\nencoder: resnet10t\naspp_channels: 16\nlow_level_channels: 8\n",
+    "tiny_deeplabv3plus": (
+        "defaults: [deeplabv3plus, _self_]\nencoder: resnet10t\naspp_channels: 16\nlow_level_channels: 8\n"
+    ),
 }
 
 
@@ -46,5 +48,12 @@ def run_cli(command: str, *args: str, output: Path, timeout: int = 900) -> subpr
     stdout and stderr merged."""
     output.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "SEGLIGHTNING_OUTPUT": str(output), "SEGLIGHTNING_CACHE": str(output / "cache")}
-    return subprocess.run([str(BIN / command), *args], cwd=output, env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, timeout=timeout)
+    return subprocess.run(
+        [str(BIN / command), *args],
+        cwd=output,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
+    )

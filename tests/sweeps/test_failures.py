@@ -14,19 +14,34 @@ pytestmark = pytest.mark.slow
 
 def test_a_failing_job_does_not_stop_the_sweep_and_is_reported(tmp_path):
     # optim.lr=-1 makes AdamW raise inside trainer.fit, i.e. a failure at run time, not at composition
-    args = ["-m", "experiment=loss_ablation", "sweep_name=failing", "loss=ce", "model=tiny_unet", "seed=0",
-            tiny_model_searchpath(tmp_path / "conf"), *[s for s in SHRINK if not s.startswith("optim.lr")], "optim.lr=-1,0.01"]
+    args = [
+        "-m",
+        "experiment=loss_ablation",
+        "sweep_name=failing",
+        "loss=ce",
+        "model=tiny_unet",
+        "seed=0",
+        tiny_model_searchpath(tmp_path / "conf"),
+        *[s for s in SHRINK if not s.startswith("optim.lr")],
+        "optim.lr=-1,0.01",
+    ]
     proc = run_cli("seglightning-train", *args, output=tmp_path / "out")
     sweep = tmp_path / "out" / "sweeps" / "failing"
     assert proc.returncode == 1, proc.stdout[-4000:]  # non-zero: a job failed ...
     results = {}
     for path in sweep.glob("*/metrics.json"):
-        overrides = dict(o.split("=", 1) for o in yaml.safe_load((path.parent / ".hydra" / "overrides.yaml").read_text()))
+        overrides = dict(
+            o.split("=", 1) for o in yaml.safe_load((path.parent / ".hydra" / "overrides.yaml").read_text())
+        )
         results[overrides["optim.lr"]] = json.loads(path.read_text())
     assert set(results) == {"-1", "0.01"}
     failed, complete = results["-1"], results["0.01"]
     assert complete["status"] == "complete"  # ... but the other job (launched after it) ran to the end
-    assert failed["status"] == "failed" and "Invalid learning rate" in failed["error"] and "Traceback" in failed["traceback"]
+    assert (
+        failed["status"] == "failed"
+        and "Invalid learning rate" in failed["error"]
+        and "Traceback" in failed["traceback"]
+    )
     assert "1 of 2 jobs complete, 1 failed" in proc.stdout
     assert any(ln.lstrip().startswith("FAILED") and "Invalid learning rate" in ln for ln in proc.stdout.splitlines())
     assert "rerun the same command to retry them" in proc.stdout
@@ -35,8 +50,13 @@ def test_a_failing_job_does_not_stop_the_sweep_and_is_reported(tmp_path):
 
 
 def test_a_single_run_still_raises(tmp_path):
-    args = ["model=tiny_unet", "optim.lr=-1", tiny_model_searchpath(tmp_path / "conf"),
-            *[s for s in SHRINK if not s.startswith("optim.lr")], f"run_dir={tmp_path / 'run'}"]
+    args = [
+        "model=tiny_unet",
+        "optim.lr=-1",
+        tiny_model_searchpath(tmp_path / "conf"),
+        *[s for s in SHRINK if not s.startswith("optim.lr")],
+        f"run_dir={tmp_path / 'run'}",
+    ]
     proc = run_cli("seglightning-train", *args, output=tmp_path / "out")
     assert proc.returncode != 0 and "Invalid learning rate" in proc.stdout
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["status"] == "running"

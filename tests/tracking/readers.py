@@ -49,7 +49,9 @@ def wandb_run(run_dir: Path) -> dict[str, Any]:
         elif kind == "config":
             out["config"].update({u.key: json.loads(u.value_json) for u in record.config.update})
         elif kind == "history":
-            out["history"].append({(i.key or "/".join(i.nested_key)): json.loads(i.value_json) for i in record.history.item})
+            out["history"].append(
+                {(i.key or "/".join(i.nested_key)): json.loads(i.value_json) for i in record.history.item}
+            )
     return out
 
 
@@ -60,8 +62,16 @@ def neptune_run(db: Path) -> dict[str, Any]:
     repo = OperationsRepository(db_path=db.resolve())
     try:
         ops = repo.get_operations(up_to_bytes=1 << 30)
-        out: dict[str, Any] = {"metadata": repo.get_metadata(), "create": None, "metrics": {}, "configs": {}, "tags": set(),
-                               "group_tags": set(), "files": {}, "uploads": repo.get_file_upload_requests(10_000)}
+        out: dict[str, Any] = {
+            "metadata": repo.get_metadata(),
+            "create": None,
+            "metrics": {},
+            "configs": {},
+            "tags": set(),
+            "group_tags": set(),
+            "files": {},
+            "uploads": repo.get_file_upload_requests(10_000),
+        }
     finally:
         repo.close(cleanup_files=False)
     for op in ops:

@@ -20,9 +20,18 @@ pytestmark = [pytest.mark.tracker, pytest.mark.slow]
 def test_multirun_gives_one_wandb_run_per_job(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
     overrides = [o for o in FAST if not o.startswith(("logger=", "trainer.max_epochs="))]
-    cmd = [str(Path(sys.executable).with_name("seglightning-train")), "-m", *overrides, "logger=[csv,wandb]", "seed=0,1",
-           "trainer.max_epochs=1", "trainer.limit_train_batches=1", "test_after_fit=false",
-           f"hydra.sweep.dir={tmp_path}", "hydra.sweep.subdir=seed${seed}"]
+    cmd = [
+        str(Path(sys.executable).with_name("seglightning-train")),
+        "-m",
+        *overrides,
+        "logger=[csv,wandb]",
+        "seed=0,1",
+        "trainer.max_epochs=1",
+        "trainer.limit_train_batches=1",
+        "test_after_fit=false",
+        f"hydra.sweep.dir={tmp_path}",
+        "hydra.sweep.subdir=seed${seed}",
+    ]
     out = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=540)
     assert out.returncode == 0, out.stderr[-3000:]
     ids = set()

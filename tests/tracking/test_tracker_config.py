@@ -16,7 +16,13 @@ from tests.tracking.readers import neptune_run
 
 pytestmark = pytest.mark.tracker
 
-CONTEXT = {"config": {"seed": 0}, "tags": {"loss": "ce", "arch": "unet", "data": "synthetic"}, "group": None, "name": "run", "resume_step": None}
+CONTEXT = {
+    "config": {"seed": 0},
+    "tags": {"loss": "ce", "arch": "unet", "data": "synthetic"},
+    "group": None,
+    "name": "run",
+    "resume_step": None,
+}
 
 
 def test_seglightning_works_without_any_tracker_package(tmp_path):
@@ -34,12 +40,15 @@ def test_seglightning_works_without_any_tracker_package(tmp_path):
     assert out.stdout.split("\n")[-2] == "['ResumableCSVLogger', 'MediaTensorBoardLogger']"
 
 
-@pytest.mark.parametrize(("env", "expected"), [
-    ({}, "offline"),
-    ({"WANDB_API_KEY": "x" * 40}, "online"),
-    ({"WANDB_API_KEY": "x" * 40, "WANDB_MODE": "offline"}, "offline"),
-    ({"WANDB_MODE": "disabled"}, "disabled"),
-])
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, "offline"),
+        ({"WANDB_API_KEY": "x" * 40}, "online"),
+        ({"WANDB_API_KEY": "x" * 40, "WANDB_MODE": "offline"}, "offline"),
+        ({"WANDB_MODE": "disabled"}, "disabled"),
+    ],
+)
 def test_wandb_auto_mode_follows_the_environment(monkeypatch, env, expected):
     for key in ("WANDB_API_KEY", "WANDB_MODE"):
         monkeypatch.delenv(key, raising=False)
@@ -49,9 +58,15 @@ def test_wandb_auto_mode_follows_the_environment(monkeypatch, env, expected):
     assert wandb_logger.resolve_mode("offline") == "offline"
 
 
-@pytest.mark.parametrize(("token", "project", "expected"), [
-    (None, None, "offline"), ("tok", None, "offline"), (None, "ws/proj", "offline"), ("tok", "ws/proj", "async"),
-])
+@pytest.mark.parametrize(
+    ("token", "project", "expected"),
+    [
+        (None, None, "offline"),
+        ("tok", None, "offline"),
+        (None, "ws/proj", "offline"),
+        ("tok", "ws/proj", "async"),
+    ],
+)
 def test_neptune_auto_mode_needs_a_token_and_a_project(monkeypatch, token, project, expected):
     monkeypatch.delenv("NEPTUNE_API_TOKEN", raising=False)
     if token:

@@ -121,7 +121,8 @@ def test_mlflow_sqlite_run_has_metrics_params_tags_and_artifacts(tracked):
     experiment = client.get_experiment_by_name("ablation")
     (run,) = client.search_runs([experiment.experiment_id])
     assert run.info.status == "FINISHED" and run.info.run_name == "run"
-    assert {"loss": "ce+dice", "arch": "unet", "data": "synthetic", "group": "ablation"}.items() <= run.data.tags.items()
+    expected = {"loss": "ce+dice", "arch": "unet", "data": "synthetic", "group": "ablation"}
+    assert expected.items() <= run.data.tags.items()
     assert [m.step for m in client.get_metric_history(run.info.run_id, "val/mIoU")] == [0, 1]
     assert run.data.params["seed"] == "0" and run.data.params["data/name"] == "synthetic"
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
