@@ -20,7 +20,7 @@ from lightning.pytorch.loggers import CSVLogger
 from ..tracking.context import RunContext
 from ..tracking.loggers import build_loggers, finish_trackers
 from .report import SweepReport
-from .tables import csv_rows
+from .tables import run_rows
 
 
 def _logger_settings(report: SweepReport, names: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -42,7 +42,7 @@ def log_report(report: SweepReport, paths: dict[str, Path], names: Sequence[str]
                            "tags": {}, "group": sweep, "name": f"{sweep}-report", "resume_step": None}
     loggers = [lg for lg in build_loggers(_logger_settings(report, names), report.sweep_dir / "report", context)
                if not isinstance(lg, CSVLogger)]  # build_loggers always adds CSV; the report has results.csv
-    header, rows = csv_rows(report.runs, report.columns, report.sweep_dir)
+    header, rows = run_rows(report.runs, report.columns, report.sweep_dir)
     images = [str(p) for name, p in paths.items() if name.endswith(".png")]
     done = []
     with finish_trackers(loggers):
