@@ -17,7 +17,7 @@ from .data import build_datamodule
 from .modules.checkpoint import load_checkpoint_config, load_module
 from .report_table import print_metrics
 from .run_dir import write_json
-from .tracking.media import class_report
+from .tracking.media import class_report, per_image_table
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
@@ -39,6 +39,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "metrics.json", {"ckpt": str(Path(cfg.ckpt).resolve()), "split": cfg.split, "data": data_cfg["name"], "metrics": metrics})
     class_report(module.metrics[cfg.split].last, out)
+    per_image_table(module.metrics[cfg.split].last, out, cfg.split)
     print_metrics({"final" if cfg.split == "val" else "test": metrics}, module.hparams.class_names)
     print(f"[seglightning] evaluation written to {out}")
     return metrics
