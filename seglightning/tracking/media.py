@@ -65,13 +65,28 @@ class ClassReport:
     figure_path: Path  # PNG of the row-normalised confusion matrix
 
 
+@dataclass(frozen=True)
+class ReportMedia:
+    """A sweep report as the trackers receive it (built by :mod:`seglightning.sweeps.tracker`)."""
+
+    tables: dict[str, tuple[list[str], list[list[Any]]]]  # "runs", "results", "comparison" -> (columns, rows); None = empty
+    texts: dict[str, str]  # "results", "comparison" -> the markdown of results.md / comparison.md
+    images: dict[str, Path]  # "heatmap", "bars", "paired" -> PNG
+    files: dict[str, Path]  # every file of the report by its name ("results.csv", ...)
+
+
 @runtime_checkable
 class MediaLogger(Protocol):
-    """What a Lightning logger implements to receive media from :class:`TrackerMedia`."""
+    """What a Lightning logger implements to receive media from :class:`TrackerMedia` and sweep
+    reports from ``seglightning-report --logger``."""
 
     def log_overlays(self, overlays: Sequence[Overlay], class_names: Sequence[str], step: int) -> None: ...
 
     def log_class_report(self, report: ClassReport, step: int) -> None: ...
+
+    def log_report(self, report: ReportMedia) -> None:
+        """Log a sweep report: tables as the tracker's tables where it has them, plots as images."""
+        ...
 
 
 def class_report(snapshot: EvaluationSnapshot, out_dir: Path) -> ClassReport:

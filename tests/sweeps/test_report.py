@@ -246,16 +246,3 @@ def test_cli_writes_the_outputs_and_prints_the_table(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "4 of 4 jobs complete" in out and "| ce | deeplabv3plus | 2 |" in out
     assert all((tmp_path / name).stat().st_size > 0 for name in OUTPUTS)
-
-
-@pytest.mark.tracker
-def test_the_report_goes_to_a_tracker_as_a_table(tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv("WANDB_MODE", "offline")
-    monkeypatch.setenv("WANDB_SILENT", "true")
-    for seed in (0, 1):
-        fake_run(tmp_path, "ce", "unet", seed)
-    with pytest.warns(UserWarning, match="cannot log a table"):
-        report([str(tmp_path), "--logger", "wandb", "--logger", "tensorboard"])
-    out = capsys.readouterr().out
-    assert "WandbRunLogger: table sweep/results (2 runs)" in out and "WandbRunLogger: plots sweep/plots" in out
-    assert list((tmp_path / "report" / "wandb").glob("offline-run-*"))  # files stay in the sweep dir
