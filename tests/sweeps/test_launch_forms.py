@@ -28,8 +28,8 @@ def check_report(sweep_dir: Path, proc: subprocess.CompletedProcess, jobs: int) 
 
 def test_a_command_line_grid_with_sweep_name_gets_the_full_report(tmp_path):
     """README: seglightning-train -m loss=ce,dice,lovasz model=... seed=0,1,2 sweep_name=my_grid, then
-    seglightning-report outputs/sweeps/my_grid (3 losses x 2 seeds here)."""
-    out = tmp_path / "out"
+    seglightning-report outputs/sweeps/my_grid --baseline loss=ce,model=unet (3 losses x 2 seeds here)."""
+    out = tmp_path / "outputs"
     proc = run_cli("seglightning-train", "-m", "loss=ce,dice,lovasz", "model=tiny_unet", "seed=0,1", "sweep_name=my_grid",
                    tiny_model_searchpath(tmp_path / "conf"), *SHRINK, output=out)
     sweep = out / "sweeps" / "my_grid"
@@ -42,7 +42,7 @@ def test_a_command_line_grid_with_sweep_name_gets_the_full_report(tmp_path):
 
     for name in OUTPUTS:
         (sweep / name).unlink()
-    again = run_cli("seglightning-report", "outputs/sweeps/my_grid", output=tmp_path)
+    again = run_cli("seglightning-report", "outputs/sweeps/my_grid", "--baseline", "loss=ce,model=tiny_unet", output=tmp_path)
     assert again.returncode == 0, again.stdout[-4000:]
     assert all((sweep / name).stat().st_size > 0 for name in OUTPUTS)
     with open(sweep / "results.csv", newline="") as f:
@@ -51,7 +51,7 @@ def test_a_command_line_grid_with_sweep_name_gets_the_full_report(tmp_path):
     with open(sweep / "comparison.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     boot = [r for r in rows if r["method"] == "images"]
-    assert [r["loss"] for r in boot] == ["dice", "lovasz"]  # against the first cell, ce
+    assert [r["loss"] for r in boot] == ["dice", "lovasz"]  # against the baseline, ce
     assert all(r["split"] == "test" and int(r["n"]) == len(images) for r in boot)
     assert all(len(r["per_seed"].split()) == 2 for r in rows if r["method"] == "seeds")
 
