@@ -32,14 +32,29 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     dm.request_extras(module.requires)
     trainer_kwargs: dict[str, Any] = OmegaConf.to_container(cfg.trainer, resolve=True)
     trainer_kwargs.pop("max_epochs", None)
-    trainer = L.Trainer(**trainer_kwargs, logger=False, use_distributed_sampler=False, enable_progress_bar=False)
+    out = Path(cfg.output)
+    trainer = L.Trainer(**trainer_kwargs, logger=False, use_distributed_sampler=False, enable_progress_bar=False,
+                        callbacks=[_ClassReportWriter(out, cfg.split)])
     run = trainer.validate if cfg.split == "val" else trainer.test
     metrics = {k: float(v) for k, v in run(module, datamodule=dm, verbose=False)[0].items()}
-    out = Path(cfg.output)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "metrics.json", {"ckpt": str(Path(cfg.ckpt).resolve()), "split": cfg.split, "data": data_cfg["name"], "metrics": metrics})
-    class_report(module.metrics[cfg.split].last, out)
-    per_image_table(module.metrics[cfg.split].last, out, cfg.split)
     print_metrics({"final" if cfg.split == "val" else "test": metrics}, module.hparams.class_names)
     print(f"[seglightning] evaluation written to {out}")
     return metrics
+
+
+class _ClassReportWriter(L.Callback):
+    """Writes the per-class and per-image tables of the pass on rank zero, in the process that ran it (also under
+    ``ddp_spawn``, whose workers hold the metric state); ``on_*_end`` runs after the module's
+    epoch-end hook took the snapshot."""
+
+    def __init__(self, out: Path, split: str):
+        self.out, self.split = out, split
+
+    def _write(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.is_global_zero:
+            class_report(pl_module.metrics[self.split].last, self.out)
+            per_image_table(pl_module.metrics[self.split].last, self.out, self.split)
+
+    on_validation_end = on_test_end = _write

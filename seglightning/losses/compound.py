@@ -2,8 +2,9 @@
 
 A term's weight follows ``WeightSchedule``: ``w(epoch) = clip(start + step * epoch, min, max)``
 with epoch counted from 0. A constant weight is ``WeightSchedule(start=w)``. Kervadec et al.
-(2019)'s Dice -> boundary schedule (LIVIAETS/boundary-loss ``StealWeight(0.01)``) is
-``dice: {start: 1.0, step: -0.01, min: 0.1}`` and ``boundary: {start: 0.01, step: 0.01}``.
+(2019)'s region -> boundary schedule (LIVIAETS/boundary-loss: weights [1, 0.01], then
+``StealWeight(0.01)`` after every epoch) is ``{start: 1.0, step: -0.01, min: 0.1}`` for the
+region term and ``{start: 0.01, step: 0.01}`` for the boundary term.
 """
 
 from __future__ import annotations

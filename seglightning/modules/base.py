@@ -24,8 +24,8 @@ STAGES = ("val", "test")
 
 
 def boundary_tolerance(model: nn.Module, configured: float | Sequence[float] | None) -> float | Sequence[float]:
-    """``module.bf1_tolerance`` if set, else the model's declared default (Gated-SCNN: 3, 5, 9,
-    12 px), else DAVIS's 0.0075 of the image diagonal."""
+    """``module.bf1_tolerance`` if set, else the model's declared default (Gated-SCNN: 0.0005,
+    0.001875, 0.00375, 0.005 of the image diagonal), else DAVIS's 0.0075 of the diagonal."""
     return configured if configured is not None else getattr(model, "bf1_tolerance", 0.0075)
 
 

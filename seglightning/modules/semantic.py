@@ -4,7 +4,8 @@ The loop knows no architecture or loss: the model returns ``{"logits", ...aux}``
 ``(logits, mask, **aux outputs, **batch extras)`` and owns every term (auxiliary heads included,
 through the model's ``loss_terms``); metrics are dataset-level (DESIGN.md). Logged names:
 ``train/loss`` (+ ``train/loss/<term>``), ``val/loss``, ``val/mIoU``, ``val/mDice``, ``val/bF1``
-(+ ``val/bF1@<t>px`` for several tolerances), ``val/pixel_acc``, ``val/IoU/<class>``; the same under
+(+ ``val/bF1@<t>px``, or ``val/bF1@<f>diag`` for a fraction of the diagonal, when several are
+logged), ``val/pixel_acc``, ``val/IoU/<class>``; the same under
 ``test/``. Checkpoints carry the RNG state so a resumed run continues bit-identically.
 """
 

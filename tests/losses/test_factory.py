@@ -132,17 +132,18 @@ def test_missing_auxiliary_output_names_the_term() -> None:
 
 
 def test_kervadec_schedule() -> None:
-    cfg = OmegaConf.to_container(OmegaConf.load(CONF / "dice_boundary_scheduled.yaml"))
-    loss = build_loss(cfg, ignore_index=IGNORE)
     expected = {0: (1.0, 0.01), 1: (0.99, 0.02), 50: (0.5, 0.51), 89: (0.11, 0.9), 95: (0.1, 0.96), 200: (0.1, 2.01)}
-    for epoch, (dice, boundary) in expected.items():
-        loss.set_epoch(epoch)
-        assert loss.weights["dice"] == pytest.approx(dice) and loss.weights["boundary"] == pytest.approx(boundary)
-    logits, target = multiclass_case(classes=4)
-    extras = extras_for(loss, target, 4)
-    loss.set_epoch(50)
-    value = loss(logits, target, **extras)
-    torch.testing.assert_close(value, 0.5 * loss.last_terms["dice"] + 0.51 * loss.last_terms["boundary"])
+    recipes = (("dice_boundary_scheduled.yaml", "generalized_dice"), ("dice_boundary_all_scheduled.yaml", "dice"))
+    for path, region in recipes:
+        loss = build_loss(OmegaConf.to_container(OmegaConf.load(CONF / path)), ignore_index=IGNORE)
+        for epoch, (dice, boundary) in expected.items():
+            loss.set_epoch(epoch)
+            assert loss.weights[region] == pytest.approx(dice) and loss.weights["boundary"] == pytest.approx(boundary)
+        logits, target = multiclass_case(classes=4)
+        extras = extras_for(loss, target, 4)
+        loss.set_epoch(50)
+        value = loss(logits, target, **extras)
+        torch.testing.assert_close(value, 0.5 * loss.last_terms[region] + 0.51 * loss.last_terms["boundary"])
 
 
 def test_weight_schedule_bounds() -> None:
@@ -177,7 +178,8 @@ def conf_files() -> list[Path]:
 
 
 def test_every_multiclass_loss_has_a_config() -> None:
-    assert set(CASES) | {"bce", "lovasz_hinge", "ce_dice", "ce_lovasz", "dice_boundary_scheduled"} == {p.stem for p in conf_files()}
+    compounds = {"ce_dice", "ce_lovasz", "dice_boundary_scheduled", "dice_boundary_all_scheduled"}
+    assert set(CASES) | {"bce", "lovasz_hinge"} | compounds == {p.stem for p in conf_files()}
 
 
 @pytest.mark.parametrize("path", conf_files(), ids=lambda p: p.stem)
