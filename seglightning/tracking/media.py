@@ -69,7 +69,7 @@ class ClassReport:
 class ReportMedia:
     """A sweep report as the trackers receive it (built by :mod:`seglightning.sweeps.tracker`)."""
 
-    tables: dict[str, tuple[list[str], list[list[Any]]]]  # "runs", "results", "comparison" -> (columns, rows); None = empty
+    tables: dict[str, tuple[list[str], list[list[Any]]]]  # "runs", "results", "comparison" -> (columns, rows), None = missing
     texts: dict[str, str]  # "results", "comparison" -> the markdown of results.md / comparison.md
     images: dict[str, Path]  # "heatmap", "bars", "paired" -> PNG
     files: dict[str, Path]  # every file of the report by its name ("results.csv", ...)
