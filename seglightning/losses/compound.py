@@ -94,7 +94,8 @@ class CompoundLoss(SegLoss):
             if outputs.get(source) is None:
                 raise ValueError(
                     f"loss term '{key}' reads the model output '{source}' (config key loss.terms[].input), "
-                    f"which the model did not return; outputs available: {sorted(k for k, v in outputs.items() if torch.is_tensor(v))}"
+                    "which the model did not return; outputs available: "
+                    f"{sorted(k for k, v in outputs.items() if torch.is_tensor(v))}"
                 )
             value = loss(outputs[source], target, **extras)
             last[key] = value.detach()

@@ -22,9 +22,9 @@ training losses:
 ``num_classes`` counts the background (index 0): instance label ``k`` is semantic class ``k``.
 Images arrive normalised by the datamodule, so torchvision's internal normalisation is the
 identity (``image_mean=0``, ``image_std=1``); ``min_size``/``max_size`` set its resize.
-Weights are never downloaded: ``pretrained`` is a local torchvision Mask R-CNN state dict (e.g. the
-COCO checkpoint); when ``num_classes`` differs from the checkpoint's, the class-specific predictor
-layers are re-initialised and everything else must match.
+Pretrained weights (``weights``: ``COCO_V1``/``DEFAULT``/a local file; ``weights_backbone``:
+ImageNet) come through torchvision's weights enums and cache, with the fine-tuning tutorial's head
+surgery when ``num_classes`` is not COCO's (:mod:`seglightning.models.maskrcnn_weights`).
 
 ``forward(images, targets)`` is torchvision's: in training a dict of losses (``loss_classifier``,
 ``loss_box_reg``, ``loss_mask``, ``loss_objectness``, ``loss_rpn_box_reg``), in evaluation a list
@@ -45,7 +45,7 @@ from torchvision.models.detection._utils import BoxCoder
 from torchvision.models.detection.roi_heads import RoIHeads, fastrcnn_loss, project_masks_on_boxes
 
 from ..losses import build_loss
-from .encoders import local_checkpoint, read_state_dict
+from .maskrcnn_weights import build_pretrained
 from .registry import register_model
 
 VARIANTS = {"v1": maskrcnn_resnet50_fpn, "v2": maskrcnn_resnet50_fpn_v2}
@@ -148,21 +148,6 @@ class MaskRCNNHeads(RoIHeads):
         return [], {"loss_classifier": loss_classifier, "loss_box_reg": loss_box_reg, "loss_mask": loss_mask}
 
 
-def _load_pretrained(net: nn.Module, path: str | Path) -> None:
-    """Load a local torchvision Mask R-CNN state dict; class-count-specific layers may differ."""
-    file = local_checkpoint(path, "maskrcnn")
-    state = read_state_dict(file)
-    own = net.state_dict()
-    state = {k: v for k, v in state.items() if not (k in own and v.shape != own[k].shape and "predictor" in k)}
-    result = net.load_state_dict(state, strict=False)
-    missing = [k for k in result.missing_keys if "predictor" not in k]
-    if missing or result.unexpected_keys:
-        raise ValueError(
-            f"{file} is not a torchvision Mask R-CNN checkpoint of this variant: missing {missing[:3]}, "
-            f"unexpected {result.unexpected_keys[:3]}"
-        )
-
-
 @register_model("maskrcnn")
 class MaskRCNN(nn.Module):
     """torchvision Mask R-CNN with loss-factory mask loss and optional IoU-balanced box classification."""
@@ -175,7 +160,8 @@ class MaskRCNN(nn.Module):
         variant: str = "v1",
         min_size: int = 800,
         max_size: int = 1333,
-        pretrained: str | Path | None = None,
+        weights: str | Path | None = None,
+        weights_backbone: str | None = None,
         mask_loss: str | Mapping[str, Any] | list | nn.Module = "bce",
         box_classification: str = "ce",
         iou_balance_eta: float = 1.5,
@@ -189,12 +175,10 @@ class MaskRCNN(nn.Module):
             raise ValueError(f"model.box_classification must be one of {BOX_CLASSIFICATION}, got '{box_classification}'")
         if num_classes < 2:
             raise ValueError(f"Mask R-CNN needs num_classes >= 2 (background + at least one class), got {num_classes}")
-        net = VARIANTS[variant](
-            weights=None, weights_backbone=None, num_classes=num_classes, min_size=min_size, max_size=max_size,
+        net = build_pretrained(
+            VARIANTS[variant], variant, num_classes, weights, weights_backbone, min_size=min_size, max_size=max_size,
             image_mean=[0.0, 0.0, 0.0], image_std=[1.0, 1.0, 1.0], **kwargs,
         )
-        if pretrained is not None:
-            _load_pretrained(net, pretrained)
         if not isinstance(mask_loss, nn.Module):
             mask_loss = build_loss(mask_loss, ignore_index=ignore_index, mode="binary")
         net.roi_heads = MaskRCNNHeads(net.roi_heads, mask_loss, box_classification, iou_balance_eta)

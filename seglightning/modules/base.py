@@ -19,6 +19,7 @@ from torch import nn
 
 from ..metrics import EvaluationMetrics
 from ..optim import build_optimizer, build_scheduler
+from .inference import Inference
 
 STAGES = ("val", "test")
 
@@ -53,6 +54,7 @@ class SegmentationLoop(L.LightningModule):
         scheduler: dict[str, Any] | None = None,
         bf1_tolerance: float | Sequence[float] | None = None,
         channels_last: bool = False,
+        inference: dict[str, Any] | None = None,
     ):
         super().__init__()
         # collects the subclass's constructor arguments as well (Lightning walks the __init__ frames)
@@ -63,6 +65,7 @@ class SegmentationLoop(L.LightningModule):
         names = list(class_names) if class_names else [str(c) for c in range(num_classes)]
         tolerance = boundary_tolerance(self.model, bf1_tolerance)
         self.metrics = nn.ModuleDict({s: EvaluationMetrics(num_classes, ignore_index, names, tolerance) for s in STAGES})
+        self.inference = Inference.from_config(inference)  # evaluation, test and prediction (modules/inference.py)
 
     def build_network(self, name: str, options: dict[str, Any]) -> nn.Module:
         raise NotImplementedError
@@ -72,8 +75,12 @@ class SegmentationLoop(L.LightningModule):
             image = image.contiguous(memory_format=torch.channels_last)
         return self.model(image)
 
+    def infer(self, image: torch.Tensor, whole: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits under ``self.inference`` (``whole``: this image's plain forward logits, if at hand)."""
+        return self.inference.logits(lambda x: self(x)["logits"], image, whole)
+
     def predict_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
-        return self(batch["image"])["logits"].argmax(1)
+        return self.infer(batch["image"]).argmax(1)
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, torch.Tensor]:
         return self._eval_step(batch, "val")

@@ -94,10 +94,18 @@ class InstanceSegmentationModule(SegmentationLoop):
         class_frequency: Callable[[], Any] | Sequence[float] | None = None,
         score_threshold: float = 0.5,
         mask_threshold: float = 0.5,
+        inference: dict[str, Any] | None = None,
     ):
         # same arguments as SegmentationModule, so seglightning-train builds either the same way;
         # class_frequency is unused (the mask head's loss needs none)
-        super().__init__(model, num_classes, ignore_index, class_names, palette, optim, scheduler, bf1_tolerance, channels_last)
+        super().__init__(
+            model, num_classes, ignore_index, class_names, palette, optim, scheduler, bf1_tolerance, channels_last,
+            inference=inference,
+        )
+        if not self.inference.plain:
+            raise ValueError(
+                "module.inference: Mask R-CNN predicts whole images only (mode=whole, scales=[1.0], flip=false)"
+            )
         self.requires: tuple[str, ...] = ()
         self.map_metrics = nn.ModuleDict({s: _mean_average_precision() for s in STAGES})
 

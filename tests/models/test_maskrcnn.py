@@ -73,7 +73,9 @@ def test_iou_balanced_classification_loss():
     logits = torch.randn(4, 3, requires_grad=True)
     labels = torch.tensor([0, 1, 2, 1])
     ious = torch.tensor([0.1, 0.9, 0.6, 0.5])
-    torch.testing.assert_close(iou_balanced_cross_entropy(logits, labels, ious, eta=0.0), F.cross_entropy(logits, labels))
+    torch.testing.assert_close(
+        iou_balanced_cross_entropy(logits, labels, ious, eta=0.0), F.cross_entropy(logits, labels)
+    )
     ce = F.cross_entropy(logits, labels, reduction="none").detach()
     positive = labels > 0
     scaled = ious[positive] ** 1.5
@@ -84,7 +86,9 @@ def test_iou_balanced_classification_loss():
     # the positives' total loss is unchanged by the re-weighting
     torch.testing.assert_close((weight[positive] * ce[positive]).sum(), ce[positive].sum())
     value.backward()
-    torch.testing.assert_close(paired_iou(torch.tensor([[0.0, 0, 2, 2]]), torch.tensor([[1.0, 0, 3, 2]])), torch.tensor([1 / 3]))
+    torch.testing.assert_close(
+        paired_iou(torch.tensor([[0.0, 0, 2, 2]]), torch.tensor([[1.0, 0, 3, 2]])), torch.tensor([1 / 3])
+    )
 
 
 def test_iou_balanced_box_classification_in_the_model(monkeypatch):
@@ -214,8 +218,15 @@ def _coco_map(detection: dict[str, torch.Tensor], target: dict[str, torch.Tensor
         "images": [{"id": 1, "height": H, "width": W}],
         "categories": [{"id": 1}, {"id": 2}],
         "annotations": [
-            {"id": i + 1, "image_id": 1, "category_id": int(label), "segmentation": rle(m), "area": float(m.sum()),
-             "bbox": [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])], "iscrowd": 0}
+            {
+                "id": i + 1,
+                "image_id": 1,
+                "category_id": int(label),
+                "segmentation": rle(m),
+                "area": float(m.sum()),
+                "bbox": [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])],
+                "iscrowd": 0,
+            }
             for i, (m, label, b) in enumerate(zip(target["masks"], target["labels"], target["boxes"]))
         ],
     }
@@ -235,7 +246,9 @@ def _coco_map(detection: dict[str, torch.Tensor], target: dict[str, torch.Tensor
 def test_short_overfit_reaches_mask_ap50_and_matches_cocoeval(one_thread):
     image, target, semantic = two_instances()
     torch.manual_seed(0)
-    module = InstanceSegmentationModule(model={"name": "maskrcnn", **SMALL}, loss="bce", num_classes=3, class_names=["bg", "box", "disk"])
+    module = InstanceSegmentationModule(
+        model={"name": "maskrcnn", **SMALL}, loss="bce", num_classes=3, class_names=["bg", "box", "disk"]
+    )
     optimizer = torch.optim.Adam(module.parameters(), lr=1e-4)
     batch = {"image": image[None], "mask": semantic[None], "targets": [target]}
     module.train()
