@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from seglightning.metrics import BoundaryF1, ConfusionMetrics, EvaluationMetrics
+from seglightning.metrics import BoundaryF1, ConfusionMetrics, EvaluationMetrics, bf1_name
 from seglightning.sweeps.per_image import read_image_counts
 from seglightning.tracking.media import per_image_table
 
@@ -54,7 +54,7 @@ def test_per_image_rows_are_the_metrics_of_each_image_alone(tmp_path):
             assert per_image.valid_pixels[row] == int((target[i] != VOID).sum())
             bf1 = BoundaryF1(C, tolerance=[0, 2], ignore_index=VOID)
             bf1.update(preds[i : i + 1], target[i : i + 1])
-            for name, column in zip(("bF1@0px", "bF1@2px"), bf1.per_class().numpy()):
+            for name, column in zip((bf1_name(0), bf1_name(2)), bf1.per_class().numpy()):
                 np.testing.assert_allclose(per_image.bf1[name][row], column, rtol=1e-6, equal_nan=True)
 
     path = per_image_table(snapshot, tmp_path, "test")
