@@ -76,7 +76,7 @@ def data() -> None:
 
 
 def report(argv: list[str] | None = None) -> None:
-    """``seglightning-report <sweep dir> [--metrics best|final|test] [--logger wandb ...]``."""
+    """``seglightning-report <sweep dir> [--metrics best|final|test] [--baseline loss=ce,model=unet] [--logger wandb ...]``."""
     import argparse
 
     from .sweeps.report import OUTPUTS, build_report, summary, write_report
@@ -88,12 +88,14 @@ def report(argv: list[str] | None = None) -> None:
                         help="best: validation at the best epoch (default); final: after the last epoch; test: best checkpoint on the test split")
     parser.add_argument("--rows", default="loss", help="grid column on the heatmap's rows and the bar groups (default: loss)")
     parser.add_argument("--cols", default="model", help="grid column on the heatmap's columns (default: model)")
+    parser.add_argument("--baseline", default=None, metavar="KEY=VALUE[,...]",
+                        help="the cell every other cell is compared with, by its grid values, e.g. loss=ce,model=unet (default: the first cell)")
     parser.add_argument("--logger", action="append", default=[], metavar="NAME",
                         help="also log the table and plots to this tracker (wandb, mlflow, neptune, tensorboard); repeatable")
     args = parser.parse_args(argv)
     quiet_third_party()
     try:
-        result = build_report(args.sweep_dir, args.metrics)
+        result = build_report(args.sweep_dir, args.metrics, args.baseline)
         if not result.runs:
             sys.exit(f"seglightning-report: no run directories under {args.sweep_dir}")
         written = write_report(result, args.rows, args.cols)

@@ -17,7 +17,7 @@ from .data import build_datamodule
 from .modules.checkpoint import load_checkpoint_config, load_module
 from .report_table import print_metrics
 from .run_dir import write_json
-from .tracking.media import class_report
+from .tracking.media import class_report, per_image_table
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
@@ -48,7 +48,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
 
 
 class _ClassReportWriter(L.Callback):
-    """Writes the per-class table of the pass on rank zero, in the process that ran it (also under
+    """Writes the per-class and per-image tables of the pass on rank zero, in the process that ran it (also under
     ``ddp_spawn``, whose workers hold the metric state); ``on_*_end`` runs after the module's
     epoch-end hook took the snapshot."""
 
@@ -58,5 +58,6 @@ class _ClassReportWriter(L.Callback):
     def _write(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.is_global_zero:
             class_report(pl_module.metrics[self.split].last, self.out)
+            per_image_table(pl_module.metrics[self.split].last, self.out, self.split)
 
     on_validation_end = on_test_end = _write

@@ -3,7 +3,8 @@ resumed. Every reader and writer of these files goes through here.
 
 ``config.yaml`` (resolved), ``overrides.yaml``, ``run_meta.json``, ``metrics.json`` (``status``:
 running | complete | failed | pruned; final + best + test), ``metrics.csv``,
-``checkpoints/{last,best}.ckpt``, ``per_class.csv``, ``overlays/*.png``.
+``checkpoints/{last,best}.ckpt``, ``per_class.csv``, ``per_image.csv`` (per image of the test, else
+the final validation pass: id, valid pixels, per-class IoU/Dice/bF1 and TP/FP/FN), ``overlays/*.png``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 # light to import: the sweep report reads run dirs without loading torch or Lightning
 
 METRICS_FILE = "metrics.json"
+PER_IMAGE_FILE = "per_image.csv"
 LAST_CHECKPOINT = Path("checkpoints") / "last.ckpt"
 
 

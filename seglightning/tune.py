@@ -7,6 +7,12 @@ overrides plus the sampled values (``search_space``: config keys or groups -> di
 callback on ``study.metric``, and returns that metric at the best epoch. A rerun of the same
 command continues the study until ``study.n_trials`` trials have finished (complete or pruned).
 At the end ``trials.csv`` and ``best.json`` are written to the study dir.
+
+A running trial sends a heartbeat to the storage every ``study.heartbeat`` seconds (Optuna's
+``RDBStorage`` heartbeat). A trial whose process was killed stops sending them; the next launch
+(and every new trial) marks a RUNNING trial without a heartbeat for ``2 × study.heartbeat``
+seconds FAIL, says so, and records it as failed in its run dir's ``metrics.json``, so it no longer
+shows as RUNNING forever and the study runs a replacement trial.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from .registry import call_checked, lookup
-from .run_dir import write_json
+from .run_dir import read_metrics, write_json
 
 SAMPLERS = {"tpe": "TPESampler", "random": "RandomSampler", "cmaes": "CmaEsSampler", "qmc": "QMCSampler"}
 PRUNERS = {"median": "MedianPruner", "percentile": "PercentilePruner", "hyperband": "HyperbandPruner",
@@ -148,6 +154,29 @@ def write_results(study: Any, study_dir: Path) -> dict[str, Any] | None:
     return summary
 
 
+KILLED = "KilledTrial: the process running this trial stopped without finishing it (no heartbeat); marked FAIL by seglightning-tune"
+
+
+def report_killed_trial(study: Any, trial: Any) -> None:
+    """The storage's stale-trial callback: say that ``trial`` was failed and record it in its run dir."""
+    run_dir = trial.user_attrs.get("run_dir")
+    print(f"[seglightning] trial {trial.number} of study {study.study_name} was left RUNNING by a process that "
+          f"stopped (no heartbeat); marked FAIL" + (f", run dir {run_dir}" if run_dir else ""))
+    if run_dir and (read_metrics(Path(run_dir)) or {}).get("status") == "running":
+        write_json(Path(run_dir) / "metrics.json", {"status": "failed", "error": KILLED})
+
+
+def storage(cfg: DictConfig, study_dir: Path) -> Any:
+    """The study's RDB storage with heartbeats every ``study.heartbeat`` seconds (grace: twice that)."""
+    import optuna
+
+    heartbeat = int(cfg.study.heartbeat)
+    if heartbeat < 1:
+        raise ValueError(f"study.heartbeat={cfg.study.heartbeat}: give the seconds between a running trial's heartbeats (>= 1)")
+    return optuna.storages.RDBStorage(cfg.study.storage or f"sqlite:///{study_dir / 'study.db'}", heartbeat_interval=heartbeat,
+                                      grace_period=2 * heartbeat, heartbeat_stale_trial_callback=report_killed_trial)
+
+
 def tune(cfg: DictConfig) -> dict[str, Any] | None:
     """Create or continue the study and run trials until ``study.n_trials`` have finished."""
     import optuna
@@ -164,11 +193,12 @@ def tune(cfg: DictConfig) -> dict[str, Any] | None:
     overrides = HydraConfig.get().overrides
     objective = Objective(cfg, study_dir, [*overrides.hydra, *overrides.task])
     study = optuna.create_study(
-        study_name=str(cfg.study.name), storage=cfg.study.storage or f"sqlite:///{study_dir / 'study.db'}",
+        study_name=str(cfg.study.name), storage=storage(cfg, study_dir),
         direction=str(cfg.study.direction), load_if_exists=True,
         sampler=_build(optuna.samplers, SAMPLERS, OmegaConf.to_container(cfg.study.sampler, resolve=True), "sampler"),
         pruner=_build(optuna.pruners, PRUNERS, OmegaConf.to_container(cfg.study.pruner, resolve=True), "pruner"),
     )
+    optuna.storages.fail_stale_trials(study)  # trials of killed processes (Optuna also checks before each trial)
     finished = (TrialState.COMPLETE, TrialState.PRUNED)
     remaining = int(cfg.study.n_trials) - len(study.get_trials(deepcopy=False, states=finished))
     first = len(study.trials)

@@ -2,13 +2,19 @@
 
 from seglightning.metrics.boundary import BoundaryF1, seg2bmap, tolerance_pixels
 from seglightning.metrics.confusion import ConfusionMetrics, scores_from_confmat
-from seglightning.metrics.evaluation import EvaluationMetrics, EvaluationSnapshot, bf1_name
+from seglightning.metrics.evaluation import (
+    EvaluationMetrics,
+    EvaluationSnapshot,
+    PerImageScores,
+    bf1_name,
+)
 
 __all__ = [
     "BoundaryF1",
     "ConfusionMetrics",
     "EvaluationMetrics",
     "EvaluationSnapshot",
+    "PerImageScores",
     "bf1_name",
     "scores_from_confmat",
     "seg2bmap",

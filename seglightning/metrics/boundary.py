@@ -133,7 +133,9 @@ class BoundaryF1(Metric):
 
     ``update(preds, target)``: ``preds`` class indices ``[B,H,W]`` or logits ``[B,C,H,W]``.
     ``compute()``: ``{tolerance: float tensor}``, one entry per tolerance, for one tolerance too
-    (NaN if no class occurred). :meth:`per_class` gives the per-class scores.
+    (NaN if no class occurred). :meth:`per_class` gives the per-class scores; ``last_per_image``
+    the per-image F ``[T, B, C]`` of the latest batch (NaN where the class occurs in neither the
+    prediction nor the ground truth, also with ``gscnn_compat``).
     """
 
     is_differentiable = False
@@ -181,6 +183,7 @@ class BoundaryF1(Metric):
         self.add_state(
             "count", default=torch.zeros(num_classes, dtype=torch.long), dist_reduce_fx="sum"
         )
+        self.last_per_image: Tensor | None = None
 
     def update(self, preds: Tensor, target: Tensor) -> None:
         """Add the per-image, per-class F of one batch to the per-class sums."""
@@ -202,10 +205,12 @@ class BoundaryF1(Metric):
         radii = [tolerance_pixels(th, h, w) for th in self.tolerances]
         img_idx, cls_idx = present.nonzero(as_tuple=True)
         f_sum = torch.zeros_like(self.f_sum)
+        per_image = torch.full((len(radii), b, c), float("nan"), dtype=torch.float64, device=target.device)
         chunk = max(1, self.chunk_pixels // (h * w))
         for start in range(0, img_idx.numel(), chunk):
             ii, cc = img_idx[start : start + chunk], cls_idx[start : start + chunk]
             f = self._pair_f(preds[ii] == cc.view(-1, 1, 1), target[ii] == cc.view(-1, 1, 1), radii)
+            per_image[:, ii, cc] = f
             fixed = torch.round(f * _FIXED_POINT).long()
             f_sum.index_add_(1, cc, fixed)
         counts = torch.bincount(cls_idx, minlength=c)
@@ -214,6 +219,7 @@ class BoundaryF1(Metric):
             counts = torch.full_like(counts, b)
         self.f_sum += f_sum
         self.count += counts
+        self.last_per_image = per_image
 
     @staticmethod
     def _pair_f(pred_mask: Tensor, gt_mask: Tensor, radii: list[int]) -> Tensor:

@@ -160,7 +160,7 @@ class InstanceSegmentationModule(SegmentationLoop):
         out = self(batch["image"])
         targets = self._targets(batch)
         preds = out["logits"].argmax(1)
-        self.metrics[stage].update(preds, batch["mask"], self._eval_loss(batch["image"], targets))
+        self.metrics[stage].update(preds, batch["mask"], self._eval_loss(batch["image"], targets), batch.get("meta"))
         self.map_metrics[stage].update(
             [{"boxes": d["boxes"], "scores": d["scores"], "labels": d["labels"], "masks": d["masks"][:, 0] >= self.hparams.mask_threshold} for d in out["detections"]],
             [{"boxes": t["boxes"], "labels": t["labels"], "masks": t["masks"].bool(), "iscrowd": t["iscrowd"]} for t in targets],

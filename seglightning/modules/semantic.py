@@ -91,7 +91,7 @@ class SegmentationModule(SegmentationLoop):
     def _eval_step(self, batch: dict[str, Any], stage: str) -> dict[str, torch.Tensor]:
         out = self(batch["image"])  # the loss is the whole-image one; predictions follow module.inference
         preds = self.infer(batch["image"], out["logits"]).argmax(1)
-        self.metrics[stage].update(preds, batch["mask"], self._loss(out, batch))
+        self.metrics[stage].update(preds, batch["mask"], self._loss(out, batch), batch.get("meta"))
         return {"preds": preds}
 
     def on_train_epoch_start(self) -> None:

@@ -2,8 +2,9 @@
 
 A cell is one combination of the grid values other than the seed: the loss and architecture
 labels of every run, plus each override whose value differs between runs (``optim.lr=1e-3,3e-3``
-adds an ``optim.lr`` column). Within a cell, a metric is summarised by its mean and its sample
-standard deviation (ddof = 1; NaN for a single seed) over the complete runs.
+adds an ``optim.lr`` column). Within a cell, a metric is summarised over the complete runs by its
+mean, sample standard deviation (ddof = 1) and 95 % Student-t interval of the mean
+(:func:`~seglightning.sweeps.stats.t_interval`; NaN for a single seed).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 
 from ..report_table import HEADLINE
 from .runs import LABELS, PREFIX, Run
+from .stats import Summary, t_interval
 
 SEED = "seed"
 
@@ -61,20 +63,24 @@ class Cell:
 
     key: tuple[str, ...]
     runs: list[Run]
-    mean: dict[str, float]
-    std: dict[str, float]
+    summary: dict[str, Summary]  # metric -> mean, std, n, 95 % t-interval over seeds
 
     @property
     def seeds(self) -> list[int | None]:
         return [r.seed for r in self.runs]
 
+    @property
+    def mean(self) -> dict[str, float]:
+        return {m: s.mean for m, s in self.summary.items()}
 
-def summarise(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (ddof = 1, NaN for fewer than two values)."""
-    x = np.asarray(values, dtype=np.float64)
-    if x.size == 0:
-        return float("nan"), float("nan")
-    return float(x.mean()), float(x.std(ddof=1)) if x.size > 1 else float("nan")
+    @property
+    def std(self) -> dict[str, float]:
+        return {m: s.std for m, s in self.summary.items()}
+
+    def half_width(self, metric: str) -> float:
+        """Half the width of the 95 % interval of ``metric`` (NaN for a single seed)."""
+        s = self.summary.get(metric)
+        return float("nan") if s is None else (s.high - s.low) / 2
 
 
 def aggregate(runs: Sequence[Run], columns: Sequence[str], section: str, metrics: Sequence[str]) -> list[Cell]:
@@ -86,19 +92,19 @@ def aggregate(runs: Sequence[Run], columns: Sequence[str], section: str, metrics
     cells = []
     for key in sorted(groups, key=lambda k: tuple(_sort_key(v) for v in k)):
         members = sorted(groups[key], key=lambda r: (r.seed is None, r.seed or 0))
-        mean, std = {}, {}
-        for metric in metrics:
-            values = [v for r in members if (v := r.value(section, metric)) is not None]
-            mean[metric], std[metric] = summarise(values)
-        cells.append(Cell(key, members, mean, std))
+        summary = {m: t_interval([v for r in members if (v := r.value(section, m)) is not None]) for m in metrics}
+        cells.append(Cell(key, members, summary))
     return cells
 
 
-def best_cells(cells: Sequence[Cell], metric: str) -> set[tuple[str, ...]]:
-    """Keys of the cells with the highest mean ``metric`` (every metric here is higher-is-better)."""
-    means = [c.mean.get(metric, float("nan")) for c in cells]
-    finite = [m for m in means if np.isfinite(m)]
-    if not finite:
-        return set()
-    top = max(finite)
-    return {c.key for c, m in zip(cells, means) if m == top}
+def ranking(cells: Sequence[Cell], metric: str) -> dict[tuple[str, ...], str]:
+    """``{key: "best"}`` for the cell with the highest mean ``metric`` when its 95 % interval lies
+    above the runner-up's; otherwise ``"tied"`` for it and every cell whose interval overlaps its
+    own (or that has none: a single seed separates nothing). Every metric here is higher-is-better."""
+    ranked = sorted((c for c in cells if np.isfinite(c.summary[metric].mean)), key=lambda c: -c.summary[metric].mean)
+    if len(ranked) < 2:
+        return {}
+    top = ranked[0].summary[metric]
+    if top.separated_above(ranked[1].summary[metric]):
+        return {ranked[0].key: "best"}
+    return {c.key: "tied" for c in ranked if not top.separated_above(c.summary[metric])}

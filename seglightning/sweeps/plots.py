@@ -1,5 +1,6 @@
-"""Sweep plots (matplotlib, Agg; no pyplot state): the loss x architecture heatmap and bar charts
-with seed error bars. Each function returns a ``Figure``; :func:`save` writes it as PNG."""
+"""Sweep plots (matplotlib, Agg; no pyplot state): the loss x architecture heatmap, bar charts and
+the paired differences to the baseline, every interval a 95 % confidence interval (stated on the
+plot). Each function returns a ``Figure``; :func:`save` writes it as PNG."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from .cells import Cell
+from .comparison import Comparison
+
+CI_NOTE = "; none with a single seed"
 
 
 def save(fig: Figure, path: Path) -> Path:
@@ -28,8 +32,8 @@ def _label(key: tuple[str, ...], columns: Sequence[str], skip: Sequence[str]) ->
 
 
 def heatmap(cells: Sequence[Cell], columns: Sequence[str], metric: str = "mIoU", rows: str = "loss", cols: str = "model") -> Figure:
-    """Mean ``metric`` per (``rows``, ``cols``) cell, annotated with mean ± std; one panel per
-    combination of the remaining grid columns."""
+    """Mean ``metric`` per (``rows``, ``cols``) cell, annotated with mean ± half-width of the 95 %
+    t-interval over seeds; one panel per combination of the remaining grid columns."""
     r, c = columns.index(rows), columns.index(cols)
     row_vals = _unique([k.key[r] for k in cells])
     col_vals = _unique([k.key[c] for k in cells])
@@ -45,8 +49,8 @@ def heatmap(cells: Sequence[Cell], columns: Sequence[str], metric: str = "mIoU",
             if _label(k.key, columns, (rows, cols)) == facet:
                 i, j = row_vals.index(k.key[r]), col_vals.index(k.key[c])
                 grid[i, j] = k.mean.get(metric, np.nan)
-                std = k.std.get(metric, np.nan)
-                text = f"{grid[i, j]:.3f}" + ("" if np.isnan(std) else f"\n±{std:.3f}")
+                half = k.half_width(metric)
+                text = f"{grid[i, j]:.3f}" + ("" if np.isnan(half) else f"\n±{half:.3f}")
                 ax.text(j, i, text, ha="center", va="center", fontsize=8, color="white" if grid[i, j] < (vmin + vmax) / 2 else "black")
         image = ax.imshow(grid, cmap="viridis", vmin=vmin, vmax=vmax if vmax > vmin else vmin + 1e-9, aspect="auto")
         ax.set_xticks(range(len(col_vals)), col_vals, rotation=30, ha="right")
@@ -56,23 +60,24 @@ def heatmap(cells: Sequence[Cell], columns: Sequence[str], metric: str = "mIoU",
         if facet:
             ax.set_title(facet, fontsize=9)
     fig.colorbar(image, ax=list(axes), label=metric)
-    fig.suptitle(f"{metric}: mean over seeds")
+    fig.suptitle(f"{metric}: mean over seeds ± half-width of its 95 % CI (Student t)")
     return fig
 
 
 def grouped_bars(ax, groups: Sequence[str], series: dict[str, tuple[Sequence[float], Sequence[float]]]) -> None:
-    """Bars at each of ``groups``, one per series (label -> (means, stds)); NaN std draws no error bar."""
+    """Bars at each of ``groups``, one per series (label -> (means, error half-widths)); a NaN error
+    draws no error bar."""
     width = 0.8 / max(len(series), 1)
     x = np.arange(len(groups))
-    for i, (label, (means, stds)) in enumerate(series.items()):
-        err = np.nan_to_num(np.asarray(stds, dtype=float), nan=0.0)
+    for i, (label, (means, errors)) in enumerate(series.items()):
+        err = np.nan_to_num(np.asarray(errors, dtype=float), nan=0.0)
         ax.bar(x + (i - (len(series) - 1) / 2) * width, means, width, yerr=err, capsize=3, label=label)
     ax.set_xticks(x, groups, rotation=30, ha="right")
 
 
 def bars(cells: Sequence[Cell], columns: Sequence[str], metrics: Sequence[str], group: str = "loss") -> Figure:
     """One panel per metric: a bar group per value of ``group``, a bar per remaining grid cell,
-    error bars = std over seeds."""
+    error bars = 95 % t-interval of the mean over seeds."""
     g = columns.index(group)
     groups = _unique([k.key[g] for k in cells])
     hues = _unique([_label(k.key, columns, (group,)) for k in cells])
@@ -83,13 +88,13 @@ def bars(cells: Sequence[Cell], columns: Sequence[str], metrics: Sequence[str], 
         for hue in hues:
             found = {k.key[g]: k for k in cells if _label(k.key, columns, (group,)) == hue}
             series[hue] = ([found[v].mean.get(metric, np.nan) if v in found else np.nan for v in groups],
-                           [found[v].std.get(metric, np.nan) if v in found else np.nan for v in groups])
+                           [found[v].half_width(metric) if v in found else np.nan for v in groups])
         grouped_bars(ax, groups, series)
         ax.set_title(metric)
         ax.set_xlabel(group)
     if len(hues) > 1:
         fig.legend(*axes[0].get_legend_handles_labels(), loc="outside right upper", fontsize=8)
-    fig.suptitle("mean ± std over seeds")
+    fig.suptitle(f"mean over seeds; error bars: 95 % CI of the mean (Student t){CI_NOTE}")
     return fig
 
 
@@ -98,9 +103,34 @@ def per_class(cells: Sequence[Cell], columns: Sequence[str], classes: Sequence[s
     fig = Figure(figsize=(2 + 0.35 * len(classes) * max(len(cells), 1), 3.4), layout="constrained")
     ax = fig.subplots()
     series = {_label(k.key, columns, ()): ([k.mean.get(f"{metric}/{c}", np.nan) for c in classes],
-                                           [k.std.get(f"{metric}/{c}", np.nan) for c in classes]) for k in cells}
+                                           [k.half_width(f"{metric}/{c}") for c in classes]) for k in cells}
     grouped_bars(ax, list(classes), series)
     ax.set_ylabel(metric)
     ax.legend(fontsize=7)
-    ax.set_title(f"per-class {metric}: mean ± std over seeds")
+    ax.set_title(f"per-class {metric}: mean over seeds, error bars 95 % CI (Student t){CI_NOTE}")
+    return fig
+
+
+def paired(comparisons: Sequence[Comparison], columns: Sequence[str], baseline: str, metric: str = "mIoU") -> Figure:
+    """Per cell, the difference of ``metric`` to the baseline: the mean per-seed difference with its
+    95 % t-interval and, where per-image results exist, the image-bootstrap 95 % interval."""
+    rows = [c for c in comparisons if c.metric == metric]
+    labels = [_label(c.key, columns, ()) for c in rows]
+    fig = Figure(figsize=(6.5, 1.2 + 0.45 * max(len(rows), 1)), layout="constrained")
+    ax = fig.subplots()
+    y = np.arange(len(rows), dtype=float)
+    means = [c.summary.mean for c in rows]
+    err = np.array([[c.summary.mean - c.summary.low, c.summary.high - c.summary.mean] for c in rows]).reshape(-1, 2).T
+    ax.errorbar(means, y - 0.12, xerr=np.nan_to_num(err), fmt="o", capsize=3, label="paired over seeds (t)")
+    booted = [(i, c.bootstrap) for i, c in enumerate(rows) if c.bootstrap is not None]
+    if booted:
+        b_err = np.array([[b.difference - b.low, b.high - b.difference] for _, b in booted]).T
+        ax.errorbar([b.difference for _, b in booted], [i + 0.12 for i, _ in booted], xerr=b_err, fmt="s", capsize=3,
+                    label="bootstrap over images")
+    ax.axvline(0.0, color="grey", lw=1)
+    ax.set_yticks(y, labels)
+    ax.invert_yaxis()
+    ax.set_xlabel(f"{metric} difference to the baseline")
+    ax.legend(fontsize=7, loc="best")
+    ax.set_title(f"{metric} − baseline ({baseline}), 95 % CI{CI_NOTE}", fontsize=9)
     return fig

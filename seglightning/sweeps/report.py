@@ -1,22 +1,35 @@
 """``seglightning-report <sweep dir>``: the comparison table and plots of a sweep, finished or not.
 
-Writes into the sweep dir ``results.csv`` (one row per run), ``results.md`` (mean ± std over seeds
-per grid cell, best per column in bold), ``heatmap.png`` (loss x architecture, mIoU) and
-``bars.png`` (mIoU / mDice / bF1 per loss, error bars over seeds).
+Writes into the sweep dir ``runs.csv`` (one row per run), ``results.csv``/``results.md`` (per grid
+cell: mean, std, n and 95 % t-interval over seeds; the best in bold only where its interval lies
+above the runner-up's, else marked tied), ``comparison.csv``/``comparison.md`` (each cell against
+the baseline: paired over seeds with the sign-flip p-value, and the per-image bootstrap of the
+mIoU difference), ``heatmap.png`` (loss x architecture, mIoU), ``bars.png`` (mIoU / mDice / bF1 per
+loss) and ``paired.png`` (mIoU difference to the baseline), every interval a 95 % CI.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .cells import Cell, aggregate, grid_columns, metric_names
+from .comparison import Comparison, choose_baseline, compare
 from .grid import expected_jobs, not_started
-from .plots import bars, heatmap, save
+from .plots import bars, heatmap, paired, save
 from .runs import SECTIONS, Run, collect_runs
-from .tables import SECTION_TITLES, csv_rows, markdown_report, markdown_table, write_csv
+from .tables import (
+    SECTION_TITLES,
+    comparison_markdown,
+    comparison_rows,
+    markdown_report,
+    markdown_table,
+    result_rows,
+    run_rows,
+    write_csv,
+)
 
-OUTPUTS = ("results.csv", "results.md", "heatmap.png", "bars.png")
+OUTPUTS = ("runs.csv", "results.csv", "results.md", "comparison.csv", "comparison.md", "heatmap.png", "bars.png", "paired.png")
 BAR_METRICS = ("mIoU", "mDice", "bF1")
 
 
@@ -31,6 +44,8 @@ class SweepReport:
     metrics: list[str]
     cells: list[Cell]
     pending: list[dict[str, str]] | None  # jobs with no run dir yet; None when unknown
+    baseline: Cell | None = None  # what comparisons are against (None: no complete run yet)
+    comparisons: list[Comparison] = field(default_factory=list)
 
     def count(self, status: str) -> int:
         return sum(r.status == status for r in self.runs)
@@ -48,8 +63,9 @@ class SweepReport:
         return SECTION_TITLES[self.section].format(monitor=monitor)
 
 
-def build_report(sweep_dir: str | Path, section: str = "best") -> SweepReport:
-    """Collect the runs under ``sweep_dir`` and aggregate ``section`` (best | final | test)."""
+def build_report(sweep_dir: str | Path, section: str = "best", baseline: str | None = None) -> SweepReport:
+    """Collect the runs under ``sweep_dir``, aggregate ``section`` (best | final | test) and compare
+    every cell with ``baseline`` (``"loss=ce,model=unet"``; default: the first cell)."""
     if section not in SECTIONS:
         raise ValueError(f"metrics section '{section}' is not one of {', '.join(SECTIONS)} (option --metrics)")
     sweep_dir = Path(sweep_dir).resolve()
@@ -61,27 +77,35 @@ def build_report(sweep_dir: str | Path, section: str = "best") -> SweepReport:
     columns = grid_columns(runs)
     metrics = metric_names(complete, section)
     jobs = expected_jobs(sweep_dir)
-    return SweepReport(sweep_dir, runs, columns, section, metrics, aggregate(runs, columns, section, metrics),
-                       None if jobs is None else not_started(jobs, runs))
+    cells = aggregate(runs, columns, section, metrics)
+    base = choose_baseline(cells, columns, baseline) if cells else None
+    return SweepReport(sweep_dir, runs, columns, section, metrics, cells, None if jobs is None else not_started(jobs, runs),
+                       base, compare(cells, base, section, metrics) if base else [])
 
 
 def write_report(report: SweepReport, rows: str = "loss", cols: str = "model") -> dict[str, Path]:
-    """Write the four outputs into the sweep dir; plots need at least one complete run."""
+    """Write the outputs into the sweep dir; plots need at least one complete run."""
     for option, key in (("--rows", rows), ("--cols", cols)):
         if key not in report.columns:
             raise ValueError(f"{option} {key}: not a grid column of this sweep (columns: {', '.join(report.columns)})")
     out = {name: report.sweep_dir / name for name in OUTPUTS}
-    header, csv_body = csv_rows(report.runs, report.columns, report.sweep_dir)
-    write_csv(out["results.csv"], header, csv_body)
+    title = f"Sweep {report.sweep_dir.name}"
+    write_csv(out["runs.csv"], *run_rows(report.runs, report.columns, report.sweep_dir))
+    write_csv(out["results.csv"], *result_rows(report.cells, report.columns, report.metrics))
     table = markdown_table(report.cells, report.columns, report.metrics)
-    out["results.md"].write_text(markdown_report(f"Sweep {report.sweep_dir.name}", report.status_line(),
-                                                 report.section_title(), table, report.runs, report.sweep_dir))
-    if not report.cells or not report.metrics:  # nothing finished yet: tables only
-        return {k: v for k, v in out.items() if k.endswith((".csv", ".md"))}
+    out["results.md"].write_text(markdown_report(title, report.status_line(), report.section_title(), table,
+                                                 report.runs, report.sweep_dir))
+    if report.baseline is None or not report.metrics:  # nothing finished yet: the run tables only
+        return {k: out[k] for k in ("runs.csv", "results.csv", "results.md")}
+    write_csv(out["comparison.csv"], *comparison_rows(report.comparisons, report.columns))
+    out["comparison.md"].write_text(comparison_markdown(title, report.baseline, report.comparisons, report.columns,
+                                                        report.section_title()))
     headline = "mIoU" if "mIoU" in report.metrics else report.metrics[0]
     save(heatmap(report.cells, report.columns, headline, rows, cols), out["heatmap.png"])
     bar_metrics = [m for m in BAR_METRICS if m in report.metrics] or report.metrics[:1]
     save(bars(report.cells, report.columns, bar_metrics, group=rows), out["bars.png"])
+    baseline = ", ".join(f"{k}={v}" for k, v in zip(report.columns, report.baseline.key))
+    save(paired(report.comparisons, report.columns, baseline, headline), out["paired.png"])
     return out
 
 

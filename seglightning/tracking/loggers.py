@@ -29,7 +29,7 @@ from lightning.pytorch.utilities import rank_zero_only, rank_zero_warn
 
 from . import mlflow_logger, neptune_logger, wandb_logger
 from .context import RunContext
-from .media import ClassReport, Overlay
+from .media import ClassReport, Overlay, ReportMedia
 
 
 class RunDirWriter(ExperimentWriter):
@@ -74,7 +74,8 @@ class ResumableCSVLogger(CSVLogger):
 
 class MediaTensorBoardLogger(TensorBoardLogger):
     """TensorBoard under ``<run_dir>/tensorboard``: overlay panels and the confusion matrix as
-    images, the per-class table as a markdown text."""
+    images, the per-class table as a markdown text; a sweep report as markdown texts (its tables)
+    and images (its plots)."""
 
     @rank_zero_only
     def log_overlays(self, overlays: Sequence[Overlay], class_names: Sequence[str], step: int) -> None:
@@ -90,6 +91,16 @@ class MediaTensorBoardLogger(TensorBoardLogger):
         lines = ["| " + " | ".join(report.columns) + " |", "|" + " --- |" * len(report.columns)]
         lines += ["| " + " | ".join(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row) + " |" for row in report.rows]
         self.experiment.add_text("val/per_class", "\n".join(lines), step)
+
+    @rank_zero_only
+    def log_report(self, report: ReportMedia) -> None:
+        from PIL import Image
+
+        for name, text in report.texts.items():
+            self.experiment.add_text(f"sweep/{name}", text, 0)
+        for name, path in report.images.items():
+            self.experiment.add_image(f"sweep/{name}", np.asarray(Image.open(path).convert("RGB")), 0, dataformats="HWC")
+        self.experiment.flush()
 
 
 def _csv(run_dir: Path, context: RunContext, **kw: Any) -> Logger:

@@ -1,5 +1,6 @@
 """Media for the run dir and the trackers: overlay pictures (image | ground truth | prediction, in the
-dataset's class colours), the confusion-matrix plot and the per-class table."""
+dataset's class colours), the confusion-matrix plot, the per-class and per-image tables, and the
+sweep report's tables and plots."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import numpy as np
 import torch
 
 from ..metrics import EvaluationSnapshot, scores_from_confmat
+from ..run_dir import PER_IMAGE_FILE
 
 VOID_COLOUR = (255, 255, 255)
 
@@ -63,13 +65,28 @@ class ClassReport:
     figure_path: Path  # PNG of the row-normalised confusion matrix
 
 
+@dataclass(frozen=True)
+class ReportMedia:
+    """A sweep report as the trackers receive it (built by :mod:`seglightning.sweeps.tracker`)."""
+
+    tables: dict[str, tuple[list[str], list[list[Any]]]]  # "runs", "results", "comparison" -> (columns, rows), None = missing
+    texts: dict[str, str]  # "results", "comparison" -> the markdown of results.md / comparison.md
+    images: dict[str, Path]  # "heatmap", "bars", "paired" -> PNG
+    files: dict[str, Path]  # every file of the report by its name ("results.csv", ...)
+
+
 @runtime_checkable
 class MediaLogger(Protocol):
-    """What a Lightning logger implements to receive media from :class:`TrackerMedia`."""
+    """What a Lightning logger implements to receive media from :class:`TrackerMedia` and sweep
+    reports from ``seglightning-report --logger``."""
 
     def log_overlays(self, overlays: Sequence[Overlay], class_names: Sequence[str], step: int) -> None: ...
 
     def log_class_report(self, report: ClassReport, step: int) -> None: ...
+
+    def log_report(self, report: ReportMedia) -> None:
+        """Log a sweep report: tables as the tracker's tables where it has them, plots as images."""
+        ...
 
 
 def class_report(snapshot: EvaluationSnapshot, out_dir: Path) -> ClassReport:
@@ -93,6 +110,29 @@ def class_report(snapshot: EvaluationSnapshot, out_dir: Path) -> ClassReport:
         writer.writerows(rows)
     plot_confusion(confmat, class_names, figure_path)
     return ClassReport(columns, rows, table_path, figure_path)
+
+
+def per_image_table(snapshot: EvaluationSnapshot, out_dir: Path, split: str) -> Path | None:
+    """Write ``per_image.csv`` for the pass of ``snapshot`` on ``split``: per image (sorted by id)
+    ``split``, ``id``, ``valid_pixels``, then per class ``IoU/<c>``, ``Dice/<c>``, ``<bF1>/<c>``
+    (NaN: class in neither mask) and the pixel counts ``TP/<c>``, ``FP/<c>``, ``FN/<c>`` (void
+    excluded) that the sweep report's bootstrap resamples. None if the pass recorded no image."""
+    per_image = snapshot.per_image
+    if per_image is None:
+        return None
+    names = snapshot.class_names
+    blocks = {"IoU": per_image.iou(), "Dice": per_image.dice(), **per_image.bf1,
+              "TP": per_image.tp, "FP": per_image.fp, "FN": per_image.fn}
+    header = ["split", "id", "valid_pixels", *(f"{kind}/{c}" for kind in blocks for c in names)]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / PER_IMAGE_FILE
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        for i, image_id in enumerate(per_image.ids):
+            values = [v.item() for block in blocks.values() for v in block[i]]
+            writer.writerow([split, image_id, int(per_image.valid_pixels[i]), *values])
+    return path
 
 
 def plot_confusion(confmat: np.ndarray, class_names: Sequence[str], path: Path) -> None:

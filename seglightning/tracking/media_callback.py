@@ -8,6 +8,8 @@
   the module's ``metrics["val"]`` keeps of its last pass (``EvaluationMetrics.last``, all-reduced
   across processes before the reset), so the table matches ``metrics.json["final"]``. Written to ``<run_dir>/per_class.csv`` and
   ``<run_dir>/confusion_matrix.png``, then handed to each logger.
+- ``<run_dir>/per_image.csv``: per image of the final validation pass (at the end of fit), replaced
+  by the test pass's when the run is tested (the images the sweep report bootstraps over).
 
 A logger takes part by implementing :class:`~seglightning.tracking.media.MediaLogger`; the CSV
 logger does not (the files are in the run dir already).
@@ -19,7 +21,7 @@ from pathlib import Path
 
 import lightning as L
 
-from .media import MediaLogger, Overlay, class_report
+from .media import MediaLogger, Overlay, class_report, per_image_table
 from .overlays import OverlayImages
 
 
@@ -44,8 +46,14 @@ class TrackerMedia(OverlayImages):
         if snapshot is None or not trainer.is_global_zero:
             return
         report = class_report(snapshot, self.run_dir)
+        per_image_table(snapshot, self.run_dir, "val")
         for logger in _media_loggers(trainer):
             logger.log_class_report(report, trainer.global_step)
+
+    def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        snapshot = pl_module.metrics["test"].last
+        if snapshot is not None and trainer.is_global_zero:
+            per_image_table(snapshot, self.run_dir, "test")
 
 
 def _media_loggers(trainer: L.Trainer) -> list[MediaLogger]:

@@ -11,6 +11,8 @@
 - Params: the resolved run config (flattened, ``data/batch_size``) and the module's hyperparameters;
   MLflow params are immutable, so on a resumed run a key logged before keeps its first value.
 - Artifacts: overlay PNGs (``overlays/``), ``confusion_matrix.png`` and ``per_class.csv``.
+- A sweep report: its tables with ``log_table`` (``sweep/<table>.json``, readable with
+  ``mlflow.load_table``), ``results.md``/``comparison.md`` as texts and its plots under ``sweep/``.
 - A SQLite store takes one writer at a time: with a parallel launcher, prefer an MLflow server.
 """
 
@@ -25,7 +27,7 @@ from lightning.pytorch.loggers import MLFlowLogger
 from lightning.pytorch.utilities import rank_zero_only
 
 from .context import RunContext, stable_run_id
-from .media import ClassReport, Overlay
+from .media import ClassReport, Overlay, ReportMedia
 
 RUN_ID_TAG = "seglightning.run_id"
 
@@ -47,6 +49,17 @@ class MediaMLFlowLogger(MLFlowLogger):
     def log_class_report(self, report: ClassReport, step: int) -> None:
         for path in (report.figure_path, report.table_path):
             self.experiment.log_artifact(self.run_id, str(path))
+
+
+    @rank_zero_only
+    def log_report(self, report: ReportMedia) -> None:
+        for name, (columns, rows) in report.tables.items():
+            data = {c: [row[i] for row in rows] for i, c in enumerate(columns)}
+            self.experiment.log_table(self.run_id, data=data, artifact_file=f"sweep/{name}.json")
+        for name, text in report.texts.items():
+            self.experiment.log_text(self.run_id, text, f"sweep/{name}.md")
+        for path in report.images.values():
+            self.experiment.log_artifact(self.run_id, str(path), artifact_path="sweep")
 
 
 def _previous_run(tracking_uri: str, experiment_name: str, key: str) -> str | None:

@@ -13,7 +13,9 @@ so seglightning carries this small Lightning ``Logger`` on ``neptune_scale.Run``
   module's hyperparameters under ``hparams/``, tags ``loss=…``, ``arch=…``, ``data=…``, the sweep
   name as a group tag, overlay PNGs as file series ``val/overlays/<image>``, and at the end the
   confusion matrix (``val/confusion_matrix``), the per-class CSV (``val/per_class_table``) and the
-  per-class scores as values ``val/per_class/<class>/<column>``.
+  per-class scores as values ``val/per_class/<class>/<column>``; a sweep report as files
+  ``sweep/<file>`` (``sweep/results_csv``, ``sweep/comparison_md``, ``sweep/heatmap_png``, ...; the
+  client has no table type) and each grid cell's mean as values ``sweep/results/<cell>/<metric>``.
 - One Neptune run per attempt, in one experiment per run dir (named ``<parent dir>/<run dir>``): the
   first attempt's id is derived from the run dir; a resumed run forks the previous attempt (listed
   in ``<run_dir>/neptune/runs.txt``) at the step before the checkpoint, so its history continues
@@ -33,7 +35,7 @@ from lightning.pytorch.loggers.logger import rank_zero_experiment
 from lightning.pytorch.utilities import rank_zero_only
 
 from .context import RunContext, stable_run_id, tag_list
-from .media import ClassReport, Overlay
+from .media import ClassReport, Overlay, ReportMedia
 
 OFFLINE_PROJECT = "seglightning/offline"
 MODES = ("auto", "async", "offline", "disabled")
@@ -127,6 +129,17 @@ class NeptuneScaleLogger(Logger):
         self.experiment.assign_files({"val/confusion_matrix": report.figure_path, "val/per_class_table": report.table_path})
         values = {f"val/per_class/{row[0]}/{col}": v for row in report.rows for col, v in zip(report.columns[1:], row[1:])}
         self.experiment.log_configs(values)
+
+    @rank_zero_only
+    def log_report(self, report: ReportMedia) -> None:
+        self.experiment.assign_files({f"sweep/{name.replace('.', '_')}": path for name, path in report.files.items()})
+        columns, rows = report.tables["results"]
+        means = [i for i, c in enumerate(columns) if c.endswith("/mean")]
+        cell = columns.index("seeds")  # the grid values come before it
+        values = {f"sweep/results/{','.join(map(str, row[:cell]))}/{columns[i].removesuffix('/mean')}": row[i]
+                  for row in rows for i in means if row[i] is not None}
+        if values:
+            self.experiment.log_configs(values)
 
     def close(self, status: str) -> None:
         """Close the run (offline: the run file stays for ``neptune sync``)."""

@@ -13,6 +13,8 @@
   jobs of a multirun get one W&B run each.
 - Overlays as ``wandb.Image`` with native ``masks`` (ground truth, prediction; ``void`` for ignored
   pixels), the confusion matrix as an image and the per-class table as a ``wandb.Table``.
+- A sweep report (``seglightning-report --logger wandb``): its tables as ``wandb.Table``
+  (``sweep/runs``, ``sweep/results``, ``sweep/comparison``), its plots as ``wandb.Image``.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from lightning.pytorch.loggers.logger import rank_zero_experiment
 from lightning.pytorch.utilities import rank_zero_only
 
 from .context import RunContext, stable_run_id, tag_list
-from .media import ClassReport, Overlay
+from .media import ClassReport, Overlay, ReportMedia
 
 DATA_DIRS = {"WANDB_DATA_DIR": "data", "WANDB_ARTIFACT_DIR": "artifacts", "WANDB_CACHE_DIR": "cache"}
 MODES = ("auto", "online", "offline", "disabled")
@@ -84,6 +86,14 @@ class WandbRunLogger(WandbLogger):
             "val/confusion_matrix": wandb.Image(str(report.figure_path), caption="row-normalised"),
             "val/per_class": wandb.Table(columns=report.columns, data=report.rows),
         }, step)
+
+    @rank_zero_only
+    def log_report(self, report: ReportMedia) -> None:
+        import wandb
+
+        tables = {f"sweep/{name}": wandb.Table(columns=columns, data=rows) for name, (columns, rows) in report.tables.items()}
+        images = {f"sweep/{name}": wandb.Image(str(path), caption=name) for name, path in report.images.items()}
+        self.log_metrics({**tables, **images}, 0)
 
     def close(self, status: str) -> None:
         """Finish the W&B run (exit code 1 unless ``status == "success"``) and restore the environment."""

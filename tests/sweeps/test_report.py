@@ -10,9 +10,12 @@ import numpy as np
 import pytest
 import yaml
 from omegaconf import OmegaConf
+from PIL import Image
+from scipy import stats
 
 from seglightning.cli import report
 from seglightning.sweeps import build_report, write_report
+from seglightning.sweeps.report import OUTPUTS
 
 CLASSES = ("background", "disk")
 
@@ -51,7 +54,15 @@ def cell_line(table: str, *key: str) -> list[str]:
     return [c.strip() for c in line.strip("|").split("|")]
 
 
-def test_cells_are_mean_and_sample_std_over_seeds_with_the_best_in_bold(tmp_path):
+def expected_text(values: np.ndarray) -> str:
+    """mean ± std [95 % t-interval], computed with scipy."""
+    if len(values) < 2:
+        return f"{values.mean():.4f}"
+    low, high = stats.t.interval(0.95, len(values) - 1, loc=values.mean(), scale=stats.sem(values))
+    return f"{values.mean():.4f} ± {values.std(ddof=1):.4f} [{low:.4f}, {high:.4f}]"
+
+
+def test_cells_are_mean_std_and_t_interval_over_seeds(tmp_path):
     rng = np.random.default_rng(0)
     for loss in ("ce", "dice"):
         for seed in (0, 1, 2):
@@ -60,20 +71,100 @@ def test_cells_are_mean_and_sample_std_over_seeds_with_the_best_in_bold(tmp_path
     result = build_report(tmp_path)
     write_report(result)
     table = (tmp_path / "results.md").read_text()
-    means = {}
+    with open(tmp_path / "results.csv", newline="") as f:
+        rows = {r["loss"]: r for r in csv.DictReader(f)}
     for loss, seeds in (("ce", 3), ("dice", 3), ("lovasz", 1)):
         runs = [json.loads(p.read_text())["best"] for p in tmp_path.glob(f"loss={loss},*/metrics.json")]
         cells = cell_line(table, loss, "unet")
-        assert cells[2] == str(seeds)
+        assert cells[2] == str(seeds) and rows[loss]["seeds"] == " ".join(map(str, range(seeds)))
         for metric, text in zip(("mIoU", "mDice", "bF1", "pixel_acc"), cells[3:]):
             values = np.array([r[f"val/{metric}"] for r in runs])
-            expected = f"{values.mean():.4f}" + (f" ± {values.std(ddof=1):.4f}" if seeds > 1 else "")
-            assert text.strip("*") == expected
-            means.setdefault(metric, {})[loss] = (values.mean(), text.startswith("**"))
-    for per_loss in means.values():
-        best = max(per_loss, key=lambda k: per_loss[k][0])
-        assert [k for k, (_, bold) in per_loss.items() if bold] == [best]
+            assert text.strip("*").removesuffix(" (tied)") == expected_text(values)
+            assert float(rows[loss][f"{metric}/mean"]) == pytest.approx(values.mean())
+            assert int(rows[loss][f"{metric}/n"]) == seeds
+            if seeds > 1:
+                low, high = stats.t.interval(0.95, seeds - 1, loc=values.mean(), scale=stats.sem(values))
+                assert (float(rows[loss][f"{metric}/ci_low"]), float(rows[loss][f"{metric}/ci_high"])) == \
+                    (pytest.approx(low), pytest.approx(high))
+    assert "7 of 7 jobs complete, 0 failed, 0 unfinished, 0 not started" not in table  # no multirun.yaml: unknown
     assert "7 of 7 jobs complete, 0 failed, 0 unfinished" in table
+
+
+def set_metric(run: Path, metric: str, value: float) -> None:
+    result = json.loads((run / "metrics.json").read_text())
+    result["best"][f"val/{metric}"] = value
+    (run / "metrics.json").write_text(json.dumps(result))
+
+
+def test_best_is_bold_only_where_its_interval_clears_the_runner_up(tmp_path):
+    values = {"ce": (0.80, 0.81, 0.82), "dice": (0.50, 0.52, 0.51), "lovasz": (0.60, 0.64, 0.59)}
+    for loss, per_seed in values.items():
+        for seed, v in enumerate(per_seed):
+            run = fake_run(tmp_path, loss, "unet", seed)
+            set_metric(run, "mIoU", v)
+            set_metric(run, "mDice", {"ce": 0.70, "dice": 0.71, "lovasz": 0.40}[loss] + 0.05 * seed)
+    write_report(build_report(tmp_path))
+    table = (tmp_path / "results.md").read_text()
+    miou = {loss: cell_line(table, loss, "unet")[3] for loss in values}
+    mdice = {loss: cell_line(table, loss, "unet")[4] for loss in values}
+    assert miou["ce"].startswith("**") and not any(miou[k].startswith("**") or "tied" in miou[k] for k in ("dice", "lovasz"))
+    # mDice: dice's mean is highest but ce's interval overlaps it -> both tied, lovasz (separated) not
+    assert mdice["dice"].endswith("(tied)") and mdice["ce"].endswith("(tied)") and "tied" not in mdice["lovasz"]
+    assert not any(t.startswith("**") for t in mdice.values())
+    with open(tmp_path / "results.csv", newline="") as f:
+        ranks = {r["loss"]: (r["mIoU/rank"], r["mDice/rank"]) for r in csv.DictReader(f)}
+    assert ranks == {"ce": ("best", "tied"), "dice": ("", "tied"), "lovasz": ("", "")}
+
+
+def write_per_image(run: Path, rng: np.random.Generator, images: int, quality: float) -> None:
+    header = ["split", "id", "valid_pixels", *(f"{k}/{c}" for k in ("TP", "FP", "FN") for c in CLASSES)]
+    with open(run / "per_image.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        for i in range(images):
+            tp = rng.integers(0, 40, 2) + int(20 * quality)
+            writer.writerow(["test", f"img{i:03d}", 0, *tp, *rng.integers(0, 30, 2), *rng.integers(0, 30, 2)])
+
+
+def test_comparison_pairs_seeds_against_the_baseline_and_bootstraps_images(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    runs = {}
+    for loss, quality in (("ce", 0.0), ("dice", 1.0), ("lovasz", 0.2)):
+        for seed in (0, 1, 2, 3):
+            runs[(loss, seed)] = fake_run(tmp_path, loss, "unet", seed, rng=rng)
+            write_per_image(runs[(loss, seed)], rng, 20, quality)
+    report([str(tmp_path), "--baseline", "loss=dice"])
+    assert "comparison.md" in capsys.readouterr().out
+    with open(tmp_path / "comparison.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert {r["loss"] for r in rows} == {"ce", "lovasz"}  # the baseline is not compared with itself
+    for loss in ("ce", "lovasz"):
+        for metric in ("mIoU", "bF1"):
+            row = next(r for r in rows if (r["loss"], r["metric"], r["method"]) == (loss, metric, "seeds"))
+            base = np.array([json.loads((runs[("dice", s)] / "metrics.json").read_text())["best"][f"val/{metric}"] for s in range(4)])
+            cell = np.array([json.loads((runs[(loss, s)] / "metrics.json").read_text())["best"][f"val/{metric}"] for s in range(4)])
+            d = cell - base
+            assert [float(x.split(":")[1]) for x in row["per_seed"].split()] == pytest.approx(list(d))
+            low, high = stats.t.interval(0.95, 3, loc=d.mean(), scale=stats.sem(d))
+            assert (float(row["difference"]), float(row["ci_low"]), float(row["ci_high"])) == \
+                (pytest.approx(d.mean()), pytest.approx(low), pytest.approx(high))
+            p = stats.permutation_test((cell, base), lambda x, y, axis=-1: np.mean(x - y, axis=axis), vectorized=True,
+                                       permutation_type="samples", n_resamples=np.inf).pvalue
+            assert float(row["p_value"]) == pytest.approx(p)
+        boot = next(r for r in rows if (r["loss"], r["method"]) == (loss, "images"))
+        assert boot["metric"] == "mIoU" and boot["n"] == "20" and boot["split"] == "test"
+        assert float(boot["ci_low"]) < float(boot["difference"]) < float(boot["ci_high"])
+    # ce is far below dice per image: the image bootstrap's interval excludes 0
+    ce_boot = next(r for r in rows if (r["loss"], r["method"]) == ("ce", "images"))
+    assert float(ce_boot["ci_high"]) < 0
+    text = (tmp_path / "comparison.md").read_text()
+    assert "Baseline: **loss=dice, model=unet** (4 seeds)" in text and "## Paired over images (mIoU)" in text
+    with Image.open(tmp_path / "paired.png") as image:
+        assert image.format == "PNG"
+    with pytest.raises(SystemExit, match="--baseline loss=focal matches no cell"):
+        report([str(tmp_path), "--baseline", "loss=focal"])
+    with pytest.raises(SystemExit, match="optim.lr is not a grid column"):
+        report([str(tmp_path), "--baseline", "optim.lr=1"])
 
 
 def test_a_partial_sweep_lists_failed_unfinished_and_not_started_jobs(tmp_path):
@@ -88,11 +179,12 @@ def test_a_partial_sweep_lists_failed_unfinished_and_not_started_jobs(tmp_path):
     assert result.status_line() == "3 of 6 jobs complete, 1 failed, 1 unfinished, 1 not started"
     assert result.pending == [{"experiment": "grid", "loss": "dice", "model": "unet", "seed": "2"}]
     written = write_report(result)
-    assert set(written) == {"results.csv", "results.md", "heatmap.png", "bars.png"}
+    assert set(written) == {"runs.csv", "results.csv", "results.md", "comparison.csv", "comparison.md",
+                            "heatmap.png", "bars.png", "paired.png"}
     table = (tmp_path / "results.md").read_text()
     assert "## Failed runs" in table and "ValueError: Invalid learning rate: -1" in table and "more lines" not in table
     assert "## Unfinished runs" in table and "loss=dice,model=unet,seed=1" in table
-    with open(tmp_path / "results.csv", newline="") as f:
+    with open(tmp_path / "runs.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert sorted(r["status"] for r in rows) == ["complete"] * 3 + ["failed", "incomplete"]
     failed = next(r for r in rows if r["status"] == "failed")
@@ -101,7 +193,7 @@ def test_a_partial_sweep_lists_failed_unfinished_and_not_started_jobs(tmp_path):
 
 def test_a_sweep_with_nothing_finished_gets_its_tables_only(tmp_path):
     fake_run(tmp_path, "ce", "unet", 0, status="running")
-    assert set(write_report(build_report(tmp_path))) == {"results.csv", "results.md"}
+    assert set(write_report(build_report(tmp_path))) == {"runs.csv", "results.csv", "results.md"}
     assert "0 of 1 jobs complete, 0 failed, 1 unfinished" in (tmp_path / "results.md").read_text()
 
 
@@ -153,17 +245,4 @@ def test_cli_writes_the_outputs_and_prints_the_table(tmp_path, capsys):
     report([str(tmp_path), "--metrics", "final"])
     out = capsys.readouterr().out
     assert "4 of 4 jobs complete" in out and "| ce | deeplabv3plus | 2 |" in out
-    assert all((tmp_path / name).stat().st_size > 0 for name in ("results.csv", "results.md", "heatmap.png", "bars.png"))
-
-
-@pytest.mark.tracker
-def test_the_report_goes_to_a_tracker_as_a_table(tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv("WANDB_MODE", "offline")
-    monkeypatch.setenv("WANDB_SILENT", "true")
-    for seed in (0, 1):
-        fake_run(tmp_path, "ce", "unet", seed)
-    with pytest.warns(UserWarning, match="cannot log a table"):
-        report([str(tmp_path), "--logger", "wandb", "--logger", "tensorboard"])
-    out = capsys.readouterr().out
-    assert "WandbRunLogger: table sweep/results (2 runs)" in out and "WandbRunLogger: plots sweep/plots" in out
-    assert list((tmp_path / "report" / "wandb").glob("offline-run-*"))  # files stay in the sweep dir
+    assert all((tmp_path / name).stat().st_size > 0 for name in OUTPUTS)

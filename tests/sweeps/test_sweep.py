@@ -14,8 +14,10 @@ import numpy as np
 import pytest
 import yaml
 from PIL import Image
+from scipy import stats
 
 from seglightning.cli import report
+from seglightning.sweeps.report import OUTPUTS
 from tests.sweeps.helpers import SHRINK, run_cli, tiny_model_searchpath
 
 pytestmark = pytest.mark.slow
@@ -68,16 +70,16 @@ def test_one_command_runs_every_job_of_the_grid(sweep):
     assert all("experiment=" not in p.name and "sweep_name=" not in p.name for p in runs.values())
     # the multirun wrote the report at its end and printed the summary
     assert "8 of 8 jobs complete, 0 failed, 0 unfinished, 0 not started" in sweep.log
-    assert all((sweep.dir / name).is_file() for name in ("results.csv", "results.md", "heatmap.png", "bars.png"))
+    assert all((sweep.dir / name).is_file() for name in OUTPUTS)
 
 
 def test_report_aggregates_exactly_what_the_runs_recorded(sweep):
-    for name in ("results.csv", "results.md", "heatmap.png", "bars.png"):
+    for name in OUTPUTS:
         (sweep.dir / name).unlink()
     report([str(sweep.dir)])
     runs = run_dirs(sweep.dir)
 
-    with open(sweep.dir / "results.csv", newline="") as f:
+    with open(sweep.dir / "runs.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 8
     for row in rows:
@@ -99,14 +101,11 @@ def test_report_aggregates_exactly_what_the_runs_recorded(sweep):
             for metric, text in zip(HEADLINE, cells[3:]):
                 values = np.array([metrics_of(runs[(loss, model, s)])["best"][f"val/{metric}"] for s in SEEDS])
                 mean, std = values.mean(), values.std(ddof=1)
-                assert text.strip("*") == f"{mean:.4f} ± {std:.4f}", (loss, model, metric)
+                low, high = stats.t.interval(0.95, len(SEEDS) - 1, loc=mean, scale=stats.sem(values))
+                assert text.strip("*").removesuffix(" (tied)") == f"{mean:.4f} ± {std:.4f} [{low:.4f}, {high:.4f}]", (loss, model, metric)
                 means[(loss, model, metric)] = (mean, text.startswith("**"))
     assert len({means[(loss, model, "mIoU")][0] for loss in LOSSES for model in MODELS}) == 4  # cells differ
-    for metric in HEADLINE:
-        top = max(m for (_, _, k), (m, _) in means.items() if k == metric)
-        assert {key for key, (m, bold) in means.items() if bold and key[2] == metric} == \
-               {key for key, (m, _) in means.items() if key[2] == metric and m == top}
-    for name in ("heatmap.png", "bars.png"):
+    for name in ("heatmap.png", "bars.png", "paired.png"):
         with Image.open(sweep.dir / name) as image:
             assert image.format == "PNG" and min(image.size) > 100
 

@@ -78,3 +78,31 @@ def test_tune_config_composes_on_top_of_train():
     assert cfg.callbacks.checkpoint.monitor == cfg.study.metric == "val/mIoU"
     assert cfg.search_space.optim.lr.log is True
     assert cfg.model.name == compose_config("train").model.name
+
+
+@pytest.mark.slow
+def test_a_trial_whose_process_was_killed_is_marked_failed_at_the_next_launch(tmp_path):
+    import time
+
+    from seglightning.tune import KILLED
+
+    study_dir = tmp_path / "out" / "tune" / "crash"
+    study_dir.mkdir(parents=True)
+    storage = optuna.storages.RDBStorage(f"sqlite:///{study_dir / 'study.db'}", heartbeat_interval=1, grace_period=2)
+    study = optuna.create_study(study_name="crash", storage=storage, direction="maximize")
+    trial = study.ask()  # what a worker does before training; then it is killed mid-trial
+    storage.record_heartbeat(trial._trial_id)
+    run_dir = study_dir / "trial_0000"
+    run_dir.mkdir()
+    (run_dir / "metrics.json").write_text(json.dumps({"status": "running"}))
+    trial.set_user_attr("run_dir", str(run_dir))
+    time.sleep(3)  # longer than the grace period: no heartbeat any more
+
+    proc = run_cli("seglightning-tune", "study.name=crash", "study.n_trials=0", "study.heartbeat=1", output=tmp_path / "out")
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert f"trial 0 of study crash was left RUNNING by a process that stopped (no heartbeat); marked FAIL, run dir {run_dir}" in proc.stdout
+    (after,) = optuna.load_study(study_name="crash", storage=f"sqlite:///{study_dir / 'study.db'}").trials
+    assert after.state == optuna.trial.TrialState.FAIL
+    assert json.loads((run_dir / "metrics.json").read_text()) == {"status": "failed", "error": KILLED}
+    with open(study_dir / "trials.csv", newline="") as f:
+        assert [r["state"] for r in csv.DictReader(f)] == ["FAIL"]

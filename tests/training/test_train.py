@@ -164,5 +164,8 @@ def test_two_process_evaluation_equals_one_process_on_an_uneven_split(trained_ru
     two = evaluate(compose_config("eval", [*common, f"output={tmp_path / 'two'}", "trainer.devices=2", "trainer.strategy=ddp_spawn"]))
     for key in ["val/mIoU", "val/mDice", "val/bF1", "val/pixel_acc", "val/IoU/cross", "val/IoU/disk"]:
         assert two[key] == one[key], key
+    # per image: every image once, gathered from both processes onto rank zero
+    per_image = (tmp_path / "one" / "per_image.csv").read_text()
+    assert (tmp_path / "two" / "per_image.csv").read_text() == per_image and len(per_image.splitlines()) == 1 + 15
     # the per-class table is written by the processes that held the state (ddp_spawn workers)
     assert (tmp_path / "two" / "per_class.csv").read_text() == (tmp_path / "one" / "per_class.csv").read_text()
