@@ -105,6 +105,9 @@ class SegmentationLoop(L.LightningModule):
         sched = dict(self.hparams.scheduler or {"name": "constant"})
         return {"optimizer": optimizer, "lr_scheduler": build_scheduler(optimizer, int(self.trainer.estimated_stepping_batches), **sched)}
 
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        self.nonfinite.before_step(self.model, batch_idx, self.trainer.accumulate_grad_batches)
+
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         self.nonfinite.drop_gradients(self)
 

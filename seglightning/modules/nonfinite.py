@@ -4,8 +4,9 @@
   naming the step, the loss terms that went non-finite and the batch's samples (``batch["meta"]``,
   every rank's under DDP). Nothing is saved on the way out, so ``last.ckpt`` keeps the last good state.
 - ``skip``: the step's gradients are dropped before the optimizer step, so weights and optimizer
-  state stay as they were (the step counter and the learning-rate schedule advance, as when AMP's
-  GradScaler skips a step). Skips are counted (``train/nonfinite_skips``; ``nonfinite_skips`` in
+  state stay as they were, and the model's buffers (BatchNorm running statistics, which the forward
+  pass already updated) are put back as they were before the step; the step counter and the
+  learning-rate schedule advance, as when AMP's GradScaler skips a step. Skips are counted (``train/nonfinite_skips``; ``nonfinite_skips`` in
   ``metrics.json``), and ``module.max_nonfinite_skips`` consecutive skips stop the run with the error.
 
 Under DDP the ranks OR their flags (one all-reduce per step), so all skip or stop at the same step;
@@ -40,6 +41,13 @@ class NonFiniteGuard:
         self.policy, self.max_consecutive_skips = policy, int(max_consecutive_skips)
         self.skipped = self.consecutive = 0
         self.drop_next_update = False
+        self._buffers: list[torch.Tensor] = []
+
+    def before_step(self, model: torch.nn.Module, batch_idx: int, accumulate: int) -> None:
+        """Under ``skip``, at the start of each optimizer step's batches (one, or ``accumulate``):
+        remember the model's buffers, which a skipped step puts back."""
+        if self.policy == "skip" and batch_idx % accumulate == 0:
+            self._buffers = [b.detach().clone() for b in model.buffers()]
 
     def check(self, module: Any, loss: torch.Tensor, terms: Mapping[str, torch.Tensor], batch: dict[str, Any], batch_idx: int) -> bool:
         """Whether this step's update is skipped; raises :class:`NonFiniteLossError` to stop the run."""
@@ -63,12 +71,16 @@ class NonFiniteGuard:
             module.log("train/nonfinite_skips", float(self.skipped), on_step=True, on_epoch=False, batch_size=1)
         return bad
 
-    def drop_gradients(self, module: torch.nn.Module) -> None:
-        """Before the optimizer step: forget a skipped step's gradients (the optimizer then leaves
-        every parameter and its state untouched)."""
+    def drop_gradients(self, module: Any) -> None:
+        """Before the optimizer step (after the backward pass, which needs the buffers as the
+        forward left them): forget a skipped step's gradients, so the optimizer leaves every
+        parameter and its state untouched, and put the model's buffers back."""
         if self.drop_next_update:
             for p in module.parameters():
                 p.grad = None
+            with torch.no_grad():
+                for buffer, saved in zip(module.model.buffers(), self._buffers, strict=True):
+                    buffer.copy_(saved)
             self.drop_next_update = False
 
     def state_dict(self) -> dict[str, int]:

@@ -33,16 +33,6 @@ def uninterrupted(tmp_path_factory) -> Path:
     return run_dir
 
 
-def with_callback(monkeypatch, callback: L.Callback) -> None:
-    original = train_mod.build_callbacks
-
-    def build(*args, **kwargs):
-        callbacks, history, checkpoint = original(*args, **kwargs)
-        return [callback, *callbacks], history, checkpoint
-
-    monkeypatch.setattr(train_mod, "build_callbacks", build)
-
-
 class Crash(Exception):
     pass
 
@@ -69,19 +59,17 @@ class SignalAtStep(L.Callback):
             os.kill(os.getpid(), self.signum)
 
 
-def test_a_crash_inside_an_epoch_resumes_from_the_next_batch(uninterrupted, tmp_path, monkeypatch):
+def test_a_crash_inside_an_epoch_resumes_from_the_next_batch(uninterrupted, tmp_path, with_callback):
     stop = STEPS_PER_EPOCH + 2  # epoch 1, after its second batch: not an epoch boundary
-    with monkeypatch.context() as patch:
-        with_callback(patch, CrashAtStep(stop))
-        with pytest.raises(Crash):
-            train_mod.train(config(tmp_path))
+    with with_callback(CrashAtStep(stop)), pytest.raises(Crash):
+        train_mod.train(config(tmp_path))
     assert checkpoint_step(str(tmp_path / "checkpoints/last.ckpt")) == stop
     assert json.loads((tmp_path / "metrics.json").read_text())["status"] == "running"
     train_mod.train(config(tmp_path))  # resume=auto: from the mid-epoch last.ckpt
     assert (tmp_path / "metrics.json").read_bytes() == (uninterrupted / "metrics.json").read_bytes()
 
 
-def test_a_stop_signal_saves_exits_for_requeue_and_resumes_exactly(uninterrupted, tmp_path, monkeypatch):
+def test_a_stop_signal_saves_exits_for_requeue_and_resumes_exactly(uninterrupted, tmp_path, monkeypatch, with_callback):
     """With 2 data workers (the reference ran with none: the data does not depend on them)."""
     monkeypatch.delenv("SLURM_JOB_ID", raising=False)
     stop = STEPS_PER_EPOCH + 1
@@ -95,8 +83,7 @@ def test_a_stop_signal_saves_exits_for_requeue_and_resumes_exactly(uninterrupted
         return save(self, checkpoint, path, storage_options)
 
     before = signal.getsignal(signal.SIGTERM)
-    with monkeypatch.context() as patch:
-        with_callback(patch, SignalAtStep(stop))
+    with with_callback(SignalAtStep(stop)), monkeypatch.context() as patch:
         patch.setattr(AtomicCheckpointIO, "save_checkpoint", save_under_fire)
         with pytest.raises(SystemExit) as exited:
             train_mod.train(config(tmp_path, workers=2))
