@@ -3,6 +3,7 @@ started again ends with the uninterrupted run's metrics.json, bit for bit, with 
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import signal
@@ -96,4 +97,16 @@ def test_a_stop_signal_saves_exits_for_requeue_and_resumes_exactly(uninterrupted
     result = json.loads((tmp_path / "metrics.json").read_text())
     assert result == {"status": "interrupted", "signal": "SIGTERM", "step": stop, "epoch": 1, "checkpoint": "checkpoints/last.ckpt"}
     train_mod.train(config(tmp_path, workers=2))
+    assert (tmp_path / "metrics.json").read_bytes() == (uninterrupted / "metrics.json").read_bytes()
+
+
+def test_a_signal_during_an_epochs_last_batch_stops_after_validation(uninterrupted, tmp_path, monkeypatch, with_callback):
+    monkeypatch.delenv("SLURM_JOB_ID", raising=False)
+    with with_callback(SignalAtStep(STEPS_PER_EPOCH)), pytest.raises(SystemExit):
+        train_mod.train(config(tmp_path))
+    result = json.loads((tmp_path / "metrics.json").read_text())
+    assert (result["status"], result["step"], result["epoch"]) == ("interrupted", STEPS_PER_EPOCH, 0)
+    rows = [r for r in csv.DictReader(open(tmp_path / "metrics.csv")) if r.get("val/mIoU")]
+    assert [r["epoch"] for r in rows] == ["0"]  # epoch 0 was validated before the stop
+    train_mod.train(config(tmp_path))
     assert (tmp_path / "metrics.json").read_bytes() == (uninterrupted / "metrics.json").read_bytes()
