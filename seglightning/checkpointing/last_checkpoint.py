@@ -10,7 +10,7 @@ all-reduce per step): a signal that reaches one rank stops them all at the same 
 On a stop request the checkpoint is written at the next safe point and the run raises
 :class:`~.signals.Interrupted` when the following batch starts (the finished step's metrics are
 logged first); a request during the epoch's last batch or its validation stops the run at the end
-of the epoch, after the epoch-end checkpoint.
+of the epoch, after validation, with ``last.ckpt`` written there.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from .signals import Interrupted, StopSignals
 
 
 class LastCheckpoint(Checkpoint):
-    """A ``Checkpoint`` callback, so Lightning runs it after ``ModelCheckpoint`` (the epoch-end
-    ``last.ckpt`` is written before this callback can stop the run)."""
+    """A ``Checkpoint`` callback, so Lightning runs its hooks after ``ModelCheckpoint``'s (the
+    epoch's ``best.ckpt`` is written before this callback can stop the run)."""
 
     def __init__(self, path: str | Path, every_n_train_steps: int | None = None, train_time_interval: float | None = None,
                  stop: StopSignals | None = None, exit_code: int = 75):
@@ -43,10 +43,6 @@ class LastCheckpoint(Checkpoint):
         self.stop, self.exit_code = stop, exit_code
         self._last_save = time.monotonic()
         self._stopping = False
-
-    @property
-    def state_key(self) -> str:
-        return "LastCheckpoint"
 
     # -- signal handlers: ours from setup (keeping whatever was there, e.g. submitit's) and again
     # once Lightning has installed its own SIGTERM handler (which would stop the loop unsaved)

@@ -1,5 +1,6 @@
 """What every training loop shares: the model from the registry, one evaluation metric suite per
-stage, the optimiser and per-step scheduler, metric logging, and the RNG state in checkpoints.
+stage, the optimiser and per-step scheduler, metric logging, the non-finite loss guard
+(:mod:`.nonfinite`), and the RNG state in checkpoints.
 
 ``SegmentationModule`` (semantic) and ``InstanceSegmentationModule`` (Mask R-CNN) subclass
 :class:`SegmentationLoop`; a subclass builds its network in :meth:`build_network` and adds its
