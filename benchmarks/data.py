@@ -10,7 +10,8 @@ does) two ways:
   h-flip, photometric jitter, ImageNet normalisation, label check, tensor conversion).
 
 It reports images/s of each (measured round-robin, so load drift on a shared machine hits both
-alike) and their ratio (target >= 0.7), plus the reader alone (decode + labelId -> trainId). Run: ``python -m benchmarks.data [--images 2] [--iters 30] [--json out.json]``.
+alike) and their ratio (target >= 0.7), plus the reader alone (decode + labelId -> trainId).
+Run: ``python -m benchmarks.data [--images 2] [--iters 30] [--json out.json]``.
 """
 
 from __future__ import annotations
@@ -80,7 +81,8 @@ def run(images: int = 2, iters: int = 30, seed: int = 0) -> dict[str, Any]:
         bare_ips, load_ips, pipe_ips = rates["bare"], rates["load"], rates["pipeline"]
         out_shape = tuple(train[0]["image"].shape)
     return {
-        "sample": f"2048x1024 Cityscapes-style PNG pair ({png_mb:.1f} MB image PNG), {images} images x {iters} iters, 1 process",
+        "sample": f"2048x1024 Cityscapes-style PNG pair ({png_mb:.1f} MB image PNG), "
+        f"{images} images x {iters} iters, 1 process",
         "transforms": cfg["transforms"]["train"],
         "output": out_shape,
         "bare_ips": bare_ips,

@@ -136,11 +136,13 @@ def markdown(result: dict[str, Any]) -> str:
         "|---|---:|---:|---:|",
     ]
     for r in result["rows"]:
-        lines.append(f"| `{r['model']}` | {r['params'] / 1e6:.1f} | {r['gflops']:.1f} | {r['cpu_ratio_vs_unet']:.2f}x |")
+        ratio = r["cpu_ratio_vs_unet"]
+        lines.append(f"| `{r['model']}` | {r['params'] / 1e6:.1f} | {r['gflops']:.1f} | {ratio:.2f}x |")
     unet = next(r for r in result["rows"] if r["model"] == REFERENCE)
     lines.append("")
     lines.append(
-        f"{m['num_classes']} classes, batch 1, eval mode; U-Net (base 64) takes {unet['cpu_seconds']:.2f} s per forward "
+        f"{m['num_classes']} classes, batch 1, eval mode; "
+        f"U-Net (base 64) takes {unet['cpu_seconds']:.2f} s per forward "
         f"on {m['cpu']} ({m['threads']} threads, torch {m['torch']}); median of {m['repeats']} round-robin repeats."
     )
     return "\n".join(lines)

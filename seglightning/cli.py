@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,9 +13,29 @@ from typing import Any
 CONFIG_DIR = os.environ.get("SEGLIGHTNING_CONFIG_DIR", str(Path(__file__).resolve().parent / "conf"))
 
 
+# Lightning's promotional lines (logged at INFO by its rank-zero logger), not run information
+THIRD_PARTY_TIPS = ("💡 Tip:",)
+RANK_ZERO_LOGGERS = ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero")
+
+
+def _drop_tips(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith(THIRD_PARTY_TIPS)
+
+
+def quiet_third_party() -> None:
+    """Entry points only (library users keep their own warning filters): hide the dependencies'
+    deprecation notices, which a user of seglightning cannot act on, and Lightning's tips. Our own
+    deprecations and every other warning (e.g. non-deterministic ops, few batches) stay visible."""
+    for category in (DeprecationWarning, PendingDeprecationWarning, FutureWarning):
+        warnings.filterwarnings("ignore", category=category, module=r"(?!seglightning)")
+    for name in RANK_ZERO_LOGGERS:
+        logging.getLogger(name).addFilter(_drop_tips)
+
+
 def _hydra_app(config_name: str, fn: Callable[[Any], Any]) -> None:
     import hydra
 
+    quiet_third_party()
     if not Path(CONFIG_DIR, f"{config_name}.yaml").exists():
         sys.exit(f"seglightning: config directory {CONFIG_DIR} has no {config_name}.yaml (set SEGLIGHTNING_CONFIG_DIR)")
     hydra.main(config_path=CONFIG_DIR, config_name=config_name, version_base="1.3")(fn)()
@@ -69,6 +91,7 @@ def report(argv: list[str] | None = None) -> None:
     parser.add_argument("--logger", action="append", default=[], metavar="NAME",
                         help="also log the table and plots to this tracker (wandb, mlflow, neptune, tensorboard); repeatable")
     args = parser.parse_args(argv)
+    quiet_third_party()
     try:
         result = build_report(args.sweep_dir, args.metrics)
         if not result.runs:

@@ -1,4 +1,4 @@
-"""``seglightning-eval ckpt=PATH [data=<name> data.root=...] [split=val|test]``.
+"""``seglightning-eval ckpt=PATH [data=<name> data.root=...] [split=val|test] [inference.mode=slide ...]``.
 
 Evaluates a checkpoint on a split with the same metric suite as training, prints the table and
 writes ``<output>/metrics.json``, ``<output>/per_class.csv`` and ``<output>/confusion_matrix.png``
@@ -25,20 +25,38 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     data_cfg = OmegaConf.to_container(cfg.data, resolve=True) if cfg.get("data") else stored["data"]
     if cfg.split not in ("val", "test"):
         raise ValueError(f"split={cfg.split}: choose val or test")
-    module = load_module(cfg.ckpt)
+    module = load_module(cfg.ckpt, inference=OmegaConf.to_container(cfg.inference, resolve=True))
     dm = build_datamodule(**data_cfg, seed=stored.get("seed", 0))
     if dm.num_classes != module.hparams.num_classes:
         raise ValueError(f"data '{data_cfg['name']}' has {dm.num_classes} classes but the checkpoint {cfg.ckpt} was trained with {module.hparams.num_classes}")
     dm.request_extras(module.requires)
     trainer_kwargs: dict[str, Any] = OmegaConf.to_container(cfg.trainer, resolve=True)
     trainer_kwargs.pop("max_epochs", None)
-    trainer = L.Trainer(**trainer_kwargs, logger=False, use_distributed_sampler=False, enable_progress_bar=False)
+    out = Path(cfg.output)
+    trainer = L.Trainer(**trainer_kwargs, logger=False, use_distributed_sampler=False, enable_progress_bar=False,
+                        callbacks=[_ClassReportWriter(out, cfg.split)])
     run = trainer.validate if cfg.split == "val" else trainer.test
     metrics = {k: float(v) for k, v in run(module, datamodule=dm, verbose=False)[0].items()}
-    out = Path(cfg.output)
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "metrics.json", {"ckpt": str(Path(cfg.ckpt).resolve()), "split": cfg.split, "data": data_cfg["name"], "metrics": metrics})
-    class_report(module.metrics[cfg.split].last, out)
+    write_json(out / "metrics.json", {
+        "ckpt": str(Path(cfg.ckpt).resolve()), "split": cfg.split, "data": data_cfg["name"],
+        "inference": module.inference.as_dict(), "metrics": metrics,
+    })
     print_metrics({"final" if cfg.split == "val" else "test": metrics}, module.hparams.class_names)
     print(f"[seglightning] evaluation written to {out}")
     return metrics
+
+
+class _ClassReportWriter(L.Callback):
+    """Writes the per-class table of the pass on rank zero, in the process that ran it (also under
+    ``ddp_spawn``, whose workers hold the metric state); ``on_*_end`` runs after the module's
+    epoch-end hook took the snapshot."""
+
+    def __init__(self, out: Path, split: str):
+        self.out, self.split = out, split
+
+    def _write(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.is_global_zero:
+            class_report(pl_module.metrics[self.split].last, self.out)
+
+    on_validation_end = on_test_end = _write

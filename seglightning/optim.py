@@ -29,7 +29,15 @@ def _warmup_factor(step: int, warmup: int, start: float) -> float:
     return start + (1.0 - start) * step / warmup if step < warmup else 1.0
 
 
-def schedule_factor(name: str, step: int, total: int, warmup: int = 0, warmup_start: float = 0.001, power: float = 0.9, min_ratio: float = 0.0) -> float:
+def schedule_factor(
+    name: str,
+    step: int,
+    total: int,
+    warmup: int = 0,
+    warmup_start: float = 0.001,
+    power: float = 0.9,
+    min_ratio: float = 0.0,
+) -> float:
     """The lr multiplier at optimizer step ``step`` of ``total`` (pure function, tested by hand)."""
     t = min(step, total) / max(total, 1)
     if name == "poly":
@@ -39,16 +47,27 @@ def schedule_factor(name: str, step: int, total: int, warmup: int = 0, warmup_st
     elif name == "constant":
         factor = 1.0
     else:
-        raise KeyError(f"unknown scheduler '{name}' (config key scheduler.name); choose one of constant, cosine, onecycle, poly")
+        raise KeyError(
+            f"unknown scheduler '{name}' (config key scheduler.name); choose one of constant, cosine, onecycle, poly"
+        )
     return factor * _warmup_factor(step, warmup, warmup_start)
 
 
-def build_scheduler(optimizer: torch.optim.Optimizer, total_steps: int, name: str = "poly", warmup_steps: int = 0, warmup_ratio: float = 0.0, **kwargs: Any) -> dict[str, Any]:
+def build_scheduler(
+    optimizer: torch.optim.Optimizer,
+    total_steps: int,
+    name: str = "poly",
+    warmup_steps: int = 0,
+    warmup_ratio: float = 0.0,
+    **kwargs: Any,
+) -> dict[str, Any]:
     """A Lightning ``lr_scheduler`` dict stepping every optimizer step."""
     warmup = max(int(warmup_steps), int(warmup_ratio * total_steps))
     if name == "onecycle":
         max_lr = [g["lr"] for g in optimizer.param_groups]
-        sched: Any = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lr, total_steps=max(total_steps, 2), **kwargs)
+        sched: Any = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=max_lr, total_steps=max(total_steps, 2), **kwargs
+        )
     else:
         schedule_factor(name, 0, total_steps)  # validates the name before training starts
         sched = torch.optim.lr_scheduler.LambdaLR(

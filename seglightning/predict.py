@@ -1,7 +1,8 @@
-"""``seglightning-predict ckpt=PATH input=DIR output=DIR``.
+"""``seglightning-predict ckpt=PATH input=DIR output=DIR [inference.mode=slide ...]``.
 
 For every image in ``input`` (png/jpg/jpeg/bmp/tif), writes ``<stem>.png`` (palette PNG of class
-indices, the dataset's colours) and ``<stem>_overlay.png`` (image | prediction blended) to ``output``.
+indices, the dataset's colours) and ``<stem>_overlay.png`` (image | prediction blended) to ``output``,
+predicted under the run's ``module.inference`` with the non-null ``inference.*`` keys replaced.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from PIL import Image
 
 from .data.reader import IMAGE_SUFFIXES
@@ -32,7 +33,7 @@ def predict(cfg: DictConfig) -> list[Path]:
         raise FileNotFoundError(f"input={src}: no images with suffix {sorted(IMAGE_SUFFIXES)}")
     stored = load_checkpoint_config(cfg.ckpt)
     device = _device(str(cfg.device))
-    module = load_module(cfg.ckpt, device)
+    module = load_module(cfg.ckpt, device, OmegaConf.to_container(cfg.inference, resolve=True))
     transform = build_transforms(stored["data"].get("transforms", {}).get("val"), module.hparams.ignore_index)
     palette = module.hparams.palette or [tuple(int(v) for v in np.random.default_rng(c).integers(0, 256, 3)) for c in range(module.hparams.num_classes)]
     flat_palette = [v for c in palette for v in c]
@@ -45,7 +46,7 @@ def predict(cfg: DictConfig) -> list[Path]:
             raise ValueError(f"{path}: unreadable image ({err})") from err
         x = torch.from_numpy(transform(image=image)["image"].transpose(2, 0, 1)).float()[None].to(device)
         with torch.no_grad():
-            pred = module(x)["logits"].argmax(1)[0].cpu().numpy().astype(np.uint8)
+            pred = module.infer(x).argmax(1)[0].cpu().numpy().astype(np.uint8)
         mask_img = Image.fromarray(pred, mode="P")
         mask_img.putpalette(flat_palette + [0] * (768 - len(flat_palette)))
         mask_img.save(dst / f"{path.stem}.png")

@@ -73,7 +73,9 @@ def probe_colors(n: int = 256) -> np.ndarray:
     return grid[order][np.arange(n) % len(grid)].astype(np.uint8)
 
 
-def _encode(seed: int, split: str, index: int, size: Size, shapes: Sequence[int], bands: Sequence[int], void: int | None) -> tuple[np.ndarray, np.ndarray, Any]:
+def _encode(
+    seed: int, split: str, index: int, size: Size, shapes: Sequence[int], bands: Sequence[int], void: int | None
+) -> tuple[np.ndarray, np.ndarray, Any]:
     """(image, raw label map int32, synthetic sample): shapes -> ``shapes[c-1]``, background ->
     vertical bands of ``bands``, synthetic void border -> ``void`` (or the shape's label if None)."""
     s = generate_sample(seed, index, split, size)
@@ -123,7 +125,14 @@ def voc_id(split: str, index: int) -> str:
     return f"{2007 + ('train', 'val', 'test').index(split)}_{index:06d}"
 
 
-def write_voc(root: str | Path, seed: int = 0, counts: Mapping[str, int] | None = None, size: Size = DEFAULT_SIZE, paint_labels: bool = False, aug: int = 0) -> Path:
+def write_voc(
+    root: str | Path,
+    seed: int = 0,
+    counts: Mapping[str, int] | None = None,
+    size: Size = DEFAULT_SIZE,
+    paint_labels: bool = False,
+    aug: int = 0,
+) -> Path:
     """VOCdevkit/VOC2012 with JPEGs, palette PNGs (255 = void border) and split lists.
 
     ``aug`` > 0 also writes the SBD-style ``SegmentationClassAug/`` (grayscale index PNGs) for the
@@ -156,11 +165,20 @@ def write_voc(root: str | Path, seed: int = 0, counts: Mapping[str, int] | None 
             aug_labels[id_] = labels
         for id_ in aug_ids:
             _save_png(np.asarray(aug_labels[id_], np.uint8), base / "SegmentationClassAug" / f"{id_}.png")
-        (lists / "train_aug.txt").write_text("".join(f"/JPEGImages/{x}.jpg /SegmentationClassAug/{x}.png\n" for x in aug_ids))
+        (lists / "train_aug.txt").write_text(
+            "".join(f"/JPEGImages/{x}.jpg /SegmentationClassAug/{x}.png\n" for x in aug_ids)
+        )
     return root
 
 
-def write_voc_aug(root: str | Path, seed: int = 0, counts: Mapping[str, int] | None = None, size: Size = DEFAULT_SIZE, paint_labels: bool = False, aug: int = 2) -> Path:
+def write_voc_aug(
+    root: str | Path,
+    seed: int = 0,
+    counts: Mapping[str, int] | None = None,
+    size: Size = DEFAULT_SIZE,
+    paint_labels: bool = False,
+    aug: int = 2,
+) -> Path:
     """VOC 2012 plus the SBD-augmented train set (see :func:`write_voc`)."""
     return write_voc(root, seed, counts, size, paint_labels, aug=aug)
 
@@ -194,7 +212,14 @@ def cityscapes_instance_ids(labels: np.ndarray, instance_ids: np.ndarray) -> np.
     return out
 
 
-def write_cityscapes(root: str | Path, seed: int = 0, counts: Mapping[str, int] | None = None, size: Size = DEFAULT_SIZE, paint_labels: bool = False, coarse: bool = True) -> Path:
+def write_cityscapes(
+    root: str | Path,
+    seed: int = 0,
+    counts: Mapping[str, int] | None = None,
+    size: Size = DEFAULT_SIZE,
+    paint_labels: bool = False,
+    coarse: bool = True,
+) -> Path:
     """leftImg8bit + gtFine (labelIds uint8, instanceIds 16-bit, color) [+ gtCoarse for train]."""
     root = Path(root)
     for split, n in _counts(counts).items():
@@ -203,7 +228,9 @@ def write_cityscapes(root: str | Path, seed: int = 0, counts: Mapping[str, int] 
             city = cities[i % len(cities)]
             stem = f"{city}_{i:06d}_{19 + i:06d}"
             image, labels, s = _encode(seed, split, i, size, CITYSCAPES_SHAPES, CITYSCAPES_BANDS, None)
-            _save_png(_image(image, labels, paint_labels), root / "leftImg8bit" / split / city / f"{stem}_leftImg8bit.png")
+            _save_png(
+                _image(image, labels, paint_labels), root / "leftImg8bit" / split / city / f"{stem}_leftImg8bit.png"
+            )
             gt = root / "gtFine" / split / city
             _save_png(labels.astype(np.uint8), gt / f"{stem}_gtFine_labelIds.png")
             _save_png(_CS_COLORS[labels], gt / f"{stem}_gtFine_color.png")
@@ -224,7 +251,13 @@ def camvid_stem(split: str, index: int) -> str:
     return f"{('0001TP', 'Seq05VD', '0016E5')[('train', 'val', 'test').index(split)]}_{6690 + 30 * index:06d}"
 
 
-def write_camvid(root: str | Path, seed: int = 0, counts: Mapping[str, int] | None = None, size: Size = DEFAULT_SIZE, paint_labels: bool = False) -> Path:
+def write_camvid(
+    root: str | Path,
+    seed: int = 0,
+    counts: Mapping[str, int] | None = None,
+    size: Size = DEFAULT_SIZE,
+    paint_labels: bool = False,
+) -> Path:
     """SegNet CamVid: {split}/ RGB PNGs and {split}annot/ grayscale PNGs (0-10, 11 = void)."""
     root = Path(root)
     for split, n in _counts(counts, {"train": 4, "val": 2, "test": 2}).items():
@@ -236,7 +269,13 @@ def write_camvid(root: str | Path, seed: int = 0, counts: Mapping[str, int] | No
     return root
 
 
-def write_camvid32(root: str | Path, seed: int = 0, counts: Mapping[str, int] | None = None, size: Size = DEFAULT_SIZE, paint_labels: bool = False) -> Path:
+def write_camvid32(
+    root: str | Path,
+    seed: int = 0,
+    counts: Mapping[str, int] | None = None,
+    size: Size = DEFAULT_SIZE,
+    paint_labels: bool = False,
+) -> Path:
     """32-class CamVid: {split}/ images, {split}_labels/<stem>_L.png RGB labels, class_dict.csv."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
@@ -303,7 +342,11 @@ class _COCOJson:
     def add(self, img_id: int, category: int, segmentation: Any, h: int, w: int, iscrowd: int = 0) -> None:
         m = _rasterised(segmentation, h, w)
         ys, xs = np.nonzero(m)
-        bbox = [float(xs.min()), float(ys.min()), float(xs.max() - xs.min() + 1), float(ys.max() - ys.min() + 1)] if len(xs) else [0.0] * 4
+        bbox = (
+            [float(xs.min()), float(ys.min()), float(xs.max() - xs.min() + 1), float(ys.max() - ys.min() + 1)]
+            if len(xs)
+            else [0.0] * 4
+        )
         self.annotations.append({
             "id": len(self.annotations) + 1, "image_id": img_id, "category_id": category,
             "segmentation": segmentation, "area": float(m.sum()), "bbox": bbox, "iscrowd": iscrowd,
@@ -313,7 +356,9 @@ class _COCOJson:
         path.parent.mkdir(parents=True, exist_ok=True)
         cats = [{"id": c, "name": n, "supercategory": "thing"} for c, n in COCO_CATEGORIES]
         info = {"description": "seglightning COCO-format fixture"}
-        path.write_text(json.dumps({"info": info, "images": self.images, "annotations": self.annotations, "categories": cats}))
+        path.write_text(
+            json.dumps({"info": info, "images": self.images, "annotations": self.annotations, "categories": cats})
+        )
 
 
 RECTS_FILE = "000000900001.jpg"
@@ -332,7 +377,13 @@ def coco_rects(h: int, w: int) -> list[tuple[int, tuple[int, int, int, int], str
     ]
 
 
-def write_coco(root: str | Path, seed: int = 0, counts: Mapping[str, int] | None = None, size: Size = DEFAULT_SIZE, paint_labels: bool = False) -> Path:
+def write_coco(
+    root: str | Path,
+    seed: int = 0,
+    counts: Mapping[str, int] | None = None,
+    size: Size = DEFAULT_SIZE,
+    paint_labels: bool = False,
+) -> Path:
     """annotations/instances_{split}2017.json + {split}2017/ JPEGs.
 
     Categories 1, 5, 44, 90 (non-contiguous). Per synthetic image: instance 1 -> a crowd
@@ -365,13 +416,19 @@ def write_coco(root: str | Path, seed: int = 0, counts: Mapping[str, int] | None
         # order in which the semantic view rasterises them), each in its class's probe colour
         rects = coco_rects(h, w)
         canvas = np.full((h, w, 3), probe_colors()[0] if paint_labels else 90, np.uint8)
-        for cat, (x0, y0, x1, y1), _, _ in sorted(rects, key=lambda r: (-r[3], -(r[1][2] - r[1][0]) * (r[1][3] - r[1][1]))):
+        for cat, (x0, y0, x1, y1), _, _ in sorted(
+            rects, key=lambda r: (-r[3], -(r[1][2] - r[1][0]) * (r[1][3] - r[1][1]))
+        ):
             canvas[y0:y1, x0:x1] = probe_colors()[class_of[cat]]
         img_id = js.add_image(RECTS_FILE, h, w)
         for cat, (x0, y0, x1, y1), enc, crowd in rects:
             m = np.zeros((h, w), np.uint8)
             m[y0:y1, x0:x1] = 1
-            seg = {"polygon": [[x0, y0, x1, y0, x1, y1, x0, y1]], "uncompressed_rle": uncompressed_rle(m), "compressed_rle": compressed_rle(m)}[enc]
+            seg = {
+                "polygon": [[x0, y0, x1, y0, x1, y1, x0, y1]],
+                "uncompressed_rle": uncompressed_rle(m),
+                "compressed_rle": compressed_rle(m),
+            }[enc]
             js.add(img_id, cat, seg, h, w, iscrowd=crowd)
         _save_jpg(canvas, folder / RECTS_FILE)
         js.dump(root / "annotations" / f"instances_{split}2017.json")
@@ -384,7 +441,14 @@ FOLDER_COLORS = ((0, 0, 0), (230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 1
 FOLDER_VOID = (255, 255, 255)
 
 
-def write_folder(root: str | Path, seed: int = 0, counts: Mapping[str, int] | None = None, size: Size = DEFAULT_SIZE, paint_labels: bool = False, split_lists: bool = True) -> Path:
+def write_folder(
+    root: str | Path,
+    seed: int = 0,
+    counts: Mapping[str, int] | None = None,
+    size: Size = DEFAULT_SIZE,
+    paint_labels: bool = False,
+    split_lists: bool = True,
+) -> Path:
     """images/ + masks/ + classes.yaml: even samples as index PNGs (255 = void), odd ones as RGB
     colour PNGs (void = white); ``split_lists`` writes splits/{split}.txt (else use val_ratio)."""
     root = Path(root)

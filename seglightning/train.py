@@ -157,6 +157,7 @@ def fit_and_test(run: PreparedRun) -> dict[str, Any]:
         "best": run.history.best(monitor, mode) or {},
         "checkpoints": {"last": "checkpoints/last.ckpt", "best": "checkpoints/best.ckpt" if run.checkpoint.best_model_path else None},
         "fit_seconds": round(fit_seconds, 2),
+        "inference": run.module.inference.as_dict(),  # how val/test predictions were made
     }
     if run.module.nonfinite.policy == "skip":
         result["nonfinite_skips"] = run.module.nonfinite.skipped

@@ -18,7 +18,9 @@ from .registry import DATASETS
 from .transforms import build_transforms
 
 
-def build_dataset(name: str, root: str | None = None, split: str = "train", transforms: Any = None, **kwargs: Any) -> Dataset:
+def build_dataset(
+    name: str, root: str | None = None, split: str = "train", transforms: Any = None, **kwargs: Any
+) -> Dataset:
     """The raw dataset ``name``; with ``transforms`` (a preset spec dict) items are transformed."""
     ds = lookup(DATASETS, name, "dataset", "data.name")(root=root, split=split, **kwargs)
     if transforms is None:

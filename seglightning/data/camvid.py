@@ -55,7 +55,9 @@ class CamVid11(SegmentationReader):
     def __init__(self, root: str | Path, split: str = "train", instances: bool = False):
         super().__init__(root, split, instances)
         image_dir = _split_dir(self.root, split)
-        mask_dir = require_dir(self.root / f"{split}annot", "CamVid labels", f"expected {split}annot/ next to {split}/ (SegNet layout)")
+        mask_dir = require_dir(
+            self.root / f"{split}annot", "CamVid labels", f"expected {split}annot/ next to {split}/ (SegNet layout)"
+        )
         pair_by_stem(self, image_dir, mask_dir)
 
     def read_mask(self, sample: Sample) -> np.ndarray:
@@ -83,7 +85,9 @@ class CamVid32(SegmentationReader):
 
     splits = ("train", "val", "test")
 
-    def __init__(self, root: str | Path, split: str = "train", void_classes: Sequence[str] = (), instances: bool = False):
+    def __init__(
+        self, root: str | Path, split: str = "train", void_classes: Sequence[str] = (), instances: bool = False
+    ):
         super().__init__(root, split, instances)
         table = read_class_dict(self.root / "class_dict.csv")
         unknown = set(void_classes) - {name for name, _ in table}
@@ -99,7 +103,9 @@ class CamVid32(SegmentationReader):
             source=str(self.root / "class_dict.csv"),
         )
         image_dir = _split_dir(self.root, split)
-        mask_dir = require_dir(self.root / f"{split}_labels", "CamVid labels", f"expected {split}_labels/ next to {split}/")
+        mask_dir = require_dir(
+            self.root / f"{split}_labels", "CamVid labels", f"expected {split}_labels/ next to {split}/"
+        )
         pair_by_stem(self, image_dir, mask_dir, mask_stem=lambda stem: f"{stem}_L")
 
     def read_mask(self, sample: Sample) -> np.ndarray:

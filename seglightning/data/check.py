@@ -73,7 +73,10 @@ class CheckReport:
                     cells.append(f"{100 * s.pixels[c] / valid:8.2f}%" if valid else f"{'-':>9}")
                 absent = all(s.pixels[c] == 0 for s in counted)
                 lines.append(f"{cname:<{width}} " + " ".join(cells) + ("   (absent)" if absent else ""))
-            lines.append(f"{f'void ({self.ignore_index})':<{width}} " + " ".join(f"{100 * s.pixels[-1] / s.pixels.sum():8.2f}%" for s in counted))
+            lines.append(
+                f"{f'void ({self.ignore_index})':<{width}} "
+                + " ".join(f"{100 * s.pixels[-1] / s.pixels.sum():8.2f}%" for s in counted)
+            )
         problems = self.problems
         lines += ["", f"problems: {len(problems)}"]
         lines += [f"  - {p}" for p in problems[:max_problems]]
@@ -109,7 +112,9 @@ class _Probe(Dataset):
         mask = np.asarray(item["mask"]).ravel()
         void = mask == self.ignore_index
         pixels = np.zeros(self.num_classes + 1, np.int64)
-        pixels[: self.num_classes] = np.bincount(mask[~void].astype(np.int64), minlength=self.num_classes)[: self.num_classes]
+        pixels[: self.num_classes] = np.bincount(mask[~void].astype(np.int64), minlength=self.num_classes)[
+            : self.num_classes
+        ]
         pixels[-1] = int(void.sum())
         h, w = item["image"].shape[:2]
         return {"size": (w, h), "pixels": pixels, "problems": []}
@@ -169,8 +174,12 @@ def main(cfg: Mapping[str, Any]) -> int:
     if data.get("instances"):
         kwargs["instances"] = True
     report = check_dataset(
-        data["name"], data.get("root"), splits, kwargs,
-        level=str(opts.get("level", "full")), workers=int(opts.get("workers", data.get("num_workers", 0)) or 0),
+        data["name"],
+        data.get("root"),
+        splits,
+        kwargs,
+        level=str(opts.get("level", "full")),
+        workers=int(opts.get("workers", data.get("num_workers", 0)) or 0),
     )
     print(report.render())
     return 0 if report.ok else 1

@@ -106,14 +106,18 @@ class CityscapesSegmentation(SegmentationReader):
     def __init__(self, root: str | Path, split: str = "train", instances: bool = False, annotations: str = "fine"):
         super().__init__(root, split, instances)
         if annotations not in ("fine", "coarse"):
-            raise DatasetError(f"cityscapes annotations must be 'fine' or 'coarse', not '{annotations}' (data.annotations)")
+            raise DatasetError(
+                f"cityscapes annotations must be 'fine' or 'coarse', not '{annotations}' (data.annotations)"
+            )
         gt = "gtFine" if annotations == "fine" else "gtCoarse"
         img_root = require_dir(
-            self.root / "leftImg8bit" / split, f"Cityscapes images for split '{split}'",
+            self.root / "leftImg8bit" / split,
+            f"Cityscapes images for split '{split}'",
             "set data.root to the folder holding leftImg8bit/ and gtFine/ (extract leftImg8bit_trainvaltest.zip there)",
         )
         gt_root = require_dir(
-            self.root / gt / split, f"Cityscapes {gt} labels for split '{split}'",
+            self.root / gt / split,
+            f"Cityscapes {gt} labels for split '{split}'",
             f"extract {gt}_trainvaltest.zip (or {gt}.zip) into data.root",
         )
         for city in sorted(e.name for e in os.scandir(img_root) if e.is_dir()):

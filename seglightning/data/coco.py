@@ -61,7 +61,10 @@ def load_coco(ann_file: Path) -> Any:
     except ImportError:  # pragma: no cover - optional dependency
         raise ImportError("COCO needs pycocotools: pip install 'seglightning[coco]'") from None
     if not ann_file.is_file():
-        raise DatasetError(f"{ann_file}: COCO annotation file not found; set data.root to the folder holding annotations/ and the image folders")
+        raise DatasetError(
+            f"{ann_file}: COCO annotation file not found; "
+            "set data.root to the folder holding annotations/ and the image folders"
+        )
     try:
         with contextlib.redirect_stdout(_io.StringIO()):
             return COCO(str(ann_file))
@@ -81,14 +84,28 @@ def annotation_problem(ann: dict[str, Any], width: int, height: int, tolerance: 
             xy = np.asarray(poly, dtype=np.float64).reshape(-1, 2) if len(poly) % 2 == 0 else None
             if xy is None or len(xy) < 3:
                 return "polygon with fewer than 3 points or an odd number of coordinates"
-            if xy[:, 0].min() < -tolerance or xy[:, 1].min() < -tolerance or xy[:, 0].max() > width + tolerance or xy[:, 1].max() > height + tolerance:
-                return f"polygon x range [{xy[:, 0].min():g}, {xy[:, 0].max():g}], y range [{xy[:, 1].min():g}, {xy[:, 1].max():g}] outside the {width}x{height} image"
+            if (
+                xy[:, 0].min() < -tolerance
+                or xy[:, 1].min() < -tolerance
+                or xy[:, 0].max() > width + tolerance
+                or xy[:, 1].max() > height + tolerance
+            ):
+                x_range = f"[{xy[:, 0].min():g}, {xy[:, 0].max():g}]"
+                y_range = f"[{xy[:, 1].min():g}, {xy[:, 1].max():g}]"
+                return f"polygon x range {x_range}, y range {y_range} outside the {width}x{height} image"
     else:
         return "no segmentation"
     bbox = ann.get("bbox")
     if bbox is not None:
         x, y, w, h = (float(v) for v in bbox)
-        if x < -tolerance or y < -tolerance or x + w > width + tolerance or y + h > height + tolerance or w < 0 or h < 0:
+        if (
+            x < -tolerance
+            or y < -tolerance
+            or x + w > width + tolerance
+            or y + h > height + tolerance
+            or w < 0
+            or h < 0
+        ):
             return f"bbox [{x:g}, {y:g}, {w:g}, {h:g}] (xywh) outside the {width}x{height} image"
     return None
 
@@ -120,7 +137,11 @@ class COCOSegmentation(SegmentationReader):
         self.coco = load_coco(self.ann_file)
         self.class_of = self.category_map(sorted(self.coco.cats))  # category id -> class index
         self.instance_class_names = self.class_names
-        image_dir = require_dir(self.root / f"{split}{year}", f"COCO images for split '{split}'", f"extract {split}{year}.zip into data.root")
+        image_dir = require_dir(
+            self.root / f"{split}{year}",
+            f"COCO images for split '{split}'",
+            f"extract {split}{year}.zip into data.root",
+        )
         on_disk = {e.name for e in os.scandir(image_dir)}
         self.bad_images: dict[int, str] = {}
         self._cache: tuple[int | None, list] = (None, [])
@@ -134,7 +155,13 @@ class COCOSegmentation(SegmentationReader):
             if info["file_name"] not in on_disk:
                 self.index_problems.append(f"{path}: missing image for id {img_id} listed in {self.ann_file}")
             self.samples.append(
-                Sample(str(img_id), path, None, size=(int(info["width"]), int(info["height"])), extra={"source": self.ann_file, "image_id": img_id})
+                Sample(
+                    str(img_id),
+                    path,
+                    None,
+                    size=(int(info["width"]), int(info["height"])),
+                    extra={"source": self.ann_file, "image_id": img_id},
+                )
             )
 
     def category_map(self, category_ids: Sequence[int]) -> dict[int, int]:
@@ -148,7 +175,9 @@ class COCOSegmentation(SegmentationReader):
             info = self.coco.imgs.get(ann.get("image_id"))
             where = f"{self.ann_file}: annotation {ann.get('id')}"
             if info is None:
-                self.index_problems.append(f"{where} refers to image id {ann.get('image_id')}, which the json does not list")
+                self.index_problems.append(
+                    f"{where} refers to image id {ann.get('image_id')}, which the json does not list"
+                )
                 continue
             if ann.get("category_id") not in self.coco.cats:
                 problem = f"unknown category id {ann.get('category_id')}"

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from .extras import EXTRAS
 from .registry import DATASETS
 from .resumable import ResumableDataLoader
 from .samplers import ShardSampler
+from .statistics import class_frequency
 from .transforms import build_transforms
 
 DEFAULT_SPLITS = {"train": "train", "val": "val", "test": "test"}
@@ -267,24 +268,24 @@ class SegmentationDataModule(L.LightningDataModule):
     def class_frequency(self) -> np.ndarray:
         """SegNet/Eigen-Fergus class frequency over the training split, cached on disk.
 
-        freq_c = (pixels of class c) / (total valid pixels of the images that contain c); void
-        pixels are excluded. A class absent from every image has frequency 0.
+        See ``data.statistics.class_frequency``: freq_c = (pixels of class c) / (valid pixels of
+        the images that contain c); void pixels excluded; 0 for a class absent from every image.
         """
         key = json.dumps([self.name, str(Path(self.root).resolve()) if self.root else None, self.splits["train"], self.dataset_kwargs, len(self._info)], sort_keys=True, default=str)
         path = self.cache_dir / f"class_frequency_{hashlib.sha1(key.encode()).hexdigest()[:16]}.json"
         if path.exists():
             return np.asarray(json.loads(path.read_text())["frequency"], dtype=np.float64)
-        c = self.num_classes
-        pixels, image_pixels = np.zeros(c, np.float64), np.zeros(c, np.float64)
-        for i in range(len(self._info)):
-            mask = np.asarray(self._info[i]["mask"]).ravel()
-            counts = np.bincount(mask[mask != self.ignore_index].astype(np.int64), minlength=c)[:c]
-            pixels += counts
-            image_pixels += (counts > 0) * counts.sum()
-        freq = np.divide(pixels, image_pixels, out=np.zeros(c), where=image_pixels > 0)
+        freq = class_frequency(self._train_masks(), self.num_classes, self.ignore_index)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"key": key, "frequency": freq.tolist()}))
         return freq
+
+    def _train_masks(self) -> Iterator[np.ndarray]:
+        """The training split's masks, each checked for labels outside [0, C) ∪ {ignore} (naming the file)."""
+        for i in range(len(self._info)):
+            item = self._info[i]
+            check_mask_labels(np.asarray(item["mask"]), self.num_classes, self.ignore_index, sample_name(item))
+            yield item["mask"]
 
 
 class _Collate:

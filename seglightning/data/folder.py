@@ -48,7 +48,9 @@ MASK_FORMATS = ("auto", "index", "color")
 def read_classes_yaml(path: Path) -> dict[str, Any]:
     """Parse and check ``classes.yaml``; errors name the file."""
     if not path.is_file():
-        raise DatasetError(f"{path}: class file not found; write it with 'classes: [name0, name1, ...]' (data.classes_file)")
+        raise DatasetError(
+            f"{path}: class file not found; write it with 'classes: [name0, name1, ...]' (data.classes_file)"
+        )
     try:
         spec = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as err:
@@ -59,7 +61,9 @@ def read_classes_yaml(path: Path) -> dict[str, Any]:
     colors = spec.get("colors")
     for key in ("colors", "void_colors"):
         value = spec.get(key)
-        if value is not None and not all(isinstance(c, list | tuple) and len(c) == 3 and all(0 <= int(v) <= 255 for v in c) for c in value):
+        if value is not None and not all(
+            isinstance(c, list | tuple) and len(c) == 3 and all(0 <= int(v) <= 255 for v in c) for c in value
+        ):
             raise DatasetError(f"{path}: '{key}' must be a list of [r, g, b] triples with values 0-255")
     if colors is not None and len(colors) != len(names):
         raise DatasetError(f"{path}: {len(colors)} colors for {len(names)} classes; give one [r, g, b] per class")
@@ -80,7 +84,9 @@ def seeded_split(stems: list[str], split: str, val_ratio: float, seed: int) -> l
     if split == "all":
         return ordered
     if split not in ("train", "val"):
-        raise DatasetError(f"folder split '{split}' needs a splits/{split}.txt list (only train/val/all come from val_ratio)")
+        raise DatasetError(
+            f"folder split '{split}' needs a splits/{split}.txt list (only train/val/all come from val_ratio)"
+        )
     perm = np.random.default_rng(seed).permutation(len(ordered))
     n_val = int(round(val_ratio * len(ordered)))
     picked = perm[:n_val] if split == "val" else perm[n_val:]
@@ -107,14 +113,18 @@ class FolderSegmentation(SegmentationReader):
     ):
         super().__init__(root, split, instances)
         if mask_format not in MASK_FORMATS:
-            raise DatasetError(f"folder mask_format must be one of {MASK_FORMATS}, not '{mask_format}' (data.mask_format)")
+            raise DatasetError(
+                f"folder mask_format must be one of {MASK_FORMATS}, not '{mask_format}' (data.mask_format)"
+            )
         spec_path = Path(classes_file) if Path(classes_file).is_absolute() else self.root / classes_file
         spec = read_classes_yaml(spec_path)
         self.class_names = spec["classes"]
         self.ignore_index = spec["ignore_index"]
         self.palette = spec["colors"] or voc_colormap(len(self.class_names))
         self.mask_format = mask_format
-        self.index_labels = LabelMap.identity(len(self.class_names), self.ignore_index, size=max(256, self.ignore_index + 1))
+        self.index_labels = LabelMap.identity(
+            len(self.class_names), self.ignore_index, size=max(256, self.ignore_index + 1)
+        )
         self.color_labels = None
         if spec["colors"]:
             self.color_labels = ColorMap(
@@ -126,11 +136,16 @@ class FolderSegmentation(SegmentationReader):
             raise DatasetError(f"{spec_path}: mask_format=color needs 'colors' (one [r, g, b] per class)")
         self.spec_path = spec_path
         image_dir = require_dir(self.root / images, "images", f"put the images in {self.root / images}/")
-        mask_dir = require_dir(self.root / masks, "masks", f"put one mask PNG per image (same stem) in {self.root / masks}/")
+        mask_dir = require_dir(
+            self.root / masks, "masks", f"put one mask PNG per image (same stem) in {self.root / masks}/"
+        )
         split_dir = self.root / "splits"
         if split_dir.is_dir():
             list_path = split_dir / f"{split}.txt"
-            ids = [Path(s).stem if Path(s).suffix.lower() in IMAGE_SUFFIXES else s for s in read_id_list(list_path, f"split list for '{split}'")]
+            ids = [
+                Path(s).stem if Path(s).suffix.lower() in IMAGE_SUFFIXES else s
+                for s in read_id_list(list_path, f"split list for '{split}'")
+            ]
             pair_by_stem(self, image_dir, mask_dir, ids=ids, list_path=list_path)
         else:
             stems = seeded_split(list(list_stems(image_dir, IMAGE_SUFFIXES)), split, val_ratio, seed)
@@ -140,13 +155,19 @@ class FolderSegmentation(SegmentationReader):
         raw = read_label_png(sample.mask)
         colour = raw.ndim == 3
         if self.mask_format == "index" and colour:
-            raise DatasetError(f"{sample.mask}: colour mask, but data.mask_format=index expects single-channel index PNGs")
+            raise DatasetError(
+                f"{sample.mask}: colour mask, but data.mask_format=index expects single-channel index PNGs"
+            )
         if self.mask_format == "color" and not colour:
-            raise DatasetError(f"{sample.mask}: single-channel mask, but data.mask_format=color expects RGB colour PNGs")
+            raise DatasetError(
+                f"{sample.mask}: single-channel mask, but data.mask_format=color expects RGB colour PNGs"
+            )
         if colour and self.color_labels is not None:
             return self.color_labels(raw, sample.mask)
         if colour:
             if not ((raw[..., 0] == raw[..., 1]).all() and (raw[..., 1] == raw[..., 2]).all()):
-                raise DatasetError(f"{sample.mask}: RGB colour mask, but {self.spec_path} lists no 'colors' to decode it")
+                raise DatasetError(
+                    f"{sample.mask}: RGB colour mask, but {self.spec_path} lists no 'colors' to decode it"
+                )
             raw = raw[..., 0]
         return self.index_labels(raw, sample.mask)

@@ -125,7 +125,9 @@ class LabelMap:
     describe: str
 
     @classmethod
-    def identity(cls, num_classes: int, ignore_index: int = IGNORE_INDEX, void_values: Iterable[int] = (), size: int = 256) -> LabelMap:
+    def identity(
+        cls, num_classes: int, ignore_index: int = IGNORE_INDEX, void_values: Iterable[int] = (), size: int = 256
+    ) -> LabelMap:
         """Values 0..C-1 stay, ``ignore_index`` and each of ``void_values`` become ignore."""
         lut = np.full(max(size, ignore_index + 1), -1, dtype=np.int32)
         lut[:num_classes] = np.arange(num_classes)
@@ -202,9 +204,7 @@ class ColorMap:
         known = self._keys[pos] == keys
         if not known.all():
             unknown, counts = np.unique(keys[~known], return_counts=True)
-            shown = ", ".join(
-                f"({k >> 16}, {(k >> 8) & 255}, {k & 255}) x{c}" for k, c in zip(unknown[:8], counts[:8])
-            )
+            shown = ", ".join(f"({k >> 16}, {(k >> 8) & 255}, {k & 255}) x{c}" for k, c in zip(unknown[:8], counts[:8]))
             raise DatasetError(
                 f"{path}: colours not in {self.source}: {shown}"
                 + (f" (+{len(unknown) - 8} more)" if len(unknown) > 8 else "")

@@ -63,7 +63,9 @@ class SegmentationReader(Dataset):
             raise DatasetError(f"{type(self).__name__}: no dataset folder given; set data.root=<folder>")
         self.root = Path(root).expanduser()
         if not self.root.exists():
-            raise DatasetError(f"{self.root}: dataset folder not found; set data.root to the folder that holds the dataset")
+            raise DatasetError(
+                f"{self.root}: dataset folder not found; set data.root to the folder that holds the dataset"
+            )
         self.split = split
         if instances and self.instance_class_names is None:
             raise ValueError(

@@ -126,7 +126,9 @@ class RandomScaleCrop(A.DualTransform):
             return out
         return self._render(img, scaled, offset, ys, xs)
 
-    def _render(self, img: np.ndarray, scaled: tuple[int, int], offset: tuple[int, int], ys: slice, xs: slice) -> np.ndarray:
+    def _render(
+        self, img: np.ndarray, scaled: tuple[int, int], offset: tuple[int, int], ys: slice, xs: slice
+    ) -> np.ndarray:
         rows, cols = img.shape[:2]
         (nh, nw), (oy, ox) = scaled, offset
         if (nh, nw) == (rows, cols):  # no scaling: a plain crop
@@ -154,14 +156,18 @@ class RandomScaleCrop(A.DualTransform):
             [self._render(img[..., c : c + 4], scaled, offset, ys, xs) for c in range(0, channels, 4)], axis=2
         )
 
-    def _gather(self, mask: np.ndarray, axis: int, scaled: tuple[int, int], offset: tuple[int, int], ys: slice, xs: slice) -> np.ndarray:
+    def _gather(
+        self, mask: np.ndarray, axis: int, scaled: tuple[int, int], offset: tuple[int, int], ys: slice, xs: slice
+    ) -> np.ndarray:
         rows, cols = mask.shape[axis : axis + 2]
         (nh, nw), (oy, ox) = scaled, offset
         ry = _nearest_exact_index(rows, nh)[oy + ys.start : oy + ys.stop]
         rx = _nearest_exact_index(cols, nw)[ox + xs.start : ox + xs.stop]
         return mask.take(ry, axis=axis).take(rx, axis=axis + 1)
 
-    def apply_to_mask(self, mask: np.ndarray, scaled: tuple[int, int], offset: tuple[int, int], **params: Any) -> np.ndarray:
+    def apply_to_mask(
+        self, mask: np.ndarray, scaled: tuple[int, int], offset: tuple[int, int], **params: Any
+    ) -> np.ndarray:
         ys, xs, padded = self._window(scaled, offset)
         crop = self._gather(mask, 0, scaled, offset, ys, xs)
         if not padded:
@@ -170,7 +176,9 @@ class RandomScaleCrop(A.DualTransform):
         out[ys, xs] = crop
         return out
 
-    def apply_to_masks(self, masks: np.ndarray | list[np.ndarray], scaled: tuple[int, int], offset: tuple[int, int], **params: Any) -> Any:
+    def apply_to_masks(
+        self, masks: np.ndarray | list[np.ndarray], scaled: tuple[int, int], offset: tuple[int, int], **params: Any
+    ) -> Any:
         if len(masks) == 0:
             return masks
         stacked = np.asarray(masks)  # [N, H, W(, C)]

@@ -53,10 +53,26 @@ def _shape_mask(rng: np.random.Generator, cls: int, size: tuple[int, int]) -> np
             corners = [angle + k * np.pi / 2 + np.pi / 4 for k in range(4)]
             pts = [(cx + r * np.cos(a), cy + r * np.sin(a)) for a in corners]
         elif cls == 3:  # triangle
-            pts = [(cx + 1.2 * r * np.cos(angle + k * 2 * np.pi / 3), cy + 1.2 * r * np.sin(angle + k * 2 * np.pi / 3)) for k in range(3)]
+            pts = [
+                (cx + 1.2 * r * np.cos(angle + k * 2 * np.pi / 3), cy + 1.2 * r * np.sin(angle + k * 2 * np.pi / 3))
+                for k in range(3)
+            ]
         else:  # cross: 12-gon made of two bars
             t = r * 0.38
-            base = [(-r, -t), (-t, -t), (-t, -r), (t, -r), (t, -t), (r, -t), (r, t), (t, t), (t, r), (-t, r), (-t, t), (-r, t)]
+            base = [
+                (-r, -t),
+                (-t, -t),
+                (-t, -r),
+                (t, -r),
+                (t, -t),
+                (r, -t),
+                (r, t),
+                (t, t),
+                (t, r),
+                (-t, r),
+                (-t, t),
+                (-r, t),
+            ]
             c, s = np.cos(angle), np.sin(angle)
             pts = [(cx + x * c - y * s, cy + x * s + y * c) for x, y in base]
         cv2.fillPoly(canvas, [np.round(np.array(pts)).astype(np.int32)], 1)
@@ -76,7 +92,9 @@ def _background(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
     return img + rng.uniform(8, 25) * stripes[..., None]
 
 
-def generate_sample(seed: int, index: int, split: str = "train", size: tuple[int, int] = (64, 64), ignore_index: int = 255) -> SyntheticSample:
+def generate_sample(
+    seed: int, index: int, split: str = "train", size: tuple[int, int] = (64, 64), ignore_index: int = 255
+) -> SyntheticSample:
     """Deterministically generate sample ``index`` of ``split`` (see module docstring)."""
     rng = np.random.default_rng([seed, SPLITS[split], index])
     h, w = size
@@ -86,7 +104,9 @@ def generate_sample(seed: int, index: int, split: str = "train", size: tuple[int
     for k in range(int(rng.integers(2, 7))):
         cls = int(rng.integers(1, len(CLASS_NAMES)))
         shape = _shape_mask(rng, cls, size)
-        colour = _hsv_to_rgb((_HUES[cls] + rng.uniform(-0.04, 0.04)) % 1.0, rng.uniform(0.55, 0.95), rng.uniform(0.55, 1.0))
+        colour = _hsv_to_rgb(
+            (_HUES[cls] + rng.uniform(-0.04, 0.04)) % 1.0, rng.uniform(0.55, 0.95), rng.uniform(0.55, 1.0)
+        )
         texture = 1.0 + 0.15 * np.sin(rng.uniform(0.8, 1.6) * np.arange(w))[None, :, None]
         image = np.where(shape[..., None], colour * texture, image)
         ids[shape] = k + 1

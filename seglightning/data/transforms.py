@@ -82,7 +82,9 @@ def build_transforms(spec: dict[str, Any] | None, ignore_index: int = 255) -> A.
     spec = dict(spec or {"preset": "val_default"})
     name = spec.pop("preset", "val_default")
     if name not in PRESETS:
-        raise KeyError(f"unknown transform preset '{name}' (config key data.transforms.*.preset); choose one of {sorted(PRESETS)}")
+        raise KeyError(
+            f"unknown transform preset '{name}' (config key data.transforms.*.preset); choose one of {sorted(PRESETS)}"
+        )
     if name == "train_default":
         spec.setdefault("ignore_index", ignore_index)
     return SeededCompose(PRESETS[name](**spec), mask_interpolation=cv2.INTER_NEAREST_EXACT)

@@ -1,7 +1,8 @@
 """Segmentation losses and the loss factory.
 
 ``build_loss(spec, **defaults) -> SegLoss``; every loss is ``loss(logits, target, **extras) ->
-scalar`` (see ``base.SegLoss``). Each loss module registers its classes in ``LOSSES`` with
+scalar`` (see ``base.SegLoss``). ``normalize_loss_spec(spec)`` reads any spec form into its terms
+(``spec.py``; everything that reads a loss spec calls it). Each loss module registers its classes in ``LOSSES`` with
 ``@register_loss(name)``; add a module by adding its import line below.
 """
 
@@ -26,6 +27,7 @@ from .compound import CompoundLoss, WeightSchedule
 from .distance import signed_distance_maps
 from .factory import build_loss
 from .registry import LOSSES, register_loss
+from .spec import normalize_loss_spec
 
 __all__ = [
     "LOSSES",
@@ -33,6 +35,7 @@ __all__ = [
     "SegLoss",
     "WeightSchedule",
     "build_loss",
+    "normalize_loss_spec",
     "register_loss",
     "signed_distance_maps",
 ]

@@ -1,8 +1,8 @@
 """Median-frequency class balancing (Eigen & Fergus 2015; SegNet, Badrinarayanan et al. 2017).
 
-``freq_c = (pixels of class c) / (pixels of the images that contain c)``, void pixels excluded from
-both counts; ``alpha_c = median(freq) / freq_c``. The datamodule computes ``freq`` once over the
-training split (``class_frequency``) and caches it; ``wce`` turns it into weights.
+``alpha_c = median(freq) / freq_c``, with ``freq`` the training split's class frequency
+(``seglightning.data.statistics.class_frequency``, computed once and cached by the datamodule's
+``class_frequency``); ``wce`` turns it into its ``class_weight``.
 """
 
 from __future__ import annotations
@@ -12,21 +12,6 @@ from collections.abc import Iterable
 import numpy as np
 import torch
 from torch import Tensor
-
-
-def class_frequency(masks: Iterable[np.ndarray], num_classes: int, ignore_index: int = 255) -> np.ndarray:
-    """Per-class ``freq_c`` over index masks (float64 [C]; 0 for a class in no image)."""
-    class_pixels = np.zeros(num_classes, dtype=np.int64)
-    image_pixels = np.zeros(num_classes, dtype=np.int64)
-    for mask in masks:
-        labels = np.asarray(mask).ravel()
-        labels = labels[labels != ignore_index]
-        counts = np.bincount(labels, minlength=num_classes)
-        if counts.size > num_classes:
-            raise ValueError(f"mask has label {labels.max()} outside [0, {num_classes}) and is not ignore_index={ignore_index}")
-        class_pixels += counts
-        image_pixels += (counts > 0) * labels.size
-    return np.divide(class_pixels, image_pixels, out=np.zeros(num_classes), where=image_pixels > 0)
 
 
 def median_frequency_weights(frequency: Iterable[float] | np.ndarray | Tensor) -> Tensor:

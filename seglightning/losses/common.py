@@ -59,7 +59,9 @@ def binary_inputs(logits: Tensor, target: Tensor, ignore_index: int, loss_name: 
     return logits.unsqueeze(1), truth.unsqueeze(1), valid.unsqueeze(1)
 
 
-def class_probabilities(logits: Tensor, target: Tensor, ignore_index: int, loss_name: str) -> tuple[Tensor, Tensor, Tensor]:
+def class_probabilities(
+    logits: Tensor, target: Tensor, ignore_index: int, loss_name: str
+) -> tuple[Tensor, Tensor, Tensor]:
     """Multiclass: ``(probs [B,C,N] softmax, zero at void; label [B,N], 0 at void; valid [B,N])``."""
     check_multiclass(logits, target, loss_name)
     batch, channels = logits.shape[:2]

@@ -2,8 +2,9 @@
 
 A term's weight follows ``WeightSchedule``: ``w(epoch) = clip(start + step * epoch, min, max)``
 with epoch counted from 0. A constant weight is ``WeightSchedule(start=w)``. Kervadec et al.
-(2019)'s Dice -> boundary schedule (LIVIAETS/boundary-loss ``StealWeight(0.01)``) is
-``dice: {start: 1.0, step: -0.01, min: 0.1}`` and ``boundary: {start: 0.01, step: 0.01}``.
+(2019)'s region -> boundary schedule (LIVIAETS/boundary-loss: weights [1, 0.01], then
+``StealWeight(0.01)`` after every epoch) is ``{start: 1.0, step: -0.01, min: 0.1}`` for the
+region term and ``{start: 0.01, step: 0.01}`` for the boundary term.
 """
 
 from __future__ import annotations
@@ -93,7 +94,8 @@ class CompoundLoss(SegLoss):
             if outputs.get(source) is None:
                 raise ValueError(
                     f"loss term '{key}' reads the model output '{source}' (config key loss.terms[].input), "
-                    f"which the model did not return; outputs available: {sorted(k for k, v in outputs.items() if torch.is_tensor(v))}"
+                    "which the model did not return; outputs available: "
+                    f"{sorted(k for k, v in outputs.items() if torch.is_tensor(v))}"
                 )
             value = loss(outputs[source], target, **extras)
             last[key] = value.detach()

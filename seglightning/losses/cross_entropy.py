@@ -22,34 +22,47 @@ class CrossEntropyLoss(SegLoss):
     """Pixel-wise cross-entropy ``-sum_c q_ic log softmax(z_i)_c``, averaged over valid pixels.
 
     ``q_i`` is the one-hot target, or with label smoothing ``e`` (Szegedy et al. 2016)
-    ``(1 - e) onehot + e / C``. With class weights ``w``, each pixel's term is weighted and the sum
-    divided by ``sum_i w_{y_i}``. Equals ``torch.nn.functional.cross_entropy(logits, target,
-    weight, ignore_index, label_smoothing)`` with ``reduction="mean"``, except that an all-void
-    batch gives 0 (torch gives NaN).
+    ``(1 - e) onehot + e / C``. With class weights ``w`` (``class_weight``), each pixel's term is
+    weighted and the sum divided by ``sum_i w_{y_i}``. Equals ``torch.nn.functional.cross_entropy(
+    logits, target, weight=w, ignore_index, label_smoothing)`` with ``reduction="mean"``, except that
+    an all-void batch gives 0 (torch gives NaN).
     """
 
-    def __init__(self, ignore_index: int = 255, label_smoothing: float = 0.0, weight: Sequence[float] | None = None) -> None:
+    def __init__(
+        self, ignore_index: int = 255, label_smoothing: float = 0.0, class_weight: Sequence[float] | None = None
+    ) -> None:
         super().__init__()
         if not 0.0 <= label_smoothing <= 1.0:
-            raise ValueError(f"loss '{self.name}': label_smoothing must be in [0, 1] (config key loss.label_smoothing), got {label_smoothing}")
-        if weight is not None and (isinstance(weight, str) or not isinstance(weight, (Sequence, np.ndarray, Tensor))):
             raise ValueError(
-                f"loss '{self.name}': weight (config key loss.weight) is a list of per-class weights, got {weight!r} "
-                "(median-frequency weights: loss 'wce'; a term's weight in a compound loss: loss.terms[].weight)"
+                f"loss '{self.name}': label_smoothing must be in [0, 1] (config key loss.label_smoothing), "
+                f"got {label_smoothing}"
+            )
+        if isinstance(class_weight, str) or not isinstance(class_weight, (Sequence, np.ndarray, Tensor, type(None))):
+            raise ValueError(
+                f"loss '{self.name}': class_weight (config key loss.class_weight) is a list of per-class weights, "
+                f"got {class_weight!r} (median-frequency weights: loss 'wce'; the term's scalar weight: loss.weight)"
             )
         self.ignore_index = ignore_index
         self.label_smoothing = label_smoothing
-        self.weight: Tensor | None
-        self.register_buffer("weight", None if weight is None else torch.as_tensor(weight, dtype=torch.float32), persistent=False)
+        self.class_weight: Tensor | None
+        weights = None if class_weight is None else torch.as_tensor(class_weight, dtype=torch.float32)
+        self.register_buffer("class_weight", weights, persistent=False)
 
     def forward(self, logits: Tensor, target: Tensor, **extras: Any) -> Tensor:
         check_multiclass(logits, target, self.name)
-        weight = None if self.weight is None else self.weight.to(logits.dtype)
+        weight = None if self.class_weight is None else self.class_weight.to(logits.dtype)
         if weight is not None and weight.numel() != logits.shape[1]:
-            raise ValueError(f"loss '{self.name}': {weight.numel()} class weights (config key loss.weight) for {logits.shape[1]} classes")
+            raise ValueError(
+                f"loss '{self.name}': {weight.numel()} class weights (config key loss.class_weight) "
+                f"for {logits.shape[1]} classes"
+            )
         total = F.cross_entropy(
-            logits, target, weight=weight, ignore_index=self.ignore_index,
-            label_smoothing=self.label_smoothing, reduction="sum",
+            logits,
+            target,
+            weight=weight,
+            ignore_index=self.ignore_index,
+            label_smoothing=self.label_smoothing,
+            reduction="sum",
         )
         valid = target != self.ignore_index
         if weight is None:
@@ -61,7 +74,7 @@ class CrossEntropyLoss(SegLoss):
 
 @register_loss("wce")
 class WeightedCrossEntropyLoss(CrossEntropyLoss):
-    """Class-weighted cross-entropy (see ``ce``); ``weight`` is a list of per-class weights or
+    """Class-weighted cross-entropy (see ``ce``); ``class_weight`` is a list of per-class weights or
     ``"median_frequency"`` (SegNet: ``alpha_c = median(freq) / freq_c``, from the training split's
     ``class_frequency``, which the training loop passes as ``dm.class_frequency``).
 
@@ -70,24 +83,30 @@ class WeightedCrossEntropyLoss(CrossEntropyLoss):
 
     def __init__(
         self,
-        weight: Sequence[float] | str = "median_frequency",
+        class_weight: Sequence[float] | str = "median_frequency",
         ignore_index: int = 255,
         label_smoothing: float = 0.0,
         num_classes: int | None = None,
         class_frequency: Callable[[], Sequence[float] | np.ndarray | Tensor] | None = None,
     ) -> None:
-        if isinstance(weight, str):
-            if weight != "median_frequency":
-                raise ValueError(f"loss 'wce': weight (config key loss.weight) must be a list of per-class weights or 'median_frequency', got '{weight}'")
+        if isinstance(class_weight, str):
+            if class_weight != "median_frequency":
+                raise ValueError(
+                    "loss 'wce': class_weight (config key loss.class_weight) must be a list of per-class weights "
+                    f"or 'median_frequency', got '{class_weight}'"
+                )
             if class_frequency is None:
                 raise ValueError(
-                    "loss 'wce' with weight=median_frequency needs the training split's class frequencies: "
+                    "loss 'wce' with class_weight=median_frequency needs the training split's class frequencies: "
                     "build_loss(..., class_frequency=datamodule.class_frequency)"
                 )
-            weight = median_frequency_weights(class_frequency())
-        if num_classes is not None and len(weight) != num_classes:
-            raise ValueError(f"loss 'wce': {len(weight)} class weights (config key loss.weight) for num_classes={num_classes}")
-        super().__init__(ignore_index=ignore_index, label_smoothing=label_smoothing, weight=weight)
+            class_weight = median_frequency_weights(class_frequency())
+        if num_classes is not None and len(class_weight) != num_classes:
+            raise ValueError(
+                f"loss 'wce': {len(class_weight)} class weights (config key loss.class_weight) "
+                f"for num_classes={num_classes}"
+            )
+        super().__init__(ignore_index=ignore_index, label_smoothing=label_smoothing, class_weight=class_weight)
 
 
 @register_loss("bce")

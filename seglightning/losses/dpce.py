@@ -59,7 +59,9 @@ class DistancePenalizedCELoss(SegLoss):
         check_multiclass(logits, target, self.name)
         dist_map = self.extra(extras, "dist_map")
         if dist_map.shape != logits.shape:
-            raise ValueError(f"loss '{self.name}': dist_map {tuple(dist_map.shape)} does not match logits {tuple(logits.shape)}")
+            raise ValueError(
+                f"loss '{self.name}': dist_map {tuple(dist_map.shape)} does not match logits {tuple(logits.shape)}"
+            )
         valid = target != self.ignore_index
         ce = F.cross_entropy(logits, target, ignore_index=self.ignore_index, reduction="none")
         with torch.no_grad():

@@ -56,7 +56,9 @@ class FocalLoss(SegLoss):
         self.mode = mode
         self.alpha_scalar: float | None = float(alpha) if isinstance(alpha, (int, float)) else None
         self.alpha: Tensor | None
-        per_class = None if alpha is None or self.alpha_scalar is not None else torch.as_tensor(alpha, dtype=torch.float32)
+        per_class = (
+            None if alpha is None or self.alpha_scalar is not None else torch.as_tensor(alpha, dtype=torch.float32)
+        )
         self.register_buffer("alpha", per_class, persistent=False)
 
     def forward(self, logits: Tensor, target: Tensor, **extras: Any) -> Tensor:
@@ -69,7 +71,10 @@ class FocalLoss(SegLoss):
         loss = -focal_factor(log_p_true, self.gamma) * log_p_true
         if self.alpha is not None:
             if self.alpha.numel() != logits.shape[1]:
-                raise ValueError(f"loss 'focal': {self.alpha.numel()} alpha values (config key loss.alpha) for {logits.shape[1]} classes")
+                raise ValueError(
+                    f"loss 'focal': {self.alpha.numel()} alpha values (config key loss.alpha) "
+                    f"for {logits.shape[1]} classes"
+                )
             loss = loss * self.alpha.to(loss.dtype)[index]
         elif self.alpha_scalar is not None:
             loss = loss * torch.where(index == 0, 1.0 - self.alpha_scalar, self.alpha_scalar)

@@ -105,8 +105,16 @@ def triangle_smooth(x: Tensor, radius: int) -> Tensor:
     """Separable triangle filter ``[1..r+1..1] / (r+1)^2`` per channel, replicate padding."""
     kernel = torch.cat([torch.arange(1, radius + 2), torch.arange(radius, 0, -1)]).to(x) / (radius + 1) ** 2
     channels = x.shape[1]
-    x = F.conv2d(F.pad(x, (radius, radius, 0, 0), mode="replicate"), kernel.view(1, 1, 1, -1).expand(channels, 1, 1, -1), groups=channels)
-    return F.conv2d(F.pad(x, (0, 0, radius, radius), mode="replicate"), kernel.view(1, 1, -1, 1).expand(channels, 1, -1, 1), groups=channels)
+    x = F.conv2d(
+        F.pad(x, (radius, radius, 0, 0), mode="replicate"),
+        kernel.view(1, 1, 1, -1).expand(channels, 1, 1, -1),
+        groups=channels,
+    )
+    return F.conv2d(
+        F.pad(x, (0, 0, radius, radius), mode="replicate"),
+        kernel.view(1, 1, -1, 1).expand(channels, 1, -1, 1),
+        groups=channels,
+    )
 
 
 def boundary_magnitude(probs: Tensor, radius: int = 4, eps: float = 1e-10) -> Tensor:

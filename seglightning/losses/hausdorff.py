@@ -24,8 +24,9 @@ class HausdorffDTLoss(SegLoss):
     CPU at every step; void pixels count as background). A class map without a boundary
     (empty or full) has distance 0.
 
-    Equals MONAI ``HausdorffDTLoss(alpha=2, softmax=True, to_onehot_y=True)`` on inputs without
-    void; void pixels leave the mean here.
+    Equals MONAI ``HausdorffDTLoss(alpha=2, include_background=True, softmax=True,
+    to_onehot_y=True)`` on inputs without void (every class, background included; MONAI's default
+    ``include_background=False`` drops channel 0); void pixels leave the mean here.
     """
 
     requires = ("dist_map",)

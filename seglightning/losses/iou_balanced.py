@@ -50,6 +50,8 @@ class IoUBalancedLoss(SegLoss):
             positive = valid if self.background_index is None else valid & (target != self.background_index)
             positive_ce = torch.where(positive, ce, torch.zeros_like(ce))
             weighted = (quality * positive_ce).sum()
-            normaliser = torch.where(weighted > 0, positive_ce.sum() / weighted.clamp_min(torch.finfo(ce.dtype).tiny), 1.0)
+            normaliser = torch.where(
+                weighted > 0, positive_ce.sum() / weighted.clamp_min(torch.finfo(ce.dtype).tiny), 1.0
+            )
             weight = torch.where(positive, quality * normaliser, torch.ones_like(ce))
         return masked_mean(ce * weight, valid)

@@ -47,10 +47,14 @@ class LovaszSoftmaxLoss(SegLoss):
     ignore_index=255)`` (Berman's reference ``lovasz_softmax``).
     """
 
-    def __init__(self, ignore_index: int = 255, per_image: bool = False, classes: Literal["present", "all"] = "present") -> None:
+    def __init__(
+        self, ignore_index: int = 255, per_image: bool = False, classes: Literal["present", "all"] = "present"
+    ) -> None:
         super().__init__()
         if classes not in ("present", "all"):
-            raise ValueError(f"loss 'lovasz': classes must be 'present' or 'all' (config key loss.classes), got '{classes}'")
+            raise ValueError(
+                f"loss 'lovasz': classes must be 'present' or 'all' (config key loss.classes), got '{classes}'"
+            )
         self.ignore_index = ignore_index
         self.per_image = per_image
         self.classes = classes

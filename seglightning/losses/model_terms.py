@@ -2,33 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-SCHEDULE_VALUES = ("start", "step", "min", "max")
+from .spec import LossSpec, normalize_loss_spec
 
 
-def with_model_terms(main: list[dict[str, Any]], model_terms: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The user's loss terms plus the terms a model owns (``model.loss_terms``).
+def with_model_terms(spec: LossSpec, model_terms: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The user's loss terms (any spec form) plus the terms a model owns, normalised.
 
     A model term with ``name: None`` means "the main loss on another output": every main term is
-    repeated on the term's ``input`` (e.g. ``aux_logits``) with its weight, or its schedule, scaled
-    by the term's weight (the auxiliary-head recipe of FastFCN/torchvision, 0.4).
+    repeated on the term's ``input`` (e.g. ``aux_logits``) with its weight, or its schedule's
+    values, scaled by the term's weight (the auxiliary-head recipe of FastFCN/torchvision, 0.4).
     """
-    out = [dict(t) for t in main]
+    main = normalize_loss_spec(spec)
+    out = list(main)
     for term in model_terms:
         if term.get("name") is not None:
-            out.append(dict(term))
+            out += normalize_loss_spec([term])
             continue
         scale = float(term.get("weight", 1.0))
         for m in main:
             copy = {**m, "input": term["input"]}
-            if m.get("schedule"):
-                copy["schedule"] = {k: v * scale if k in SCHEDULE_VALUES and v is not None else v for k, v in m["schedule"].items()}
-            elif isinstance(m.get("weight", 1.0), (int, float)):
-                copy["weight"] = scale * m.get("weight", 1.0)
-            else:  # a non-numeric `weight` is the loss's class weighting (e.g. wce median_frequency)
-                copy["kwargs"] = {**m.get("kwargs", {}), "weight": m["weight"]}
-                copy["weight"] = scale
+            if "schedule" in m:
+                copy["schedule"] = {k: None if v is None else v * scale for k, v in m["schedule"].items()}
+            else:
+                copy["weight"] = scale * m["weight"]
             out.append(copy)
     return out

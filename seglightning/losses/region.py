@@ -44,7 +44,9 @@ class OverlapLoss(SegLoss):
         super().__init__()
         check_mode(mode, self.name)
         if classes not in ("present", "all"):
-            raise ValueError(f"loss '{self.name}': classes must be 'present' or 'all' (config key loss.classes), got '{classes}'")
+            raise ValueError(
+                f"loss '{self.name}': classes must be 'present' or 'all' (config key loss.classes), got '{classes}'"
+            )
         self.ignore_index = ignore_index
         self.smooth = smooth
         self.eps = eps

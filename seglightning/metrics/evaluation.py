@@ -16,8 +16,9 @@ from .confusion import ConfusionMetrics
 
 
 def bf1_name(tolerance: float) -> str:
-    """Logged name of the boundary F1 column at one tolerance (``bF1@3px``, ``bF1@0.0075px``)."""
-    return f"bF1@{tolerance:g}px"
+    """Logged name of the boundary F1 column at one tolerance: whole pixels (``>= 1``) as
+    ``bF1@3px``, a fraction of the image diagonal as ``bF1@0.0075diag``."""
+    return f"bF1@{tolerance:g}px" if tolerance >= 1 else f"bF1@{tolerance:g}diag"
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,7 @@ class EvaluationSnapshot:
     """Per-class state of one finished evaluation pass, summed over processes."""
 
     confmat: np.ndarray  # int64 [C, C], rows ground truth, columns prediction
-    bf1: dict[str, np.ndarray]  # column name ("bF1", or "bF1@<t>px" per tolerance) -> per-class F [C]
+    bf1: dict[str, np.ndarray]  # column name ("bF1", or bf1_name(t) per tolerance) -> per-class F [C]
     class_names: list[str]
 
 

@@ -9,43 +9,28 @@ feature pyramid as a list, shallow to deep, with ``channels[i]`` channels at ``r
 works: ``resnet50``, ``resnet101``, ``resnet50d`` (ResNet-D), ``mobilenetv3_large_100``,
 ``mobilenetv2_100``, ``efficientnet_b0``, ``convnext_tiny``, ...
 
-Weights are never downloaded. ``pretrained`` is a local checkpoint of the *classification* model
-as timm saves it (``torch.save(timm.create_model(name).state_dict(), path)``, or a dict with a
-``state_dict``/``model`` entry); every backbone tensor must be in it (the classifier is dropped),
-and a checkpoint of another architecture is an error, not a silent partial load.
+``pretrained`` (config key ``model.pretrained``; see :mod:`seglightning.models.pretrained`):
+``null``/``false`` random initialisation; ``true`` timm's default pretrained tag of the encoder
+through timm's hub loading (Hugging Face cache, ``HF_HOME``, ``HF_HUB_OFFLINE``); a tag
+(``a1_in1k`` loads ``resnet50.a1_in1k``); ``hf-hub:org/name``; or a local checkpoint of the
+*classification* model as timm saves it (``torch.save(timm.create_model(name).state_dict(), path)``,
+or a dict with a ``state_dict``/``model`` entry): every backbone tensor must be in it (the
+classifier is dropped), and a checkpoint of another architecture is an error, not a silent partial
+load.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import timm
 import torch
 from torch import nn
 
+from .pretrained import hub_download, is_local_file, local_checkpoint, read_state_dict, timm_source
+
 OUTPUT_STRIDES = (8, 16, 32)
-
-
-def local_checkpoint(path: str | Path, what: str) -> Path:
-    """``path`` as an existing file, or a ``FileNotFoundError`` that says weights are not downloaded."""
-    file = Path(path).expanduser()
-    if not file.is_file():
-        raise FileNotFoundError(
-            f"{what}: pretrained checkpoint '{file}' does not exist; weights are never downloaded, "
-            f"give a local file path or null for random initialisation"
-        )
-    return file
-
-
-def read_state_dict(file: Path) -> dict[str, torch.Tensor]:
-    """The tensors of a checkpoint file (a bare state dict or one under ``state_dict``/``model``)."""
-    state = torch.load(file, map_location="cpu", weights_only=True)
-    for key in ("state_dict", "model"):
-        if isinstance(state, dict) and isinstance(state.get(key), dict):
-            state = state[key]
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ValueError(f"{file}: not a state dict (expected a mapping of parameter names to tensors)")
-    return state
 
 
 def _check_backbone_keys(name: str, file: Path) -> None:
@@ -75,19 +60,24 @@ class Encoder(nn.Module):
         self,
         name: str,
         output_stride: int = 32,
-        pretrained: str | Path | None = None,
+        pretrained: bool | str | Path | None = None,
         in_channels: int = 3,
     ):
         super().__init__()
         if output_stride not in OUTPUT_STRIDES:
             raise ValueError(f"encoder output_stride must be one of {OUTPUT_STRIDES}, got {output_stride}")
-        kwargs: dict = {"features_only": True, "output_stride": output_stride, "in_chans": in_channels}
-        if pretrained is not None:
-            file = local_checkpoint(pretrained, f"encoder '{name}'")
+        kwargs: dict[str, Any] = {"features_only": True, "output_stride": output_stride, "in_chans": in_channels}
+        if pretrained not in (None, False) and is_local_file(pretrained):
+            file = local_checkpoint(pretrained, f"encoder '{name}' (model.pretrained)")
             _check_backbone_keys(name, file)
-            kwargs.update(pretrained=True, pretrained_cfg_overlay={"file": str(file)})
+            pretrained = file
+        known = timm.is_model(name.split(".")[0])
+        model_name, weights, repo = timm_source(name, pretrained) if known else (name, {}, None)
         try:
-            self.body = timm.create_model(name, **kwargs)
+            prefetch = None if weights.get("pretrained_cfg_overlay") else (
+                f"python -c \"import timm; timm.create_model('{model_name}', pretrained=True)\"")
+            with hub_download(f"encoder '{name}' (model.pretrained={pretrained})", repo, prefetch):
+                self.body = timm.create_model(model_name, **kwargs, **weights)
         except RuntimeError as err:
             if "Unknown model" in str(err):
                 raise KeyError(

@@ -92,7 +92,9 @@ class Encoding(nn.Module):
 class EncHead(nn.Module):
     """EncNet head on JPU features: returns (logits, se_logits or None)."""
 
-    def __init__(self, in_channels: int, num_classes: int, se_loss: bool = True, channels: int = 512, codewords: int = 32):
+    def __init__(
+        self, in_channels: int, num_classes: int, se_loss: bool = True, channels: int = 512, codewords: int = 32
+    ):
         super().__init__()
         self.reduce = ConvBNReLU(in_channels, channels, 1)
         self.encode = ConvBNReLU(channels, channels, 1)
@@ -164,7 +166,9 @@ class FastFCN(nn.Module):
         self.jpu = JPU(self.encoder.channels[-3:], jpu_width)
         se_loss = head == "enc" if se_loss is None else se_loss
         if se_loss and head != "enc":
-            raise ValueError(f"model.se_loss needs head=enc (EncNet's SE-loss), not head={head}; set model.se_loss=false")
+            raise ValueError(
+                f"model.se_loss needs head=enc (EncNet's SE-loss), not head={head}; set model.se_loss=false"
+            )
         if head == "enc":
             self.head: nn.Module = EncHead(self.jpu.out_channels, num_classes, se_loss)
         elif head == "psp":

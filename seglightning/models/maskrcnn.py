@@ -5,22 +5,26 @@ training losses:
 
 - the mask head's per-RoI binary loss on the ``M x M`` mask of the ground-truth class comes from
   the loss factory in binary mode (``mask_loss``, default ``bce``: the paper's average binary
-  cross-entropy, identical to torchvision's ``maskrcnn_loss``);
+  cross-entropy, identical to torchvision's ``maskrcnn_loss``, on its fractional ``roi_align``
+  targets); every other mask loss (Dice, Lovasz hinge... assume {0, 1} targets) gets the targets
+  binarised at 0.5, as Detectron2 does (``BitMasks.crop_and_resize``: ``>= 0.5``);
 - the box classifier uses softmax cross-entropy (``box_classification="ce"``, the paper) or Wu et
   al.'s IoU-balanced classification loss (``"iou_balanced"``; "IoU-balanced Loss Functions for
   Single-stage Object Detection", arXiv:1908.05641, Eq. 3-4): a positive RoI's cross-entropy is
   weighted by ``w_i = iou_i^eta * sum_j CE_j / sum_j iou_j^eta CE_j`` (sums over the positives, the
   normaliser detached, so the positives' total loss is unchanged), with ``iou_i`` the IoU of the
-  RoI with its matched ground-truth box and ``eta`` 1.5; negatives keep weight 1. This is the
+  RoI's regressed box (its ground-truth class's box regression decoded on the proposal by the box
+  coder, detached, as in Wu et al.'s implementation) with its matched ground-truth box and ``eta``
+  1.5; negatives keep weight 1. This is the
   loss in its original setting (classification of boxes by their localisation quality); the loss
   factory's ``iou_balanced`` is its transfer to pixels.
 
 ``num_classes`` counts the background (index 0): instance label ``k`` is semantic class ``k``.
 Images arrive normalised by the datamodule, so torchvision's internal normalisation is the
 identity (``image_mean=0``, ``image_std=1``); ``min_size``/``max_size`` set its resize.
-Weights are never downloaded: ``pretrained`` is a local torchvision Mask R-CNN state dict (e.g. the
-COCO checkpoint); when ``num_classes`` differs from the checkpoint's, the class-specific predictor
-layers are re-initialised and everything else must match.
+Pretrained weights (``weights``: ``COCO_V1``/``DEFAULT``/a local file; ``weights_backbone``:
+ImageNet) come through torchvision's weights enums and cache, with the fine-tuning tutorial's head
+surgery when ``num_classes`` is not COCO's (:mod:`seglightning.models.maskrcnn_weights`).
 
 ``forward(images, targets)`` is torchvision's: in training a dict of losses (``loss_classifier``,
 ``loss_box_reg``, ``loss_mask``, ``loss_objectness``, ``loss_rpn_box_reg``), in evaluation a list
@@ -37,14 +41,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.models.detection import maskrcnn_resnet50_fpn, maskrcnn_resnet50_fpn_v2
+from torchvision.models.detection._utils import BoxCoder
 from torchvision.models.detection.roi_heads import RoIHeads, fastrcnn_loss, project_masks_on_boxes
 
 from ..losses import build_loss
-from .encoders import local_checkpoint, read_state_dict
+from .maskrcnn_weights import build_pretrained
 from .registry import register_model
 
 VARIANTS = {"v1": maskrcnn_resnet50_fpn, "v2": maskrcnn_resnet50_fpn_v2}
 BOX_CLASSIFICATION = ("ce", "iou_balanced")
+SOFT_TARGET_MASK_LOSS = "bce"  # the one mask loss trained on roi_align's fractional targets (torchvision's)
 
 
 def _area(boxes: Tensor) -> Tensor:
@@ -55,6 +61,18 @@ def paired_iou(a: Tensor, b: Tensor) -> Tensor:
     """IoU of box ``a[i]`` with box ``b[i]`` (xyxy), [N]."""
     inter = _area(torch.cat([torch.maximum(a[:, :2], b[:, :2]), torch.minimum(a[:, 2:], b[:, 2:])], dim=1))
     return inter / (_area(a) + _area(b) - inter).clamp(min=1e-9)
+
+
+def regressed_iou(
+    box_coder: BoxCoder, box_regression: Tensor, proposals: list[Tensor], labels: Tensor, gt_boxes: Tensor
+) -> Tensor:
+    """IoU of each RoI's *regressed* box with its matched ground-truth box, detached [N]: the box
+    regression of the RoI's label (``box_regression`` [N, K*4]) decoded on its proposal with the box
+    coder, as Wu et al. compute the IoU of IoU-balanced classification from the decoded prediction."""
+    with torch.no_grad():
+        decoded = box_coder.decode(box_regression.detach(), proposals)  # [N,K,4]
+        boxes = decoded[torch.arange(len(labels), device=labels.device), labels]
+        return paired_iou(boxes, gt_boxes.to(boxes.dtype))
 
 
 def iou_balanced_cross_entropy(logits: Tensor, labels: Tensor, ious: Tensor, eta: float = 1.5) -> Tensor:
@@ -91,6 +109,7 @@ class MaskRCNNHeads(RoIHeads):
             mask_predictor=heads.mask_predictor,
         )
         self.mask_loss = mask_loss
+        self.soft_mask_targets = mask_loss.name == SOFT_TARGET_MASK_LOSS
         self.box_classification = box_classification
         self.eta = eta
 
@@ -108,7 +127,7 @@ class MaskRCNNHeads(RoIHeads):
         loss_classifier, loss_box_reg = fastrcnn_loss(class_logits, box_regression, labels, regression_targets)
         if self.box_classification == "iou_balanced":
             gt_boxes = [t["boxes"][m] if len(t["boxes"]) else torch.zeros_like(p) for t, m, p in zip(targets, matched, proposals)]
-            ious = paired_iou(torch.cat(proposals), torch.cat(gt_boxes).to(proposals[0].dtype))
+            ious = regressed_iou(self.box_coder, box_regression, proposals, torch.cat(labels), torch.cat(gt_boxes))
             loss_classifier = iou_balanced_cross_entropy(class_logits, torch.cat(labels), ious, self.eta)
 
         positive = [torch.where(lab > 0)[0] for lab in labels]
@@ -120,26 +139,13 @@ class MaskRCNNHeads(RoIHeads):
         mask_targets = torch.cat(
             [project_masks_on_boxes(t["masks"], b, m, size) for t, b, m in zip(targets, mask_boxes, mask_matched)]
         )
+        if not self.soft_mask_targets:
+            mask_targets = (mask_targets >= 0.5).to(mask_targets.dtype)
         if mask_targets.numel() == 0:
             loss_mask = mask_logits.sum() * 0
         else:
             loss_mask = self.mask_loss(mask_logits[torch.arange(len(gt_labels), device=gt_labels.device), gt_labels], mask_targets)
         return [], {"loss_classifier": loss_classifier, "loss_box_reg": loss_box_reg, "loss_mask": loss_mask}
-
-
-def _load_pretrained(net: nn.Module, path: str | Path) -> None:
-    """Load a local torchvision Mask R-CNN state dict; class-count-specific layers may differ."""
-    file = local_checkpoint(path, "maskrcnn")
-    state = read_state_dict(file)
-    own = net.state_dict()
-    state = {k: v for k, v in state.items() if not (k in own and v.shape != own[k].shape and "predictor" in k)}
-    result = net.load_state_dict(state, strict=False)
-    missing = [k for k in result.missing_keys if "predictor" not in k]
-    if missing or result.unexpected_keys:
-        raise ValueError(
-            f"{file} is not a torchvision Mask R-CNN checkpoint of this variant: missing {missing[:3]}, "
-            f"unexpected {result.unexpected_keys[:3]}"
-        )
 
 
 @register_model("maskrcnn")
@@ -154,7 +160,8 @@ class MaskRCNN(nn.Module):
         variant: str = "v1",
         min_size: int = 800,
         max_size: int = 1333,
-        pretrained: str | Path | None = None,
+        weights: str | Path | None = None,
+        weights_backbone: str | None = None,
         mask_loss: str | Mapping[str, Any] | list | nn.Module = "bce",
         box_classification: str = "ce",
         iou_balance_eta: float = 1.5,
@@ -168,12 +175,10 @@ class MaskRCNN(nn.Module):
             raise ValueError(f"model.box_classification must be one of {BOX_CLASSIFICATION}, got '{box_classification}'")
         if num_classes < 2:
             raise ValueError(f"Mask R-CNN needs num_classes >= 2 (background + at least one class), got {num_classes}")
-        net = VARIANTS[variant](
-            weights=None, weights_backbone=None, num_classes=num_classes, min_size=min_size, max_size=max_size,
+        net = build_pretrained(
+            VARIANTS[variant], variant, num_classes, weights, weights_backbone, min_size=min_size, max_size=max_size,
             image_mean=[0.0, 0.0, 0.0], image_std=[1.0, 1.0, 1.0], **kwargs,
         )
-        if pretrained is not None:
-            _load_pretrained(net, pretrained)
         if not isinstance(mask_loss, nn.Module):
             mask_loss = build_loss(mask_loss, ignore_index=ignore_index, mode="binary")
         net.roi_heads = MaskRCNNHeads(net.roi_heads, mask_loss, box_classification, iou_balance_eta)

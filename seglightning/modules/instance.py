@@ -16,7 +16,8 @@ the same way; what differs:
   gradients, with BatchNorm in eval mode (running statistics untouched) and the training-mode
   proposal sampling run on a forked RNG (so validation does not shift the training stream);
 - evaluation logs COCO mask and box mAP (torchmetrics ``MeanAveragePrecision`` with the pycocotools
-  backend: ``val/mask_mAP``, ``val/mask_mAP50``, ``val/mask_mAP75``, ``val/box_mAP``...) and the
+  backend and COCOeval's float64 thresholds, so the values equal COCOeval's:
+  ``val/mask_mAP``, ``val/mask_mAP50``, ``val/mask_mAP75``, ``val/box_mAP``...) and the
   semantic metrics (``val/mIoU``, ``val/mDice``, ``val/bF1``, ...) of the rasterised prediction:
   detections with score >= ``score_threshold`` (0.5), masks binarised at ``mask_threshold`` (0.5),
   the higher score winning where masks overlap, background (class 0) elsewhere. Instance label
@@ -93,10 +94,18 @@ class InstanceSegmentationModule(SegmentationLoop):
         class_frequency: Callable[[], Any] | Sequence[float] | None = None,
         score_threshold: float = 0.5,
         mask_threshold: float = 0.5,
+        inference: dict[str, Any] | None = None,
     ):
         # same arguments as SegmentationModule, so seglightning-train builds either the same way;
         # class_frequency is unused (the mask head's loss needs none)
-        super().__init__(model, num_classes, ignore_index, class_names, palette, optim, scheduler, bf1_tolerance, channels_last)
+        super().__init__(
+            model, num_classes, ignore_index, class_names, palette, optim, scheduler, bf1_tolerance, channels_last,
+            inference=inference,
+        )
+        if not self.inference.plain:
+            raise ValueError(
+                "module.inference: Mask R-CNN predicts whole images only (mode=whole, scales=[1.0], flip=false)"
+            )
         self.requires: tuple[str, ...] = ()
         self.map_metrics = nn.ModuleDict({s: _mean_average_precision() for s in STAGES})
 
@@ -174,9 +183,20 @@ class InstanceSegmentationModule(SegmentationLoop):
 
 
 def _mean_average_precision() -> nn.Module:
+    """COCO mask and box mAP with COCOeval's own thresholds: torchmetrics' defaults are float32
+    (``torch.linspace``: IoU 0.6 becomes 0.6000000238), which flips an IoU or a recall lying exactly
+    on a threshold; the float64 ``np.linspace`` values of pycocotools' ``Params`` reach COCOeval
+    unchanged, so the scores equal COCOeval's."""
+    from pycocotools.cocoeval import Params
     from torchmetrics.detection import MeanAveragePrecision
 
-    return MeanAveragePrecision(iou_type=("bbox", "segm"), backend="pycocotools")
+    params = Params("segm")
+    return MeanAveragePrecision(
+        iou_type=("bbox", "segm"),
+        backend="pycocotools",
+        iou_thresholds=params.iouThrs.tolist(),
+        rec_thresholds=params.recThrs.tolist(),
+    )
 
 
 def _check_binary(loss: nn.Module, spec: Any) -> None:

@@ -4,7 +4,8 @@ The loop knows no architecture or loss: the model returns ``{"logits", ...aux}``
 ``(logits, mask, **aux outputs, **batch extras)`` and owns every term (auxiliary heads included,
 through the model's ``loss_terms``); metrics are dataset-level (DESIGN.md). Logged names:
 ``train/loss`` (+ ``train/loss/<term>``), ``val/loss``, ``val/mIoU``, ``val/mDice``, ``val/bF1``
-(+ ``val/bF1@<t>px`` for several tolerances), ``val/pixel_acc``, ``val/IoU/<class>``; the same under
+(+ ``val/bF1@<t>px``, or ``val/bF1@<f>diag`` for a fraction of the diagonal, when several are
+logged), ``val/pixel_acc``, ``val/IoU/<class>``; the same under
 ``test/``. Checkpoints carry the RNG state so a resumed run continues bit-identically.
 """
 
@@ -60,10 +61,13 @@ class SegmentationModule(SegmentationLoop):
         bf1_tolerance: float | Sequence[float] | None = None,
         channels_last: bool = False,
         class_frequency: Callable[[], Any] | Sequence[float] | None = None,
+        inference: dict[str, Any] | None = None,
     ):
-        super().__init__(model, num_classes, ignore_index, class_names, palette, optim, scheduler, bf1_tolerance, channels_last)
-        terms = loss if isinstance(loss, list) else loss.get("terms") if isinstance(loss, dict) and "terms" in loss else [loss if isinstance(loss, dict) else {"name": loss}]
-        spec = with_model_terms(list(terms), getattr(self.model, "loss_terms", []))
+        super().__init__(
+            model, num_classes, ignore_index, class_names, palette, optim, scheduler, bf1_tolerance, channels_last,
+            inference=inference,
+        )
+        spec = with_model_terms(loss, getattr(self.model, "loss_terms", []))
         frequency = _Memo(class_frequency)
         self.loss = build_loss(spec, ignore_index=ignore_index, num_classes=num_classes, class_frequency=frequency)
         self.hparams["class_frequency"] = frequency.value  # persisted so a checkpoint rebuilds the same loss
@@ -87,8 +91,8 @@ class SegmentationModule(SegmentationLoop):
         return loss
 
     def _eval_step(self, batch: dict[str, Any], stage: str) -> dict[str, torch.Tensor]:
-        out = self(batch["image"])
-        preds = out["logits"].argmax(1)
+        out = self(batch["image"])  # the loss is the whole-image one; predictions follow module.inference
+        preds = self.infer(batch["image"], out["logits"]).argmax(1)
         self.metrics[stage].update(preds, batch["mask"], self._loss(out, batch))
         return {"preds": preds}
 

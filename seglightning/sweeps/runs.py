@@ -94,8 +94,17 @@ def _labels(path: Path, config: dict[str, Any]) -> dict[str, str]:
     """Group choices from Hydra's ``.hydra/hydra.yaml``; else the names in the run's config."""
     hydra = _read_yaml(path / ".hydra" / "hydra.yaml") or {}
     choices = hydra.get("hydra", {}).get("runtime", {}).get("choices", {})
-    fallback = {"loss": loss_label(config.get("loss") or {}), "model": (config.get("model") or {}).get("name")}
-    return {k: str(choices.get(k) or fallback[k]) for k in LABELS}
+    fallback = {"loss": lambda: _config_loss_label(config), "model": lambda: (config.get("model") or {}).get("name")}
+    return {k: str(choices.get(k) or fallback[k]()) for k in LABELS}
+
+
+def _config_loss_label(config: dict[str, Any]) -> str | None:
+    """The loss label of a run's config; None when it has no loss or one this version cannot read
+    (a run dir is read, never rejected)."""
+    try:
+        return loss_label(config["loss"]) if config.get("loss") else None
+    except (TypeError, ValueError):
+        return None
 
 
 def load_run(path: Path) -> Run:

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
+from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from lightning.pytorch.loggers.logger import rank_zero_experiment
 from lightning.pytorch.utilities import rank_zero_only, rank_zero_warn
 
@@ -30,6 +31,15 @@ from ..checkpointing.signals import Interrupted
 from . import mlflow_logger, neptune_logger, wandb_logger
 from .context import RunContext
 from .media import ClassReport, Overlay
+
+
+class RunDirWriter(ExperimentWriter):
+    """Lightning's CSV writer, told that the run dir holds the run's other files: it replaces an old
+    ``metrics.csv`` without warning that "previous log files will be deleted" (nothing else is)."""
+
+    def _check_log_dir_exists(self) -> None:
+        if self._fs.isfile(self.metrics_file_path):
+            self._fs.rm_file(self.metrics_file_path)
 
 
 class ResumableCSVLogger(CSVLogger):
@@ -52,7 +62,8 @@ class ResumableCSVLogger(CSVLogger):
                 reader = csv.DictReader(f)
                 header = list(reader.fieldnames or [])
                 rows = [r for r in reader if r.get("step") and int(r["step"]) < self._resume_step]
-        writer = super().experiment  # deletes the old file
+        self._fs.makedirs(self.log_dir, exist_ok=True)
+        writer = self._experiment = RunDirWriter(log_dir=self.log_dir)  # deletes the old file
         if rows:
             with open(path, "w", newline="") as f:
                 out = csv.DictWriter(f, fieldnames=header)

@@ -69,7 +69,11 @@ def test_train_transforms_keep_image_and_mask_aligned(name, written, datamodule)
                 assert (mask[black] == 255).all()
             padded += int(black.sum())
             # interior pixels (uniform 7x7 mask neighbourhood, not void): colour code == train id
-            uniform = (minimum_filter(mask, 7, mode="nearest") == maximum_filter(mask, 7, mode="nearest")) & (mask != 255) & ~black
+            uniform = (
+                (minimum_filter(mask, 7, mode="nearest") == maximum_filter(mask, 7, mode="nearest"))
+                & (mask != 255)
+                & ~black
+            )
             pix = image[uniform]
             decoded = train_ids[np.argmin(((pix[:, None, :] - colours[None]) ** 2).sum(-1), axis=1)]
             checked += len(pix)

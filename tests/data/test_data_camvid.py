@@ -21,7 +21,9 @@ def test_camvid11_labels(written, datamodule):
         ds = dm.dataset(stage)
         for i in range(len(ds)):
             sample = ds.base.samples[i]
-            assert sample.mask.parent.name == f"{sample.image.parent.name}annot" and sample.mask.name == sample.image.name
+            assert (
+                sample.mask.parent.name == f"{sample.image.parent.name}annot" and sample.mask.name == sample.image.name
+            )
             raw = np.asarray(Image.open(sample.mask)).astype(np.int64)
             expected = np.where(raw == 11, 255, raw)
             np.testing.assert_array_equal(ds[i]["mask"].numpy(), expected)

@@ -56,7 +56,10 @@ def test_problems_fail_the_check(written, tmp_path, capsys):
 
 def test_parallel_check_matches_serial(written):
     root = str(written("cityscapes"))
-    serial, parallel = check_dataset("cityscapes", root, ["train"]), check_dataset("cityscapes", root, ["train"], workers=2)
+    serial, parallel = (
+        check_dataset("cityscapes", root, ["train"]),
+        check_dataset("cityscapes", root, ["train"], workers=2),
+    )
     np.testing.assert_array_equal(serial.splits[0].pixels, parallel.splits[0].pixels)
     assert serial.render() == parallel.render()
 

@@ -76,7 +76,11 @@ def test_instances_from_instance_ids(written, datamodule):
         expected += [(v, thing_label[v], 1) for v in np.unique(ids) if v < 1000 and v in thing_label]
         assert sorted((int(lb), int(c)) for lb, c in zip(labels, crowd)) == sorted((lb, c) for _, lb, c in expected)
         for v, lb, c in expected:
-            k = next(j for j in range(len(labels)) if labels[j] == lb and crowd[j] == c and masks[j].astype(bool).sum() == (ids == v).sum())
+            k = next(
+                j
+                for j in range(len(labels))
+                if labels[j] == lb and crowd[j] == c and masks[j].astype(bool).sum() == (ids == v).sum()
+            )
             np.testing.assert_array_equal(masks[k].astype(bool), ids == v)
         crowd_seen += int(crowd.sum())
         objects_seen += int((crowd == 0).sum())

@@ -22,7 +22,12 @@ def rect(x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
 
 
 # the fixture's hand-checkable image (seglightning.testing.coco_rects), written out here
-AIRPLANE, BOTTLE, CROWD, TOOTHBRUSH = rect(8, 8, 56, 40), rect(24, 16, 40, 32), rect(48, 24, 80, 48), rect(60, 2, 80, 12)
+AIRPLANE, BOTTLE, CROWD, TOOTHBRUSH = (
+    rect(8, 8, 56, 40),
+    rect(24, 16, 40, 32),
+    rect(48, 24, 80, 48),
+    rect(60, 2, 80, 12),
+)
 
 
 def rects_index(ds) -> int:
@@ -32,7 +37,10 @@ def rects_index(ds) -> int:
 def test_json_has_polygons_rle_crowd_and_sparse_ids(written):
     js = json.loads((written("coco") / "annotations" / "instances_train2017.json").read_text())
     assert sorted(c["id"] for c in js["categories"]) == [1, 5, 44, 90]
-    kinds = {("polygon" if isinstance(a["segmentation"], list) else type(a["segmentation"]["counts"]).__name__, a["iscrowd"]) for a in js["annotations"]}
+    kinds = {
+        ("polygon" if isinstance(a["segmentation"], list) else type(a["segmentation"]["counts"]).__name__, a["iscrowd"])
+        for a in js["annotations"]
+    }
     assert {("polygon", 0), ("list", 1), ("str", 0)} <= kinds  # polygons, uncompressed RLE crowd, compressed RLE
 
 
@@ -77,7 +85,12 @@ def test_coco_voc_train_min_area_filter(written):
     filtered = build_dataset("coco_voc", root=root, split="train", train_min_area=1000)
     js = json.loads((root / "annotations" / "instances_train2017.json").read_text())
     voc_ids = {1, 5, 44}
-    area = {img["id"]: sum(a["area"] for a in js["annotations"] if a["image_id"] == img["id"] and a["category_id"] in voc_ids) for img in js["images"]}
+    area = {
+        img["id"]: sum(
+            a["area"] for a in js["annotations"] if a["image_id"] == img["id"] and a["category_id"] in voc_ids
+        )
+        for img in js["images"]
+    }
     assert [s.extra["image_id"] for s in filtered.samples] == [i for i in sorted(area) if area[i] > 1000]
     assert len(everything) == len(js["images"]) > len(filtered) > 0
 
@@ -119,4 +132,6 @@ def test_instances(written, datamodule):
         np.testing.assert_array_equal(m.astype(bool), r)
     dm = datamodule("coco", root, instances=True)
     target = dm.dataset("val")[rects_index(ds)]["target"]
-    np.testing.assert_array_equal(target["boxes"].numpy(), [[8, 8, 56, 40], [24, 16, 40, 32], [48, 24, 80, 48], [60, 2, 80, 12]])
+    np.testing.assert_array_equal(
+        target["boxes"].numpy(), [[8, 8, 56, 40], [24, 16, 40, 32], [48, 24, 80, 48], [60, 2, 80, 12]]
+    )

@@ -203,13 +203,19 @@ def test_coco_annotation_outside_image(copy, kind):
     ann_file = root / "annotations" / "instances_train2017.json"
     js = json.loads(ann_file.read_text())
     image = js["images"][0]
-    ann = next(a for a in js["annotations"] if a["image_id"] == image["id"] and (kind != "polygon" or isinstance(a["segmentation"], list)))
+    ann = next(
+        a for a in js["annotations"]
+        if a["image_id"] == image["id"] and (kind != "polygon" or isinstance(a["segmentation"], list))
+    )
     if kind == "polygon":
         ann["segmentation"][0][0] = image["width"] + 7.5
     elif kind == "bbox":
         ann["bbox"][0], ann["bbox"][2] = image["width"] - 2.0, 10.0
     else:
-        ann["segmentation"] = {"size": [image["height"] + 8, image["width"]], "counts": [(image["height"] + 8) * image["width"]]}
+        ann["segmentation"] = {
+            "size": [image["height"] + 8, image["width"]],
+            "counts": [(image["height"] + 8) * image["width"]],
+        }
     ann_file.write_text(json.dumps(js))
     match = {"polygon": "polygon x range", "bbox": "bbox", "rle": "RLE size"}[kind]
     assert_reported("coco", root, ann_file, match, level="index")

@@ -120,6 +120,22 @@ def test_class_frequency_matches_definition_and_is_cached(tmp_path):
     np.testing.assert_array_equal(dm.class_frequency(), freq)
 
 
+def test_class_frequency_names_the_mask_with_a_label_out_of_range(tmp_path, monkeypatch):
+    dm = build_datamodule("synthetic", dataset={"length": 2}, cache_dir=str(tmp_path))
+    load = SyntheticShapes.__getitem__
+
+    def with_a_bad_label(self, index):
+        item = load(self, index)
+        if index == 1:
+            item["mask"] = item["mask"].copy()
+            item["mask"][0, 0] = 9
+        return item
+
+    monkeypatch.setattr(SyntheticShapes, "__getitem__", with_a_bad_label)
+    with pytest.raises(ValueError, match=r"train_00001: mask has label value\(s\) \[9\] outside \[0, 5\)"):
+        dm.class_frequency()
+
+
 def test_unknown_dataset_and_extra_are_clear_errors():
     with pytest.raises(KeyError, match=r"unknown dataset 'vocc'.*data\.name"):
         build_datamodule("vocc")

@@ -77,7 +77,9 @@ def test_same_pixels_as_scale_pad_crop_chain(source, crop, draws):
     scale = (0.5, 2.0)
     old = run(legacy_geometry(*crop, scale), draws, image=image, mask=mask, masks=instances)
     new_tf = RandomScaleCrop(*crop, scale=scale, fill=0, fill_mask=IGNORE)
-    new = run(A.Compose([new_tf], mask_interpolation=cv2.INTER_NEAREST_EXACT), draws, image=image, mask=mask, masks=instances)
+    new = run(
+        A.Compose([new_tf], mask_interpolation=cv2.INTER_NEAREST_EXACT), draws, image=image, mask=mask, masks=instances
+    )
     assert new_tf.params["scale"] == pytest.approx(scale[0] + draws[0] * (scale[1] - scale[0]))
 
     assert new["image"].shape == old["image"].shape == (*crop, 3) and new["image"].dtype == np.uint8
@@ -127,7 +129,9 @@ def test_normalize_lut_is_bit_identical():
         got = LutNormalize(mean=mean, std=std)(image=image)["image"]
         assert got.dtype == want.dtype == np.float32 and np.array_equal(got, want)
     gray = image[..., :1]
-    assert np.array_equal(LutNormalize(mean=0.5, std=0.25)(image=gray)["image"], A.Normalize(mean=0.5, std=0.25)(image=gray)["image"])
+    assert np.array_equal(
+        LutNormalize(mean=0.5, std=0.25)(image=gray)["image"], A.Normalize(mean=0.5, std=0.25)(image=gray)["image"]
+    )
 
 
 def test_train_default_output_and_seed_determinism():
@@ -164,7 +168,11 @@ def test_full_pipeline_matches_legacy_pipeline_seed_for_seed():
     spec = {"preset": "train_default", "crop_size": [96, 128], "scale": [0.5, 2.0], "jitter": 0.0}
     new = build_transforms(spec)
     legacy = type(new)(
-        [*legacy_geometry(96, 128, (0.5, 2.0)).transforms, A.HorizontalFlip(p=0.5), A.Normalize(IMAGENET_MEAN, IMAGENET_STD)],
+        [
+            *legacy_geometry(96, 128, (0.5, 2.0)).transforms,
+            A.HorizontalFlip(p=0.5),
+            A.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+        ],
         mask_interpolation=cv2.INTER_NEAREST_EXACT,
     )
     std = np.array(IMAGENET_STD) * 255

@@ -16,7 +16,7 @@ IGNORE = 255
 # options that make each registered loss runnable on the shared multiclass / binary inputs
 CASES: dict[str, dict[str, Any]] = {
     "ce": {},
-    "wce": {"weight": [0.5, 1.0, 2.0, 1.5]},
+    "wce": {"class_weight": [0.5, 1.0, 2.0, 1.5]},
     "focal": {},
     "dice": {},
     "generalized_dice": {},
@@ -95,7 +95,9 @@ def family_losses() -> set[str]:
 def mean_iou(pred: Tensor, target: Tensor, classes: int) -> float:
     """Dataset mIoU over the classes present in prediction or target (void excluded)."""
     valid = target != IGNORE
-    confusion = torch.bincount(target[valid] * classes + pred[valid], minlength=classes * classes).view(classes, classes)
+    confusion = torch.bincount(target[valid] * classes + pred[valid], minlength=classes * classes).view(
+        classes, classes
+    )
     tp = confusion.diag().double()
     union = confusion.sum(0) + confusion.sum(1) - confusion.diag()
     return (tp[union > 0] / union[union > 0]).mean().item()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -69,3 +71,87 @@ def test_mismatched_dist_map_is_rejected() -> None:
     logits, target = multiclass_case(classes=4)
     with pytest.raises(ValueError, match="dist_map"):
         build_loss("boundary")(logits, target, dist_map=signed_distance_maps(target, 3))
+
+
+# -- Kervadec's recipe against a transcription of LIVIAETS/boundary-loss (losses.py, utils.py,
+#    scheduler.py, isles.make gdl_surface_steal), written from reading the reference
+
+
+def _reference_one_hot2dist(onehot: np.ndarray) -> np.ndarray:
+    """utils.one_hot2dist of one image's one-hot [K,H,W]: edt(outside)*outside - (edt(inside)-1)*inside."""
+    from scipy.ndimage import distance_transform_edt
+
+    res = np.zeros(onehot.shape, dtype=np.float32)
+    for k, posmask in enumerate(onehot.astype(bool)):
+        if posmask.any():
+            negmask = ~posmask
+            res[k] = distance_transform_edt(negmask) * negmask - (distance_transform_edt(posmask) - 1) * posmask
+    return res
+
+
+def _reference_generalized_dice(probs: torch.Tensor, onehot: torch.Tensor, idc: list[int]) -> torch.Tensor:
+    """losses.GeneralizedDice(idc): per image, w = 1/(G+1e-10)^2, mean over the batch."""
+    pc, tc = probs[:, idc], onehot[:, idc]
+    w = 1 / (tc.sum((2, 3)) + 1e-10) ** 2
+    intersection = w * (pc * tc).sum((2, 3))
+    union = w * (pc.sum((2, 3)) + tc.sum((2, 3)))
+    return (1 - 2 * (intersection.sum(1) + 1e-10) / (union.sum(1) + 1e-10)).mean()
+
+
+def _reference_surface(probs: torch.Tensor, dist_maps: torch.Tensor, idc: list[int]) -> torch.Tensor:
+    """losses.SurfaceLoss(idc): mean of p * phi over the batch, the idc classes and the pixels."""
+    return (probs[:, idc] * dist_maps[:, idc]).mean()
+
+
+def _reference_weights(epoch: int) -> tuple[float, float]:
+    """Weights [1, 0.01], then scheduler.StealWeight(0.01) applied after every epoch."""
+    region, boundary = 1.0, 0.01
+    for _ in range(epoch):
+        region, boundary = max(0.1, region - 0.01), boundary + 0.01
+    return region, boundary
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+def test_kervadec_recipe_equals_the_reference(classes: int) -> None:
+    from omegaconf import OmegaConf
+
+    conf = Path(__file__).resolve().parents[2] / "conf" / "loss" / "dice_boundary_scheduled.yaml"
+    loss = build_loss(OmegaConf.to_container(OmegaConf.load(conf)), ignore_index=IGNORE)
+    target = blocky_target(2, 16, classes, seed=3, void=False)
+    for image in target:  # every class present in every image (the reference's weights need it)
+        assert set(image.unique().tolist()) == set(range(classes))
+    logits = logits_like(target, classes, seed=4)
+    probs = torch.softmax(logits, 1)
+    onehot = F.one_hot(target, classes).permute(0, 3, 1, 2).float()
+    reference_maps = torch.from_numpy(np.stack([_reference_one_hot2dist(o.numpy()) for o in onehot]))
+    foreground = list(range(1, classes))
+    for epoch in (0, 1, 37, 95, 150):
+        loss.set_epoch(epoch)
+        region, boundary = _reference_weights(epoch)
+        expected = region * _reference_generalized_dice(probs, onehot, list(range(classes)))
+        expected = expected + boundary * _reference_surface(probs, reference_maps, foreground)
+        ours = loss(logits, target, dist_map=signed_distance_maps(target, classes))
+        torch.testing.assert_close(ours, expected, rtol=1e-6, atol=0)
+
+
+def test_class_selection_equals_the_reference_idc() -> None:
+    target = blocky_target(2, 16, 4, seed=7, void=False)
+    logits = logits_like(target, 4, seed=8)
+    probs = torch.softmax(logits, 1)
+    maps = signed_distance_maps(target, 4)
+    for spec, idc in (({"classes": [3, 1]}, [1, 3]), ({"classes": "foreground", "background_index": 2}, [0, 1, 3]),
+                      ({"classes": "foreground"}, [1, 2, 3]), ({}, [0, 1, 2, 3])):
+        ours = build_loss({"name": "boundary", **spec})(logits, target, dist_map=maps)
+        torch.testing.assert_close(ours, _reference_surface(probs, maps, idc), rtol=RTOL, atol=0, msg=str(spec))
+
+
+@pytest.mark.parametrize(
+    "spec, match",
+    [({"classes": "fg"}, "loss.classes"), ({"classes": [1, 4]}, r"\[4\].*loss.classes"),
+     ({"classes": "foreground", "background_index": 4}, "loss.background_index"),
+     ({"classes": [1], "mode": "binary"}, "loss.classes")],
+)
+def test_bad_class_selection_names_the_key(spec: dict, match: str) -> None:
+    logits, target = multiclass_case(classes=4)
+    with pytest.raises(ValueError, match=match):
+        build_loss({"name": "boundary", **spec})(logits, target, dist_map=signed_distance_maps(target, 4))

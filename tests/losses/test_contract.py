@@ -84,7 +84,9 @@ def test_unknown_extras_are_ignored(name: str, binary: bool) -> None:
     loss = make_loss(name, binary)
     extras = extras_for(loss, target, logits.shape[1])
     plain = loss(logits, target, **extras)
-    noisy = loss(logits, target, **extras, aux_logits=torch.randn_like(logits), edge=torch.ones_like(target), meta={"id": 1})
+    noisy = loss(
+        logits, target, **extras, aux_logits=torch.randn_like(logits), edge=torch.ones_like(target), meta={"id": 1}
+    )
     torch.testing.assert_close(plain, noisy, rtol=0, atol=0)
 
 
@@ -111,7 +113,7 @@ def test_one_by_one_conv_converges(name: str, binary: bool) -> None:
     image, target = synthetic_batch(channels)
     torch.manual_seed(0)
     model = torch.nn.Conv2d(3, channels, kernel_size=1)
-    loss = make_loss(name, binary, **({"weight": [1.0, 2.0, 0.5]} if name == "wce" else {}))
+    loss = make_loss(name, binary, **({"class_weight": [1.0, 2.0, 0.5]} if name == "wce" else {}))
     extras = extras_for(loss, target, channels)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
 
@@ -120,7 +122,10 @@ def test_one_by_one_conv_converges(name: str, binary: bool) -> None:
         return (logits[:, 0] > 0).long() if binary else logits.argmax(1)
 
     with torch.no_grad():
-        start_loss, start_iou = loss(model(image), target, **extras).item(), mean_iou(predict(), target, max(channels, 2))
+        start_loss, start_iou = (
+            loss(model(image), target, **extras).item(),
+            mean_iou(predict(), target, max(channels, 2)),
+        )
     for _ in range(60):
         optimizer.zero_grad()
         value = loss(model(image), target, **extras)

@@ -7,8 +7,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from seglightning.data.statistics import class_frequency
 from seglightning.losses import build_loss
-from seglightning.losses.class_weights import class_frequency, median_frequency_weights
+from seglightning.losses.class_weights import median_frequency_weights
 
 from .cases import IGNORE, binary_case, multiclass_case
 
@@ -27,8 +28,10 @@ def test_ce_equals_torch_cross_entropy(smoothing: float) -> None:
 def test_wce_with_a_weight_list_equals_torch_weighted_cross_entropy(smoothing: float) -> None:
     logits, target = multiclass_case(batch=3, size=16, classes=5)
     weight = [0.3, 1.0, 2.5, 0.7, 4.0]
-    ours = build_loss({"name": "wce", "weight": weight, "label_smoothing": smoothing})(logits, target)
-    expected = F.cross_entropy(logits, target, weight=torch.tensor(weight), ignore_index=IGNORE, label_smoothing=smoothing)
+    ours = build_loss({"name": "wce", "class_weight": weight, "label_smoothing": smoothing})(logits, target)
+    expected = F.cross_entropy(
+        logits, target, weight=torch.tensor(weight), ignore_index=IGNORE, label_smoothing=smoothing
+    )
     torch.testing.assert_close(ours, expected, rtol=RTOL, atol=0)
 
 
@@ -72,10 +75,10 @@ def test_class_frequency_rejects_labels_out_of_range() -> None:
 def test_wce_errors_name_the_config_key() -> None:
     with pytest.raises(ValueError, match="class_frequency"):
         build_loss("wce")
-    with pytest.raises(ValueError, match="loss.weight"):
-        build_loss({"name": "wce", "weight": [1.0, 2.0]}, num_classes=4)
-    with pytest.raises(ValueError, match="loss.weight"):
-        build_loss({"name": "wce", "weight": "inverse"})
+    with pytest.raises(ValueError, match="loss.class_weight"):
+        build_loss({"name": "wce", "class_weight": [1.0, 2.0]}, num_classes=4)
+    with pytest.raises(ValueError, match="loss.class_weight"):
+        build_loss({"name": "wce", "class_weight": "inverse"})
 
 
 def test_bce_equals_torch_on_valid_pixels() -> None:
@@ -84,7 +87,9 @@ def test_bce_equals_torch_on_valid_pixels() -> None:
     for pos_weight in (None, 3.0):
         ours = build_loss({"name": "bce", "pos_weight": pos_weight})(logits, target)
         expected = F.binary_cross_entropy_with_logits(
-            logits[:, 0][valid], target[valid].float(), pos_weight=None if pos_weight is None else torch.tensor(pos_weight)
+            logits[:, 0][valid],
+            target[valid].float(),
+            pos_weight=None if pos_weight is None else torch.tensor(pos_weight),
         )
         torch.testing.assert_close(ours, expected, rtol=RTOL, atol=0)
 

@@ -102,19 +102,35 @@ def test_compound_value_terms_and_requires() -> None:
 
 
 def test_class_weights_in_a_term_stay_the_loss_option() -> None:
-    # the loop turns `{name: wce, weight: median_frequency}` into a term: the string is wce's option
+    # the loop turns `{name: wce, class_weight: median_frequency}` into a term: the string is wce's option
     logits, target = multiclass_case(classes=4)
     frequency = lambda: np.array([0.1, 0.2, 0.4, 0.8])  # noqa: E731
     alpha = torch.tensor([3.0, 1.5, 0.75, 0.375])  # median(freq) = 0.3, alpha = 0.3 / freq
     expected = F.cross_entropy(logits, target, weight=alpha, ignore_index=IGNORE)
-    for term in ({"name": "wce", "weight": "median_frequency"}, {"name": "wce", "weight": 2.0, "kwargs": {"weight": alpha.tolist()}}):
+    weighted_term = {"name": "wce", "weight": 2.0, "kwargs": {"class_weight": alpha.tolist()}}
+    for term in ({"name": "wce", "class_weight": "median_frequency"}, weighted_term):
         loss = build_loss([term], class_frequency=frequency)
-        scale = 2.0 if term["weight"] == 2.0 else 1.0
+        scale = term.get("weight", 1.0)
         torch.testing.assert_close(loss(logits, target), scale * expected)
-    with pytest.raises(ValueError, match=r"loss\.weight.*list of per-class weights"):
-        build_loss({"name": "ce", "weight": 2.0})
+    with pytest.raises(ValueError, match=r"loss\.class_weight.*list of per-class weights"):
+        build_loss({"name": "ce", "class_weight": 2.0})
     with pytest.raises(ValueError, match="wce"):
-        build_loss({"name": "ce", "weight": "median_frequency"})
+        build_loss({"name": "ce", "class_weight": "median_frequency"})
+
+
+def test_a_single_weighted_term_is_its_weight_times_the_loss() -> None:
+    logits, target = multiclass_case(classes=4)
+    dice = build_loss("dice", ignore_index=IGNORE)(logits, target)
+    loss = build_loss({"name": "dice", "weight": 2.0}, ignore_index=IGNORE)
+    assert isinstance(loss, CompoundLoss) and loss.keys == ["dice"]
+    torch.testing.assert_close(loss(logits, target), 2.0 * dice)
+    assert type(build_loss({"name": "dice", "weight": 1.0})) is DiceLoss  # no term keys: the loss itself
+
+
+def test_class_weights_spelled_weight_name_the_key_and_the_fix() -> None:
+    for spec in ({"name": "wce", "weight": "median_frequency"}, [{"name": "ce", "weight": [1.0, 2.0, 1.0, 1.0]}]):
+        with pytest.raises(ValueError, match=r"loss(\.terms\[0\])?\.weight=.*scalar weight.*class_weight"):
+            build_loss(spec, num_classes=4, class_frequency=lambda: np.ones(4))
 
 
 @pytest.mark.parametrize("name", ["lovasz", "ce", "generalized_dice"])
@@ -132,17 +148,18 @@ def test_missing_auxiliary_output_names_the_term() -> None:
 
 
 def test_kervadec_schedule() -> None:
-    cfg = OmegaConf.to_container(OmegaConf.load(CONF / "dice_boundary_scheduled.yaml"))
-    loss = build_loss(cfg, ignore_index=IGNORE)
     expected = {0: (1.0, 0.01), 1: (0.99, 0.02), 50: (0.5, 0.51), 89: (0.11, 0.9), 95: (0.1, 0.96), 200: (0.1, 2.01)}
-    for epoch, (dice, boundary) in expected.items():
-        loss.set_epoch(epoch)
-        assert loss.weights["dice"] == pytest.approx(dice) and loss.weights["boundary"] == pytest.approx(boundary)
-    logits, target = multiclass_case(classes=4)
-    extras = extras_for(loss, target, 4)
-    loss.set_epoch(50)
-    value = loss(logits, target, **extras)
-    torch.testing.assert_close(value, 0.5 * loss.last_terms["dice"] + 0.51 * loss.last_terms["boundary"])
+    recipes = (("dice_boundary_scheduled.yaml", "generalized_dice"), ("dice_boundary_all_scheduled.yaml", "dice"))
+    for path, region in recipes:
+        loss = build_loss(OmegaConf.to_container(OmegaConf.load(CONF / path)), ignore_index=IGNORE)
+        for epoch, (dice, boundary) in expected.items():
+            loss.set_epoch(epoch)
+            assert loss.weights[region] == pytest.approx(dice) and loss.weights["boundary"] == pytest.approx(boundary)
+        logits, target = multiclass_case(classes=4)
+        extras = extras_for(loss, target, 4)
+        loss.set_epoch(50)
+        value = loss(logits, target, **extras)
+        torch.testing.assert_close(value, 0.5 * loss.last_terms[region] + 0.51 * loss.last_terms["boundary"])
 
 
 def test_weight_schedule_bounds() -> None:
@@ -177,7 +194,8 @@ def conf_files() -> list[Path]:
 
 
 def test_every_multiclass_loss_has_a_config() -> None:
-    assert set(CASES) | {"bce", "lovasz_hinge", "ce_dice", "ce_lovasz", "dice_boundary_scheduled"} == {p.stem for p in conf_files()}
+    compounds = {"ce_dice", "ce_lovasz", "dice_boundary_scheduled", "dice_boundary_all_scheduled"}
+    assert set(CASES) | {"bce", "lovasz_hinge"} | compounds == {p.stem for p in conf_files()}
 
 
 @pytest.mark.parametrize("path", conf_files(), ids=lambda p: p.stem)

@@ -48,7 +48,9 @@ def test_gamma_zero_is_cross_entropy() -> None:
 def test_binary_equals_torchvision_sigmoid_focal_loss(alpha: float | None) -> None:
     logits, target = binary_case(batch=3, size=16)
     valid = target != IGNORE
-    expected = sigmoid_focal_loss(logits[:, 0][valid], target[valid].float(), alpha=-1 if alpha is None else alpha, gamma=2, reduction="mean")
+    expected = sigmoid_focal_loss(
+        logits[:, 0][valid], target[valid].float(), alpha=-1 if alpha is None else alpha, gamma=2, reduction="mean"
+    )
     ours = build_loss({"name": "focal", "mode": "binary", "alpha": alpha})(logits, target)
     torch.testing.assert_close(ours, expected, rtol=RTOL, atol=0)
 

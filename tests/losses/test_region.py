@@ -54,7 +54,9 @@ def test_dice_per_image_with_void_equals_monai_on_masked_inputs() -> None:
 def test_dice_binary_equals_smp_binary() -> None:
     logits, target = binary_case(batch=3, size=16)
     expected = smp.losses.DiceLoss(mode="binary", ignore_index=IGNORE)(logits, target.unsqueeze(1))
-    torch.testing.assert_close(build_loss({"name": "dice", "mode": "binary"})(logits, target), expected, rtol=RTOL, atol=0)
+    torch.testing.assert_close(
+        build_loss({"name": "dice", "mode": "binary"})(logits, target), expected, rtol=RTOL, atol=0
+    )
 
 
 def test_jaccard_equals_smp() -> None:

@@ -49,4 +49,4 @@ def test_console_script_with_scheduled_boundary_loss(tmp_path: Path) -> None:
     done = subprocess.run([str(script), *overrides], capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads((tmp_path / "metrics.json").read_text())["status"] == "complete"
-    assert {"train/loss/dice", "train/loss/boundary"} <= logged_terms(tmp_path)
+    assert {"train/loss/generalized_dice", "train/loss/boundary"} <= logged_terms(tmp_path)

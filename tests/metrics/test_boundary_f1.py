@@ -264,3 +264,11 @@ def test_cuda_matches_cpu():
     cpu.update(torch.from_numpy(pred), torch.from_numpy(gt))
     gpu.update(torch.from_numpy(pred).cuda(), torch.from_numpy(gt).cuda())
     assert torch.equal(cpu.f_sum, gpu.f_sum.cpu()) and torch.equal(cpu.count, gpu.count.cpu())
+
+
+def test_logged_names_say_pixels_or_fraction_of_the_diagonal():
+    from seglightning.metrics import bf1_name
+
+    assert [bf1_name(t) for t in (3, 12.0, 0.0075, 0.0005, 0.001875)] == [
+        "bF1@3px", "bF1@12px", "bF1@0.0075diag", "bF1@0.0005diag", "bF1@0.001875diag"
+    ]

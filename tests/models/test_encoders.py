@@ -36,7 +36,7 @@ def test_pretrained_loads_a_local_timm_checkpoint(tmp_path):
 
 
 def test_missing_or_foreign_checkpoints_are_clear_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match="never downloaded"):
+    with pytest.raises(FileNotFoundError, match="absent.pth' does not exist"):
         Encoder("resnet18", pretrained=tmp_path / "absent.pth")
     path = tmp_path / "resnet18.pth"
     torch.save(timm.create_model("resnet18").state_dict(), path)

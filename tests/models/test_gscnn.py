@@ -1,5 +1,7 @@
 """Gated-SCNN on a hand-made two-region image: edge target, edge outputs and its loss terms."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -122,3 +124,54 @@ def test_edge_terms_say_which_output_they_need():
         build_loss("gscnn_edge")(torch.randn(1, 2, H, W), mask, edge=edge)
     with pytest.raises(ValueError, match="data.extras"):
         build_loss("gscnn_edge")(torch.randn(1, 2, H, W), mask, edge_logits=torch.randn(1, 1, H, W))
+
+
+def test_boundary_f1_tolerances_are_gscnns_fractions_of_the_diagonal():
+    from omegaconf import OmegaConf
+
+    from seglightning.metrics import EvaluationMetrics
+    from seglightning.metrics.boundary import tolerance_pixels
+    from seglightning.modules.base import boundary_tolerance
+
+    conf = OmegaConf.to_container(OmegaConf.load(Path(__file__).resolve().parents[2] / "conf" / "model" / "gscnn.yaml"))
+    gscnn_eval_thresholds = (0.0005, 0.001875, 0.00375, 0.005)  # GSCNN train.py --eval_thresholds
+    assert tuple(conf["bf1_tolerance"]) == gscnn_eval_thresholds
+    options = {k: v for k, v in conf.items() if k != "name"}
+    model = build_model("gscnn", num_classes=2, **{**options, "encoder": "resnet18"})
+    tolerances = boundary_tolerance(model, None)
+    assert tuple(tolerances) == gscnn_eval_thresholds
+    assert tuple(build_model("gscnn", num_classes=2, encoder="resnet18").bf1_tolerance) == gscnn_eval_thresholds
+    assert [tolerance_pixels(t, 1024, 2048) for t in tolerances] == [2, 5, 9, 12]  # Cityscapes, ceil
+    metrics = EvaluationMetrics(2, 255, ["a", "b"], tolerances)
+    _, mask, _ = two_regions()
+    metrics.update(mask, mask, torch.tensor(0.0))
+    names = {k for k in metrics.compute("val") if k.startswith("val/bF1")}
+    assert names == {"val/bF1", *(f"val/bF1@{t}diag" for t in ("0.0005", "0.001875", "0.00375", "0.005"))}
+
+
+def _gscnn_binary_edges(onehot: np.ndarray, radius: int = 2) -> np.ndarray:
+    """Transcription of GSCNN's edge_utils.onehot_to_binary_edges: zero-padded class maps."""
+    from scipy.ndimage import distance_transform_edt
+
+    padded = np.pad(onehot, ((0, 0), (1, 1), (1, 1)), mode="constant", constant_values=0)
+    edgemap = np.zeros(onehot.shape[1:])
+    for channel in padded:
+        dist = distance_transform_edt(channel) + distance_transform_edt(1.0 - channel)
+        dist = dist[1:-1, 1:-1]
+        dist[dist > radius] = 0
+        edgemap += dist
+    return (edgemap > 0).astype(np.uint8)
+
+
+def test_edge_target_equals_gscnn_away_from_the_frame_and_leaves_the_frame_out():
+    rng = np.random.default_rng(0)
+    mask = np.kron(rng.integers(0, 3, (6, 8)), np.ones((7, 7), np.int64))[:40, :50]
+    ours = edge_band(mask, num_classes=3, ignore_index=255, radius=2)
+    reference = _gscnn_binary_edges(np.stack([mask == c for c in range(3)]).astype(np.uint8))
+    np.testing.assert_array_equal(ours[2:-2, 2:-2], reference[2:-2, 2:-2])
+    frame = np.ones_like(mask, dtype=bool)
+    frame[2:-2, 2:-2] = False
+    assert reference[frame].all()  # GSCNN: a 2-px band along the whole image frame
+    assert not ours[frame].all()  # here: the frame is an edge only where a class boundary meets it
+    _, _, edge = two_regions()
+    assert not edge[0, :, : BORDER - 2].any() and not edge[0, :, BORDER + 2 :].any()

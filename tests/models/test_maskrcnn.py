@@ -73,7 +73,9 @@ def test_iou_balanced_classification_loss():
     logits = torch.randn(4, 3, requires_grad=True)
     labels = torch.tensor([0, 1, 2, 1])
     ious = torch.tensor([0.1, 0.9, 0.6, 0.5])
-    torch.testing.assert_close(iou_balanced_cross_entropy(logits, labels, ious, eta=0.0), F.cross_entropy(logits, labels))
+    torch.testing.assert_close(
+        iou_balanced_cross_entropy(logits, labels, ious, eta=0.0), F.cross_entropy(logits, labels)
+    )
     ce = F.cross_entropy(logits, labels, reduction="none").detach()
     positive = labels > 0
     scaled = ious[positive] ** 1.5
@@ -84,7 +86,9 @@ def test_iou_balanced_classification_loss():
     # the positives' total loss is unchanged by the re-weighting
     torch.testing.assert_close((weight[positive] * ce[positive]).sum(), ce[positive].sum())
     value.backward()
-    torch.testing.assert_close(paired_iou(torch.tensor([[0.0, 0, 2, 2]]), torch.tensor([[1.0, 0, 3, 2]])), torch.tensor([1 / 3]))
+    torch.testing.assert_close(
+        paired_iou(torch.tensor([[0.0, 0, 2, 2]]), torch.tensor([[1.0, 0, 3, 2]])), torch.tensor([1 / 3])
+    )
 
 
 def test_iou_balanced_box_classification_in_the_model(monkeypatch):
@@ -103,11 +107,73 @@ def test_iou_balanced_box_classification_in_the_model(monkeypatch):
         torch.manual_seed(1)
         values.append(model([image], [target])["loss_classifier"])
     torch.testing.assert_close(values[0], values[1])  # eta = 0: plain cross-entropy
-    # each sampled RoI's IoU with its matched box: >= 0.5 for positives, < 0.5 for background
     positive = seen["labels"] > 0
     assert positive.any()
-    assert (seen["ious"][positive] >= 0.5).all() and (seen["ious"][positive] <= 1.0 + 1e-6).all()
-    assert (seen["ious"][~positive] < 0.5).all()
+    assert (seen["ious"] >= 0).all() and (seen["ious"] <= 1.0 + 1e-6).all() and not seen["ious"].requires_grad
+
+
+def test_regressed_iou_decodes_the_ground_truth_class():
+    from torchvision.models.detection._utils import BoxCoder
+
+    coder = BoxCoder((10.0, 10.0, 5.0, 5.0))  # torchvision's RoI-head weights
+    proposals = [torch.tensor([[0.0, 0, 10, 10], [0.0, 0, 10, 10]])]
+    gt = torch.tensor([[0.0, 0, 10, 10], [0.0, 0, 10, 10]])  # both proposals have IoU 1 with their box
+    labels = torch.tensor([1, 2])
+    regression = torch.zeros(2, 3 * 4, requires_grad=True)
+    with torch.no_grad():
+        regression[0, 4] = 5.0  # RoI 0, class 1: dx = 5 / 10 -> shifted by half a width: IoU 1/3
+        regression[1, 4] = 5.0  # RoI 1, class 1 (not its class): ignored
+        regression[1, 8 + 2] = 5 * np.log(2.0)  # RoI 1, class 2: twice as wide, same centre: IoU 1/2
+    ious = maskrcnn_module.regressed_iou(coder, regression, proposals, labels, gt)
+    torch.testing.assert_close(ious, torch.tensor([1 / 3, 1 / 2]))
+    assert not ious.requires_grad
+    torch.testing.assert_close(paired_iou(proposals[0], gt), torch.ones(2))
+
+
+def test_iou_balanced_weights_follow_the_regressed_box(monkeypatch):
+    """Every regressed box is 4x the proposal's width and height (same centre): a positive RoI
+    (proposal IoU >= 0.5) has a regressed-box IoU <= 1/8, and that is the IoU the weights use."""
+    image, target, _ = two_instances()
+    seen = {}
+
+    def spy(logits, labels, ious, eta):
+        seen.update(labels=labels, ious=ious)
+        return iou_balanced_cross_entropy(logits, labels, ious, eta)
+
+    monkeypatch.setattr(maskrcnn_module, "iou_balanced_cross_entropy", spy)
+    torch.manual_seed(0)
+    model = build_model("maskrcnn", num_classes=3, box_classification="iou_balanced", **SMALL).train()
+    bbox_pred = model.net.roi_heads.box_predictor.bbox_pred
+    with torch.no_grad():
+        bbox_pred.weight.zero_()
+        bbox_pred.bias.copy_(torch.tensor([0.0, 0.0, 5 * np.log(4.0), 5 * np.log(4.0)]).repeat(3))
+    torch.manual_seed(1)
+    model([image], [target])
+    positive = seen["labels"] > 0
+    assert positive.any()
+    assert (seen["ious"][positive] <= 1 / 8 + 1e-6).all()
+    assert (seen["ious"][positive] > 0).all()
+
+
+def _mask_targets(mask_loss: str) -> torch.Tensor:
+    """The mask targets the mask head's loss receives in one training step."""
+    image, target, _ = two_instances()
+    torch.manual_seed(0)
+    model = build_model("maskrcnn", num_classes=3, mask_loss=mask_loss, **SMALL).train()
+    seen = []
+    forward = model.mask_loss.forward
+    model.mask_loss.forward = lambda logits, truth, **extras: (seen.append(truth), forward(logits, truth, **extras))[1]
+    torch.manual_seed(1)
+    model([image], [target])
+    return seen[0]
+
+
+def test_mask_targets_are_soft_for_bce_and_binarised_for_other_losses():
+    soft = _mask_targets("bce")  # torchvision's roi_align projection, unchanged (BCE = torchvision's)
+    assert ((soft > 0) & (soft < 1)).any()
+    for name in ("dice", "lovasz_hinge"):
+        hard = _mask_targets(name)
+        assert torch.equal(hard, (soft >= 0.5).to(soft.dtype)), name  # Detectron2's threshold
 
 
 def test_mask_loss_comes_from_the_loss_factory_in_binary_mode():
@@ -152,8 +218,15 @@ def _coco_map(detection: dict[str, torch.Tensor], target: dict[str, torch.Tensor
         "images": [{"id": 1, "height": H, "width": W}],
         "categories": [{"id": 1}, {"id": 2}],
         "annotations": [
-            {"id": i + 1, "image_id": 1, "category_id": int(label), "segmentation": rle(m), "area": float(m.sum()),
-             "bbox": [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])], "iscrowd": 0}
+            {
+                "id": i + 1,
+                "image_id": 1,
+                "category_id": int(label),
+                "segmentation": rle(m),
+                "area": float(m.sum()),
+                "bbox": [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])],
+                "iscrowd": 0,
+            }
             for i, (m, label, b) in enumerate(zip(target["masks"], target["labels"], target["boxes"]))
         ],
     }
@@ -173,7 +246,9 @@ def _coco_map(detection: dict[str, torch.Tensor], target: dict[str, torch.Tensor
 def test_short_overfit_reaches_mask_ap50_and_matches_cocoeval(one_thread):
     image, target, semantic = two_instances()
     torch.manual_seed(0)
-    module = InstanceSegmentationModule(model={"name": "maskrcnn", **SMALL}, loss="bce", num_classes=3, class_names=["bg", "box", "disk"])
+    module = InstanceSegmentationModule(
+        model={"name": "maskrcnn", **SMALL}, loss="bce", num_classes=3, class_names=["bg", "box", "disk"]
+    )
     optimizer = torch.optim.Adam(module.parameters(), lr=1e-4)
     batch = {"image": image[None], "mask": semantic[None], "targets": [target]}
     module.train()

@@ -23,14 +23,14 @@ def test_architectures_at_odd_input_sizes(arch, encoder, kwargs):
     assert set(out) == {"logits"} and out["logits"].shape == (1, 4, 65, 97)
 
 
-def test_encoder_weights_load_from_a_local_file_only(tmp_path):
+def test_encoder_weights_load_from_a_local_file(tmp_path):
     source = build_model("smp", num_classes=2, arch="fpn", encoder="resnet18")
     path = tmp_path / "encoder.pth"
     torch.save(source.net.encoder.state_dict(), path)
     model = build_model("smp", num_classes=2, arch="fpn", encoder="resnet18", encoder_weights=str(path))
     assert torch.equal(model.net.encoder.conv1.weight, source.net.encoder.conv1.weight)
-    with pytest.raises(FileNotFoundError, match="never downloaded"):
-        build_model("smp", num_classes=2, arch="fpn", encoder="resnet18", encoder_weights="imagenet")
+    with pytest.raises(FileNotFoundError, match="absent.pth' does not exist"):
+        build_model("smp", num_classes=2, arch="fpn", encoder="resnet18", encoder_weights=str(tmp_path / "absent.pth"))
 
 
 def test_unknown_architecture_is_a_clear_error():

@@ -10,7 +10,8 @@ from omegaconf import DictConfig
 
 from seglightning.cli import CONFIG_DIR
 
-RECIPES = sorted(p.stem for p in (Path(CONFIG_DIR).parent / "experiments").glob("*.yaml"))
+RECIPES = sorted(p.stem for p in (Path(CONFIG_DIR) / "experiment").glob("*.yaml"))
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def compose_with_hydra(*overrides: str) -> DictConfig:
@@ -18,11 +19,12 @@ def compose_with_hydra(*overrides: str) -> DictConfig:
         return compose(config_name="train", overrides=list(overrides), return_hydra_config=True)
 
 
-def test_experiment_group_is_the_experiments_folder():
-    link = Path(CONFIG_DIR) / "experiment"
-    assert link.is_symlink() and str(link.readlink()) == "../experiments"  # relative: works in any clone
-    assert link.resolve() == (Path(CONFIG_DIR).parent / "experiments").resolve()
-    assert "loss_ablation" in RECIPES
+def test_experiments_folder_is_the_shipped_experiment_group():
+    # the recipes ship in the package (seglightning/conf/experiment); experiments/ links there
+    link = ROOT / "experiments"
+    assert link.is_symlink() and str(link.readlink()) == "seglightning/conf/experiment"  # relative: any clone
+    assert link.resolve() == (Path(CONFIG_DIR) / "experiment").resolve()
+    assert {"loss_ablation", "cityscapes_loss_ablation"} <= set(RECIPES)
 
 
 @pytest.mark.parametrize("recipe", RECIPES)

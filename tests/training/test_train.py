@@ -51,6 +51,19 @@ def test_eval_reproduces_the_best_validation_metrics(trained_run, tmp_path):
     assert (tmp_path / "metrics.json").is_file() and (tmp_path / "per_class.csv").is_file()
 
 
+def test_eval_inference_override_is_used_and_recorded(trained_run, tmp_path):
+    # one 64x64 window covers the synthetic 64x64 images: slide must equal the whole-image result
+    slide = ["inference.mode=slide", "inference.crop=[64,64]", "inference.stride=[32,32]"]
+    ckpt = trained_run / "checkpoints/best.ckpt"
+    cfg = compose_config("eval", [f"ckpt={ckpt}", f"output={tmp_path}", "trainer.accelerator=cpu", *slide])
+    metrics = evaluate(cfg)
+    best = json.loads((trained_run / "metrics.json").read_text())["best"]
+    assert metrics["val/mIoU"] == pytest.approx(best["val/mIoU"], abs=1e-7)
+    recorded = json.loads((tmp_path / "metrics.json").read_text())["inference"]
+    assert recorded == {"mode": "slide", "crop": [64, 64], "stride": [32, 32], "scales": [1.0], "flip": False}
+    assert json.loads((trained_run / "metrics.json").read_text())["inference"]["mode"] == "whole"
+
+
 def test_predict_writes_palette_masks_and_overlays(trained_run, tmp_path):
     src = tmp_path / "in"
     src.mkdir()
@@ -151,3 +164,5 @@ def test_two_process_evaluation_equals_one_process_on_an_uneven_split(trained_ru
     two = evaluate(compose_config("eval", [*common, f"output={tmp_path / 'two'}", "trainer.devices=2", "trainer.strategy=ddp_spawn"]))
     for key in ["val/mIoU", "val/mDice", "val/bF1", "val/pixel_acc", "val/IoU/cross", "val/IoU/disk"]:
         assert two[key] == one[key], key
+    # the per-class table is written by the processes that held the state (ddp_spawn workers)
+    assert (tmp_path / "two" / "per_class.csv").read_text() == (tmp_path / "one" / "per_class.csv").read_text()
