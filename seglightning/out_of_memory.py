@@ -19,7 +19,9 @@ def _crop_size(cfg: DictConfig) -> Any:
     return OmegaConf.to_container(crop) if OmegaConf.is_config(crop) else crop
 
 
-def explain_out_of_memory(cfg: DictConfig, step: int, error: BaseException) -> TrainingOutOfMemoryError:
+def explain_out_of_memory(
+    cfg: DictConfig, step: int, error: BaseException
+) -> TrainingOutOfMemoryError:
     """The error to raise instead of torch's ``OutOfMemoryError`` (chained to it)."""
     batch = OmegaConf.select(cfg, "data.batch_size")
     accumulate = OmegaConf.select(cfg, "trainer.accumulate_grad_batches") or 1

@@ -122,8 +122,10 @@ def record_interruption(run_dir: Path, stop: Any) -> dict[str, Any]:
     ``last.ckpt`` a rerun resumes from (rank zero). ``stop`` is a
     :class:`~seglightning.checkpointing.Interrupted`."""
     checkpoint = Path(stop.checkpoint)
+    if checkpoint.is_relative_to(run_dir):
+        checkpoint = checkpoint.relative_to(run_dir)
     result = {"status": "interrupted", "signal": stop.signal_name, "step": stop.step, "epoch": stop.epoch,
-              "checkpoint": str(checkpoint.relative_to(run_dir)) if checkpoint.is_relative_to(run_dir) else str(checkpoint)}
+              "checkpoint": str(checkpoint)}
     write_metrics(run_dir, result)
     logging.getLogger(__name__).warning("run %s interrupted: %s", run_dir, stop)
     return result

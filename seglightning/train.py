@@ -135,7 +135,8 @@ def prepare_run(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> Prepar
     loggers = build_loggers(OmegaConf.to_container(cfg.logger, resolve=True), run_dir, context)
     trainer = L.Trainer(
         **OmegaConf.to_container(cfg.trainer, resolve=True), logger=loggers, callbacks=[*configured, *callbacks],
-        default_root_dir=str(run_dir), use_distributed_sampler=False, plugins=trainer_plugins(), enable_progress_bar=cfg.callbacks.progress_bar != "none",
+        default_root_dir=str(run_dir), use_distributed_sampler=False, enable_progress_bar=cfg.callbacks.progress_bar != "none",
+        plugins=trainer_plugins(),  # atomic checkpoint files; no second Slurm requeue handler
     )
     return PreparedRun(cfg, run_dir, dm, module, trainer, loggers, history, checkpoint, ckpt_path)
 

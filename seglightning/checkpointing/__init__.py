@@ -18,4 +18,12 @@ def trainer_plugins() -> list:
     return plugins
 
 
-__all__ = ["AtomicCheckpointIO", "Interrupted", "LastCheckpoint", "StopSignals", "build_last_checkpoint", "requeue", "trainer_plugins"]
+__all__ = [
+    "AtomicCheckpointIO",
+    "Interrupted",
+    "LastCheckpoint",
+    "StopSignals",
+    "build_last_checkpoint",
+    "requeue",
+    "trainer_plugins",
+]

@@ -31,12 +31,22 @@ class LastCheckpoint(Checkpoint):
     """A ``Checkpoint`` callback, so Lightning runs its hooks after ``ModelCheckpoint``'s (the
     epoch's ``best.ckpt`` is written before this callback can stop the run)."""
 
-    def __init__(self, path: str | Path, every_n_train_steps: int | None = None, train_time_interval: float | None = None,
-                 stop: StopSignals | None = None, exit_code: int = 75):
+    def __init__(
+        self,
+        path: str | Path,
+        every_n_train_steps: int | None = None,
+        train_time_interval: float | None = None,
+        stop: StopSignals | None = None,
+        exit_code: int = 75,
+    ):
         if every_n_train_steps is not None and every_n_train_steps < 1:
-            raise ValueError(f"callbacks.checkpoint.every_n_train_steps={every_n_train_steps}: use a positive step count or null")
+            raise ValueError(
+                f"callbacks.checkpoint.every_n_train_steps={every_n_train_steps}: use a positive step count or null"
+            )
         if train_time_interval is not None and train_time_interval <= 0:
-            raise ValueError(f"callbacks.checkpoint.train_time_interval={train_time_interval}: use minutes > 0 or null")
+            raise ValueError(
+                f"callbacks.checkpoint.train_time_interval={train_time_interval}: use minutes > 0 or null"
+            )
         self.path = Path(path)
         self.every_n_train_steps = every_n_train_steps
         self.interval_s = None if train_time_interval is None else 60.0 * train_time_interval
@@ -59,7 +69,9 @@ class LastCheckpoint(Checkpoint):
         if stage == "fit" and self.stop is not None:
             self.stop.restore()
 
-    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+    def on_exception(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
+    ) -> None:
         # an interrupted run keeps its handlers until it has requeued (a second signal is ignored)
         if self.stop is not None and not isinstance(exception, Interrupted):
             self.stop.restore()
@@ -70,21 +82,46 @@ class LastCheckpoint(Checkpoint):
 
     def _interrupted(self, trainer: L.Trainer) -> Interrupted:
         assert self.stop is not None
-        name = self.stop.received.name if self.stop.received is not None else "a signal to another rank"
-        return Interrupted(name, trainer.global_step, trainer.current_epoch, str(self.path), self.exit_code, self.stop)
+        name = (
+            self.stop.received.name
+            if self.stop.received is not None
+            else "a signal to another rank"
+        )
+        return Interrupted(
+            name,
+            trainer.global_step,
+            trainer.current_epoch,
+            str(self.path),
+            self.exit_code,
+            self.stop,
+        )
 
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
         if not _safe_point(trainer, batch_idx):
             return
-        by_steps = self.every_n_train_steps is not None and trainer.global_step % self.every_n_train_steps == 0
-        by_time = self.interval_s is not None and time.monotonic() - self._last_save >= self.interval_s
+        by_steps = (
+            self.every_n_train_steps is not None
+            and trainer.global_step % self.every_n_train_steps == 0
+        )
+        by_time = (
+            self.interval_s is not None and time.monotonic() - self._last_save >= self.interval_s
+        )
         if self.stop is not None or self.interval_s is not None:  # the only rank-local inputs
             self._stopping, by_time = any_rank(trainer, self._stop_requested(), by_time)
         if self._stopping or by_steps or by_time:
             trainer.save_checkpoint(self.path)
             self._last_save = time.monotonic()
 
-    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_start(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
         if self._stopping:
             raise self._interrupted(trainer)
 
@@ -114,6 +151,9 @@ def build_last_checkpoint(run_dir: Path, checkpoint: Any, preemption: Any) -> La
     signals = list(preemption.get("signals") or [])
     check_requeue_mode(preemption.get("requeue", "auto"))
     return LastCheckpoint(
-        Path(run_dir) / "checkpoints" / "last.ckpt", checkpoint.get("every_n_train_steps"), checkpoint.get("train_time_interval"),
-        StopSignals(signals) if signals else None, int(preemption.get("exit_code", 75)),
+        Path(run_dir) / "checkpoints" / "last.ckpt",
+        checkpoint.get("every_n_train_steps"),
+        checkpoint.get("train_time_interval"),
+        StopSignals(signals) if signals else None,
+        int(preemption.get("exit_code", 75)),
     )

@@ -31,7 +31,11 @@ def submitit_handler(previous: dict[Any, Any]) -> Any | None:
     """submitit's signal handler object among the handlers found before ours, if any."""
     for handler in previous.values():
         owner = getattr(handler, "__self__", None)
-        if owner is not None and type(owner).__module__.startswith("submitit") and hasattr(owner, "checkpoint_and_try_requeue"):
+        if (
+            owner is not None
+            and type(owner).__module__.startswith("submitit")
+            and hasattr(owner, "checkpoint_and_try_requeue")
+        ):
             return owner
     return None
 
@@ -62,12 +66,19 @@ def requeue(stop: Interrupted, mode: str = "auto", rank: int = 0) -> NoReturn:
             handler.checkpoint_and_try_requeue(submitit.JobEnvironment._usr_sig(), None)
         elif job is not None and rank == 0:
             try:
-                done = subprocess.run(["scontrol", "requeue", job], capture_output=True, text=True, check=False)
+                done = subprocess.run(
+                    ["scontrol", "requeue", job], capture_output=True, text=True, check=False
+                )
                 error = done.stderr.strip() if done.returncode else None
             except OSError as err:  # no scontrol on this node
                 error = str(err)
             if error is not None:
-                log.warning("scontrol requeue %s failed (%s); rerun the job to resume from %s", job, error, stop.checkpoint)
+                log.warning(
+                    "scontrol requeue %s failed (%s); rerun the job to resume from %s",
+                    job,
+                    error,
+                    stop.checkpoint,
+                )
             else:
                 log.warning("requeued Slurm job %s; it resumes from %s", job, stop.checkpoint)
     raise SystemExit(stop.exit_code)

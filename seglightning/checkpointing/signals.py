@@ -24,7 +24,10 @@ def parse_signals(names: Sequence[str]) -> list[signal.Signals]:
         key = str(name).upper()
         key = key if key.startswith("SIG") else f"SIG{key}"
         if key not in signal.Signals.__members__ or key in ("SIGKILL", "SIGSTOP"):
-            raise ValueError(f"callbacks.preemption.signals: '{name}' is not a signal that can be caught; use e.g. SIGTERM, SIGUSR1, SIGUSR2")
+            raise ValueError(
+                f"callbacks.preemption.signals: '{name}' is not a signal that can be caught; "
+                "use e.g. SIGTERM, SIGUSR1, SIGUSR2"
+            )
         out.append(signal.Signals[key])
     return out
 
@@ -65,9 +68,22 @@ class Interrupted(SystemExit):
     """The run stopped on a signal after writing ``last.ckpt``: a ``SystemExit`` (not an error), so
     a multirun does not record it as a failed job and the process exits for its requeue."""
 
-    def __init__(self, signal_name: str, step: int, epoch: int, checkpoint: str, exit_code: int, signals: StopSignals):
+    def __init__(
+        self,
+        signal_name: str,
+        step: int,
+        epoch: int,
+        checkpoint: str,
+        exit_code: int,
+        signals: StopSignals,
+    ):
         super().__init__(exit_code)
-        self.signal_name, self.step, self.epoch, self.checkpoint = signal_name, step, epoch, checkpoint
+        self.signal_name, self.step, self.epoch, self.checkpoint = (
+            signal_name,
+            step,
+            epoch,
+            checkpoint,
+        )
         self.exit_code, self.signals = exit_code, signals
 
     def __str__(self) -> str:

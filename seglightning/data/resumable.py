@@ -36,12 +36,20 @@ class ResumableDataLoader(DataLoader):
 
     def state_dict(self) -> dict[str, Any]:
         s = self.sampler
-        return {"seed": s.seed, "shuffle": s.shuffle, "num_samples": len(s.dataset), "world_size": s.world_size, "batch_size": self.batch_size}
+        return {
+            "seed": s.seed,
+            "shuffle": s.shuffle,
+            "num_samples": len(s.dataset),
+            "world_size": s.world_size,
+            "batch_size": self.batch_size,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         now = self.state_dict()
         changed = {k: (v, now[k]) for k, v in state.items() if k in now and now[k] != v}
         if changed:
             what = ", ".join(f"{k} {a} -> {b}" for k, (a, b) in changed.items())
-            rank_zero_warn(f"resuming inside an epoch with a different training loader ({what}): the rest of the epoch "
-                           "skips as many batches as were done, but its data order differs from the interrupted run's")
+            rank_zero_warn(
+                f"resuming inside an epoch with a different training loader ({what}): the rest of the epoch "
+                "skips as many batches as were done, but its data order differs from the interrupted run's"
+            )

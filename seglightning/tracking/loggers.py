@@ -124,7 +124,8 @@ def build_loggers(spec: dict[str, dict[str, Any]] | None, run_dir: Path, context
 @contextmanager
 def finish_trackers(loggers: Sequence[Logger]) -> Iterator[None]:
     """End every tracker run when the block exits, failed or not: ``finalize(status)`` on each
-    logger (success | failed | interrupted), then ``close(status)`` where it has one (W&B and Neptune runs are process-wide, so a
+    logger (success | failed | interrupted: a stop signal), then ``close(status)`` where it has one
+    (W&B and Neptune runs are process-wide, so a
     Hydra job that left one open would make the next job log into it)."""
     status = "failed"
     try:

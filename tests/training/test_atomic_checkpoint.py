@@ -24,7 +24,9 @@ for version in range(2, 1000):
 
 def test_sigkill_during_a_write_leaves_the_previous_checkpoint(tmp_path):
     path = tmp_path / "checkpoints" / "last.ckpt"
-    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, text=True)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, text=True
+    )
     assert writer.stdout.readline().strip() == "saved 1"
     deadline = time.monotonic() + 120
     while not list(path.parent.glob(".last.ckpt.*.tmp")) and time.monotonic() < deadline:

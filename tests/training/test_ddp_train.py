@@ -16,10 +16,25 @@ from tests.conftest import FAST, compose_config
 from tests.training.test_preemption import launch, wait_for_step
 
 STEPS_PER_EPOCH = 8  # 64 samples over 2 processes, batch 4
-OVERRIDES = (*(o for o in FAST if not o.startswith("data.dataset.length")), "data.dataset.length=64",
-             "trainer.strategy=ddp", "trainer.devices=2", "callbacks.checkpoint.every_n_train_steps=1",
-             "callbacks.checkpoint.train_time_interval=null")
-METRICS = ("mIoU", "mDice", "bF1", "pixel_acc", "IoU/background", "IoU/disk", "IoU/square", "IoU/triangle", "IoU/cross")
+OVERRIDES = (
+    *(o for o in FAST if not o.startswith("data.dataset.length")),
+    "data.dataset.length=64",
+    "trainer.strategy=ddp",
+    "trainer.devices=2",
+    "callbacks.checkpoint.every_n_train_steps=1",
+    "callbacks.checkpoint.train_time_interval=null",
+)
+METRICS = (
+    "mIoU",
+    "mDice",
+    "bF1",
+    "pixel_acc",
+    "IoU/background",
+    "IoU/disk",
+    "IoU/square",
+    "IoU/triangle",
+    "IoU/cross",
+)
 
 
 @pytest.mark.slow
@@ -33,7 +48,9 @@ def test_two_process_training_writes_one_run_and_resumes_inside_an_epoch(tmp_pat
     _, stderr = proc.communicate(timeout=600)
     assert proc.returncode == 75, stderr[-3000:]
     stopped = json.loads((run_dir / "metrics.json").read_text())
-    assert stopped["status"] == "interrupted" and stopped["step"] == checkpoint_step(str(run_dir / "checkpoints/last.ckpt"))
+    assert stopped["status"] == "interrupted" and stopped["step"] == checkpoint_step(
+        str(run_dir / "checkpoints/last.ckpt")
+    )
     assert stopped["step"] % STEPS_PER_EPOCH, "expected a stop inside an epoch"
 
     proc = launch(run_dir, OVERRIDES)  # resume=auto from the mid-epoch last.ckpt, 2 processes again
@@ -56,6 +73,16 @@ def test_two_process_training_writes_one_run_and_resumes_inside_an_epoch(tmp_pat
     # the 2-process evaluation equals evaluating the saved checkpoint in 1 process
     best = run_dir / "checkpoints" / "best.ckpt"
     for split, logged in (("val", result["best"]), ("test", result["test"])):
-        one = evaluate(compose_config("eval", [f"ckpt={best}", f"split={split}", f"output={tmp_path / split}", "trainer.accelerator=cpu"]))
+        one = evaluate(
+            compose_config(
+                "eval",
+                [
+                    f"ckpt={best}",
+                    f"split={split}",
+                    f"output={tmp_path / split}",
+                    "trainer.accelerator=cpu",
+                ],
+            )
+        )
         for name in METRICS:
             assert one[f"{split}/{name}"] == logged[f"{split}/{name}"], (split, name)

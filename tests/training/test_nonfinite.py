@@ -37,7 +37,9 @@ class NaNProbe(SegLoss):
         if not self.training:
             return value
         self.calls += 1
-        return value + float("nan") if self.nan_at <= self.calls < self.nan_at + self.times else value
+        return (
+            value + float("nan") if self.nan_at <= self.calls < self.nan_at + self.times else value
+        )
 
 
 @pytest.fixture
@@ -46,9 +48,16 @@ def probe(monkeypatch):
 
 
 def config(run_dir: Path, *overrides: str, times: int = 1):
-    cfg = train_config(run_dir, "callbacks.checkpoint.every_n_train_steps=1", "callbacks.checkpoint.train_time_interval=null", *overrides)
+    cfg = train_config(
+        run_dir,
+        "callbacks.checkpoint.every_n_train_steps=1",
+        "callbacks.checkpoint.train_time_interval=null",
+        *overrides,
+    )
     with open_dict(cfg):
-        cfg.loss = {"terms": [{"name": "ce"}, {"name": "nan_probe", "nan_at": NAN_STEP + 1, "times": times}]}
+        cfg.loss = {
+            "terms": [{"name": "ce"}, {"name": "nan_probe", "nan_at": NAN_STEP + 1, "times": times}]
+        }
     return cfg
 
 
@@ -74,9 +83,15 @@ def test_a_nan_loss_stops_the_run_naming_step_term_and_samples(probe, tmp_path):
     assert str(samples_of_step(cfg, NAN_STEP)) in message
     # the last good state is kept: last.ckpt from the step before, finite weights
     ckpt = torch.load(tmp_path / "checkpoints/last.ckpt", map_location="cpu", weights_only=True)
-    assert ckpt["global_step"] == NAN_STEP and all(torch.isfinite(v).all() for v in ckpt["state_dict"].values() if v.is_floating_point())
+    assert ckpt["global_step"] == NAN_STEP and all(
+        torch.isfinite(v).all() for v in ckpt["state_dict"].values() if v.is_floating_point()
+    )
     result = json.loads((tmp_path / "metrics.json").read_text())
-    assert result["status"] == "failed" and "NonFiniteLossError" in result["error"] and f"global step {NAN_STEP}" in result["error"]
+    assert (
+        result["status"] == "failed"
+        and "NonFiniteLossError" in result["error"]
+        and f"global step {NAN_STEP}" in result["error"]
+    )
 
 
 class WatchStep(L.Callback):
@@ -105,18 +120,32 @@ def test_skip_drops_the_update_counts_it_and_finishes(probe, tmp_path, with_call
         result = train_mod.train(config(tmp_path, "module.nonfinite=skip"))
     assert result["status"] == "complete" and result["nonfinite_skips"] == 1
     assert json.loads((tmp_path / "metrics.json").read_text())["nonfinite_skips"] == 1
-    (weights_before, adam_before, step_before), (weights_after, adam_after, step_after) = watch.before, watch.after
+    (weights_before, adam_before, step_before), (weights_after, adam_after, step_after) = (
+        watch.before,
+        watch.after,
+    )
     assert step_after == step_before + 1  # the step counts (the LR schedule advances)
-    assert all(torch.equal(weights_before[k], weights_after[k]) for k in weights_before)  # no update
+    assert all(
+        torch.equal(weights_before[k], weights_after[k]) for k in weights_before
+    )  # no update
     assert adam_after == adam_before and len(adam_before) > 0  # optimizer state untouched
-    rows = [r for r in csv.DictReader(open(tmp_path / "metrics.csv")) if r.get("train/nonfinite_skips")]
+    rows = [
+        r for r in csv.DictReader(open(tmp_path / "metrics.csv")) if r.get("train/nonfinite_skips")
+    ]
     assert {int(r["step"]): float(r["train/nonfinite_skips"]) for r in rows}[NAN_STEP + 1] == 1.0
 
 
 def test_skip_stops_after_max_consecutive_skips(probe, tmp_path):
-    with pytest.raises(NonFiniteLossError, match=r"3 consecutive non-finite training losses \(module.max_nonfinite_skips=3\)"):
-        train_mod.train(config(tmp_path, "module.nonfinite=skip", "module.max_nonfinite_skips=3", times=3))
-    assert checkpoint_step(str(tmp_path / "checkpoints/last.ckpt")) == NAN_STEP + 2  # skipped steps still count
+    with pytest.raises(
+        NonFiniteLossError,
+        match=r"3 consecutive non-finite training losses \(module.max_nonfinite_skips=3\)",
+    ):
+        train_mod.train(
+            config(tmp_path, "module.nonfinite=skip", "module.max_nonfinite_skips=3", times=3)
+        )
+    assert (
+        checkpoint_step(str(tmp_path / "checkpoints/last.ckpt")) == NAN_STEP + 2
+    )  # skipped steps still count
 
 
 def test_unknown_policy_is_a_clear_error(tmp_path):
@@ -129,14 +158,25 @@ def test_cuda_out_of_memory_is_explained_and_recorded(tmp_path, monkeypatch):
 
     def out_of_memory(self, batch, batch_idx):
         if self.global_step == 2:
-            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 79.11 GiB total capacity)")
+            raise torch.OutOfMemoryError(
+                "CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 79.11 GiB total capacity)"
+            )
         return step(self, batch, batch_idx)
 
     monkeypatch.setattr(SegmentationModule, "training_step", out_of_memory)
     with pytest.raises(TrainingOutOfMemoryError) as error:
         train_mod.train_job(train_config(tmp_path))
     message = str(error.value)
-    for part in ["training step 2", "model unet", "data.batch_size=4", "crop [64, 64]", "accumulate_grad_batches=2", "Tried to allocate 2.00 GiB"]:
+    for part in [
+        "training step 2",
+        "model unet",
+        "data.batch_size=4",
+        "crop [64, 64]",
+        "accumulate_grad_batches=2",
+        "Tried to allocate 2.00 GiB",
+    ]:
         assert part in message, part
     result = json.loads((tmp_path / "metrics.json").read_text())
-    assert result["status"] == "failed" and result["error"] == f"TrainingOutOfMemoryError: {message}"
+    assert (
+        result["status"] == "failed" and result["error"] == f"TrainingOutOfMemoryError: {message}"
+    )

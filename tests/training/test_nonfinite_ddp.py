@@ -40,7 +40,9 @@ def _rank(rank: int, folder: str) -> None:
     outcomes = {}
     for policy in ("skip", "raise"):
         try:
-            outcomes[policy] = NonFiniteGuard(policy).check(_Module(), loss, {"ce": loss, "dice": torch.tensor(0.1)}, batch, 3)
+            outcomes[policy] = NonFiniteGuard(policy).check(
+                _Module(), loss, {"ce": loss, "dice": torch.tensor(0.1)}, batch, 3
+            )
         except NonFiniteLossError as error:
             outcomes[policy] = str(error)
     Path(folder, f"rank{rank}.json").write_text(json.dumps(outcomes))
@@ -54,5 +56,8 @@ def test_all_ranks_take_the_same_decision(tmp_path):
     assert [r["skip"] for r in ranks] == [True, True]  # rank 1's loss was finite; it skips too
     assert ranks[0]["raise"] == ranks[1]["raise"]  # both stop, with the same message
     message = ranks[0]["raise"]
-    assert "global step 7 (epoch 1, batch 3): rank 0: loss nan, non-finite terms: ce=nan; samples ['r0_a', 'r0_b']" in message
+    assert (
+        "global step 7 (epoch 1, batch 3): rank 0: loss nan, non-finite terms: ce=nan; samples ['r0_a', 'r0_b']"
+        in message
+    )
     assert "r1_a" not in message and "dice" not in message

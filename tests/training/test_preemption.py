@@ -22,15 +22,26 @@ from tests.conftest import FAST, train_config
 BIN = Path(sys.executable).parent
 STEPS = 3 * 4  # 3 epochs x 4 batches
 # the subprocess uses this process's thread count (CPU results depend on it)
-OVERRIDES = (*FAST, "trainer.max_epochs=3", f"torch_threads={torch.get_num_threads()}",
-             "callbacks.checkpoint.every_n_train_steps=1", "callbacks.checkpoint.train_time_interval=null")
+OVERRIDES = (
+    *FAST,
+    "trainer.max_epochs=3",
+    f"torch_threads={torch.get_num_threads()}",
+    "callbacks.checkpoint.every_n_train_steps=1",
+    "callbacks.checkpoint.train_time_interval=null",
+)
 
 
 def launch(run_dir: Path, overrides: tuple[str, ...] = OVERRIDES) -> subprocess.Popen:
     """``seglightning-train`` in ``run_dir`` (outside any Slurm job)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
-    return subprocess.Popen([str(BIN / "seglightning-train"), *overrides, f"hydra.run.dir={run_dir}"], env=env,
-                            cwd=run_dir.parent, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [str(BIN / "seglightning-train"), *overrides, f"hydra.run.dir={run_dir}"],
+        env=env,
+        cwd=run_dir.parent,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_for_step(run_dir: Path, step: int, proc: subprocess.Popen, timeout: float = 600) -> None:
@@ -41,13 +52,15 @@ def wait_for_step(run_dir: Path, step: int, proc: subprocess.Popen, timeout: flo
         if last.exists() and checkpoint_step(str(last)) >= step:
             return
         time.sleep(0.05)
-    raise AssertionError(f"no checkpoint at step {step}: {proc.stderr.read() if proc.poll() is not None else 'timeout'}")
+    raise AssertionError(
+        f"no checkpoint at step {step}: {proc.stderr.read() if proc.poll() is not None else 'timeout'}"
+    )
 
 
 @pytest.mark.slow
 def test_sigterm_saves_exits_for_requeue_and_the_rerun_matches(tmp_path):
     reference = tmp_path / "uninterrupted"
-    train_mod.train(train_config(reference, *OVERRIDES[len(FAST):]))
+    train_mod.train(train_config(reference, *OVERRIDES[len(FAST) :]))
 
     run_dir = tmp_path / "run"
     run_dir.mkdir()
@@ -58,7 +71,10 @@ def test_sigterm_saves_exits_for_requeue_and_the_rerun_matches(tmp_path):
     assert proc.returncode == 75, stderr[-3000:]
     result = json.loads((run_dir / "metrics.json").read_text())
     assert result["status"] == "interrupted" and result["signal"] == "SIGTERM"
-    assert result["step"] == checkpoint_step(str(run_dir / "checkpoints/last.ckpt")) and 2 <= result["step"] < STEPS
+    assert (
+        result["step"] == checkpoint_step(str(run_dir / "checkpoints/last.ckpt"))
+        and 2 <= result["step"] < STEPS
+    )
 
     proc = launch(run_dir)  # the requeued job: same command, resume=auto
     _, stderr = proc.communicate(timeout=600)

@@ -30,10 +30,18 @@ def interrupted(installed_over: dict) -> Interrupted:
 def test_under_submitit_its_handler_checkpoints_and_requeues(monkeypatch):
     handler = SignalHandler(None, None, None)  # what submitit installs in a job (bypass on SIGTERM)
     calls = []
-    monkeypatch.setattr(handler, "checkpoint_and_try_requeue", lambda signum, frame: calls.append(signum))
+    monkeypatch.setattr(
+        handler, "checkpoint_and_try_requeue", lambda signum, frame: calls.append(signum)
+    )
     monkeypatch.setenv("SLURM_JOB_ID", "123")  # submitit wins over plain Slurm
     with pytest.raises(SystemExit) as exited:
-        requeue(interrupted({signal.SIGTERM: handler.bypass, signal.SIGUSR2: handler.checkpoint_and_try_requeue}), "auto", rank=1)
+        requeue(
+            interrupted(
+                {signal.SIGTERM: handler.bypass, signal.SIGUSR2: handler.checkpoint_and_try_requeue}
+            ),
+            "auto",
+            rank=1,
+        )
     assert calls == [signal.SIGUSR2] and exited.value.code == 75
 
 
@@ -41,7 +49,7 @@ def fake_scontrol(tmp_path, monkeypatch):
     log = tmp_path / "scontrol.log"
     script = tmp_path / "bin" / "scontrol"
     script.parent.mkdir()
-    script.write_text(f"#!/bin/sh\necho \"$@\" >> {log}\n")
+    script.write_text(f'#!/bin/sh\necho "$@" >> {log}\n')
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", f"{script.parent}:{os.environ['PATH']}")
     return log

@@ -20,7 +20,10 @@ from tests.conftest import train_config
 
 # 2 epochs x 4 batches (16 samples, batch 4): steps 1-4 in epoch 0, 5-8 in epoch 1
 STEPS_PER_EPOCH = 4
-MID_EPOCH = ("callbacks.checkpoint.every_n_train_steps=1", "callbacks.checkpoint.train_time_interval=null")
+MID_EPOCH = (
+    "callbacks.checkpoint.every_n_train_steps=1",
+    "callbacks.checkpoint.train_time_interval=null",
+)
 
 
 def config(run_dir: Path, workers: int = 0):
@@ -60,7 +63,9 @@ class SignalAtStep(L.Callback):
             os.kill(os.getpid(), self.signum)
 
 
-def test_a_crash_inside_an_epoch_resumes_from_the_next_batch(uninterrupted, tmp_path, with_callback):
+def test_a_crash_inside_an_epoch_resumes_from_the_next_batch(
+    uninterrupted, tmp_path, with_callback
+):
     stop = STEPS_PER_EPOCH + 2  # epoch 1, after its second batch: not an epoch boundary
     with with_callback(CrashAtStep(stop)), pytest.raises(Crash):
         train_mod.train(config(tmp_path))
@@ -70,7 +75,9 @@ def test_a_crash_inside_an_epoch_resumes_from_the_next_batch(uninterrupted, tmp_
     assert (tmp_path / "metrics.json").read_bytes() == (uninterrupted / "metrics.json").read_bytes()
 
 
-def test_a_stop_signal_saves_exits_for_requeue_and_resumes_exactly(uninterrupted, tmp_path, monkeypatch, with_callback):
+def test_a_stop_signal_saves_exits_for_requeue_and_resumes_exactly(
+    uninterrupted, tmp_path, monkeypatch, with_callback
+):
     """With 2 data workers (the reference ran with none: the data does not depend on them)."""
     monkeypatch.delenv("SLURM_JOB_ID", raising=False)
     stop = STEPS_PER_EPOCH + 1
@@ -90,22 +97,36 @@ def test_a_stop_signal_saves_exits_for_requeue_and_resumes_exactly(uninterrupted
             train_mod.train(config(tmp_path, workers=2))
     assert exited.value.code == 75  # callbacks.preemption.exit_code
     assert signal.getsignal(signal.SIGTERM) == before  # handlers put back
-    assert writes == list(range(1, STEPS_PER_EPOCH)) + [STEPS_PER_EPOCH] * 2 + [stop]  # one write at the signal's step
+    assert writes == list(range(1, STEPS_PER_EPOCH)) + [STEPS_PER_EPOCH] * 2 + [
+        stop
+    ]  # one write at the signal's step
     assert checkpoint_step(str(tmp_path / "checkpoints/last.ckpt")) == stop
     ckpt = torch.load(tmp_path / "checkpoints/last.ckpt", map_location="cpu", weights_only=True)
     assert ckpt["epoch"] == 1 and ckpt["global_step"] % STEPS_PER_EPOCH != 0
     result = json.loads((tmp_path / "metrics.json").read_text())
-    assert result == {"status": "interrupted", "signal": "SIGTERM", "step": stop, "epoch": 1, "checkpoint": "checkpoints/last.ckpt"}
+    assert result == {
+        "status": "interrupted",
+        "signal": "SIGTERM",
+        "step": stop,
+        "epoch": 1,
+        "checkpoint": "checkpoints/last.ckpt",
+    }
     train_mod.train(config(tmp_path, workers=2))
     assert (tmp_path / "metrics.json").read_bytes() == (uninterrupted / "metrics.json").read_bytes()
 
 
-def test_a_signal_during_an_epochs_last_batch_stops_after_validation(uninterrupted, tmp_path, monkeypatch, with_callback):
+def test_a_signal_during_an_epochs_last_batch_stops_after_validation(
+    uninterrupted, tmp_path, monkeypatch, with_callback
+):
     monkeypatch.delenv("SLURM_JOB_ID", raising=False)
     with with_callback(SignalAtStep(STEPS_PER_EPOCH)), pytest.raises(SystemExit):
         train_mod.train(config(tmp_path))
     result = json.loads((tmp_path / "metrics.json").read_text())
-    assert (result["status"], result["step"], result["epoch"]) == ("interrupted", STEPS_PER_EPOCH, 0)
+    assert (result["status"], result["step"], result["epoch"]) == (
+        "interrupted",
+        STEPS_PER_EPOCH,
+        0,
+    )
     rows = [r for r in csv.DictReader(open(tmp_path / "metrics.csv")) if r.get("val/mIoU")]
     assert [r["epoch"] for r in rows] == ["0"]  # epoch 0 was validated before the stop
     train_mod.train(config(tmp_path))
