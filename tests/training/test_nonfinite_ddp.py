@@ -50,6 +50,7 @@ def _rank(rank: int, folder: str) -> None:
 
 
 @pytest.mark.ddp
+@pytest.mark.slow
 def test_all_ranks_take_the_same_decision(tmp_path):
     mp.spawn(_rank, args=(str(tmp_path),), nprocs=2)
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(2)]
