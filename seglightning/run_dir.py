@@ -2,7 +2,7 @@
 resumed. Every reader and writer of these files goes through here.
 
 ``config.yaml`` (resolved), ``overrides.yaml``, ``run_meta.json``, ``metrics.json`` (``status``:
-running | complete | failed | pruned; final + best + test), ``metrics.csv``,
+running | complete | failed | pruned | interrupted; final + best + test), ``metrics.csv``,
 ``checkpoints/{last,best}.ckpt``, ``per_class.csv``, ``per_image.csv`` (per image of the test, else
 the final validation pass: id, valid pixels, per-class IoU/Dice/bF1 and TP/FP/FN), ``overlays/*.png``.
 """
@@ -108,10 +108,26 @@ def add_run_meta(run_dir: Path, **fields: Any) -> None:
         write_json(run_dir / "run_meta.json", {**meta, **fields})
 
 
-def record_failure(run_dir: Path, error: BaseException) -> dict[str, Any]:
-    """Write ``metrics.json`` with ``status: failed``, the error and its traceback (rank zero)."""
+def record_failure(run_dir: Path, error: BaseException, log: bool = True) -> dict[str, Any]:
+    """Write ``metrics.json`` with ``status: failed``, the error and its traceback (rank zero); log
+    it unless the caller re-raises it."""
     result = {"status": "failed", "error": f"{type(error).__name__}: {error}",
               "traceback": "".join(traceback.format_exception(error))}
     write_metrics(run_dir, result)
-    logging.getLogger(__name__).error("run %s failed: %s", run_dir, result["error"], exc_info=error)
+    if log:
+        logging.getLogger(__name__).error("run %s failed: %s", run_dir, result["error"], exc_info=error)
+    return result
+
+
+def record_interruption(run_dir: Path, stop: Any) -> dict[str, Any]:
+    """Write ``metrics.json`` with ``status: interrupted``: the signal, and the step and epoch of the
+    ``last.ckpt`` a rerun resumes from (rank zero). ``stop`` is a
+    :class:`~seglightning.checkpointing.Interrupted`."""
+    checkpoint = Path(stop.checkpoint)
+    if checkpoint.is_relative_to(run_dir):
+        checkpoint = checkpoint.relative_to(run_dir)
+    result = {"status": "interrupted", "signal": stop.signal_name, "step": stop.step, "epoch": stop.epoch,
+              "checkpoint": str(checkpoint)}
+    write_metrics(run_dir, result)
+    logging.getLogger(__name__).warning("run %s interrupted: %s", run_dir, stop)
     return result

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
 from lightning.pytorch.callbacks import (
     LearningRateMonitor,
     ModelCheckpoint,
@@ -23,15 +24,19 @@ from lightning.pytorch.callbacks import (
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from .callbacks import ConfigInCheckpoint, MetricHistory
+from .checkpointing import Interrupted, build_last_checkpoint, requeue, trainer_plugins
 from .data import build_datamodule
 from .losses.spec import loss_label
 from .modules import SegmentationLoop, loop_class
+from .modules.nonfinite import NonFiniteGuard
+from .out_of_memory import explain_out_of_memory
 from .report_table import print_metrics
 from .run_dir import (
     add_run_meta,
     checkpoint_step,
     finished,
     record_failure,
+    record_interruption,
     resume_checkpoint,
     write_metrics,
     write_run_files,
@@ -42,6 +47,8 @@ from .tracking.media_callback import TrackerMedia
 
 def build_module(cfg: DictConfig, dm: Any) -> SegmentationLoop:
     """The loop for ``cfg.model``: the semantic loop, or the instance loop (Mask R-CNN)."""
+    options = OmegaConf.to_container(cfg.module, resolve=True)
+    guard = NonFiniteGuard(options.pop("nonfinite", "raise"), options.pop("max_nonfinite_skips", 10))
     module = loop_class(cfg.model.name)(
         model=OmegaConf.to_container(cfg.model, resolve=True),
         loss=OmegaConf.to_container(cfg.loss, resolve=True),
@@ -52,8 +59,9 @@ def build_module(cfg: DictConfig, dm: Any) -> SegmentationLoop:
         optim=OmegaConf.to_container(cfg.optim, resolve=True),
         scheduler=OmegaConf.to_container(cfg.scheduler, resolve=True),
         class_frequency=dm.class_frequency,
-        **OmegaConf.to_container(cfg.module, resolve=True),
+        **options,
     )
+    module.nonfinite = guard
     dm.request_extras(module.requires)
     return module
 
@@ -65,7 +73,8 @@ def build_callbacks(cfg: DictConfig, run_dir: Path, config: dict[str, Any]) -> t
         dirpath=run_dir / "checkpoints", filename="best", monitor=cb.checkpoint.monitor, mode=cb.checkpoint.mode,
         save_last=True, auto_insert_metric_name=False, enable_version_counter=False,
     )
-    callbacks: list[L.Callback] = [history, ConfigInCheckpoint(config), checkpoint]
+    last = build_last_checkpoint(run_dir, cb.checkpoint, cb.preemption)  # mid-epoch last.ckpt, stop signals
+    callbacks: list[L.Callback] = [history, ConfigInCheckpoint(config), checkpoint, last]
     callbacks.append(TrackerMedia(run_dir, cb.overlays.num_images, cb.overlays.every_n_epochs, seed=cfg.seed))
     if cb.progress_bar == "rich":
         callbacks.append(RichProgressBar())
@@ -127,6 +136,7 @@ def prepare_run(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> Prepar
     trainer = L.Trainer(
         **OmegaConf.to_container(cfg.trainer, resolve=True), logger=loggers, callbacks=[*configured, *callbacks],
         default_root_dir=str(run_dir), use_distributed_sampler=False, enable_progress_bar=cfg.callbacks.progress_bar != "none",
+        plugins=trainer_plugins(),  # atomic checkpoint files; no second Slurm requeue handler
     )
     return PreparedRun(cfg, run_dir, dm, module, trainer, loggers, history, checkpoint, ckpt_path)
 
@@ -135,7 +145,10 @@ def fit_and_test(run: PreparedRun) -> dict[str, Any]:
     """Fit (resuming from ``run.ckpt_path``), then test the best checkpoint; the ``metrics.json`` content."""
     cfg, trainer = run.cfg, run.trainer
     started = time.perf_counter()
-    trainer.fit(run.module, datamodule=run.datamodule, ckpt_path=run.ckpt_path)
+    try:
+        trainer.fit(run.module, datamodule=run.datamodule, ckpt_path=run.ckpt_path)
+    except torch.OutOfMemoryError as error:
+        raise explain_out_of_memory(cfg, trainer.global_step, error) from error
     fit_seconds = time.perf_counter() - started
     monitor, mode = cfg.callbacks.checkpoint.monitor, cfg.callbacks.checkpoint.mode
     result: dict[str, Any] = {
@@ -147,8 +160,10 @@ def fit_and_test(run: PreparedRun) -> dict[str, Any]:
         "fit_seconds": round(fit_seconds, 2),
         "inference": run.module.inference.as_dict(),  # how val/test predictions were made
     }
+    if run.module.nonfinite.policy == "skip":
+        result["nonfinite_skips"] = run.module.nonfinite.skipped
     if cfg.test_after_fit:
-        best = "best" if run.checkpoint.best_model_path else None
+        best = run.checkpoint.best_model_path or None
         tested = trainer.test(run.module, datamodule=run.datamodule, ckpt_path=best, verbose=False)
         result["test"] = {k: float(v) for k, v in tested[0].items()} if tested else {}
     return result
@@ -166,9 +181,13 @@ def train(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> dict[str, An
         print(f"[seglightning] {run_dir} already complete; skipping (resume=never to rerun)")
         return done
     run = prepare_run(cfg, callbacks)
-    with finish_trackers(run.loggers):  # one tracker run per job, ended even when the job fails
-        write_run_files(cfg, run_dir, run.ckpt_path)
-        result = fit_and_test(run)
+    try:
+        with finish_trackers(run.loggers):  # one tracker run per job, ended even when the job fails
+            write_run_files(cfg, run_dir, run.ckpt_path)
+            result = fit_and_test(run)
+    except Interrupted as stop:  # a stop signal: last.ckpt is written; record, requeue, exit
+        record_interruption(run_dir, stop)
+        requeue(stop, cfg.callbacks.preemption.requeue, run.trainer.global_rank)
     fit_seconds = result.pop("fit_seconds")
     if run.trainer.is_global_zero:
         write_metrics(run_dir, result)
@@ -190,12 +209,15 @@ def in_multirun() -> bool:
 
 
 def train_job(cfg: DictConfig) -> dict[str, Any]:
-    """The ``seglightning-train`` task. A single run raises on error (non-zero exit); in a
-    multirun a failing job is recorded in its ``metrics.json`` and the other jobs go on (the sweep
-    summary lists it, and a rerun of the sweep retries it)."""
-    if not in_multirun():
-        return train(cfg)
+    """The ``seglightning-train`` task. A failing run is recorded in its ``metrics.json`` (status
+    failed, the error). A single run then raises (non-zero exit); in a multirun the other jobs go on
+    (the sweep summary lists it, and a rerun of the sweep retries it). A run stopped by a signal
+    exits for its requeue (:mod:`seglightning.checkpointing.requeue`)."""
     try:
         return train(cfg)
     except Exception as error:
-        return record_failure(Path(cfg.run_dir).resolve(), error)
+        multirun = in_multirun()
+        result = record_failure(Path(cfg.run_dir).resolve(), error, log=multirun)
+        if not multirun:
+            raise
+        return result

@@ -6,8 +6,9 @@ Batches follow DESIGN.md: ``image`` float32 [B,3,H,W] (normalised), ``mask`` int
 ``{"boxes" xyxy float32 [N,4], "labels" int64 [N], "masks" uint8 [N,H,W], "iscrowd" uint8 [N]}``.
 
 Augmentation is a pure function of ``(seed, epoch, index)``: the same config gives the same pixels
-whatever the number of workers, and a run resumed at an epoch boundary sees the data an
-uninterrupted run would have seen.
+whatever the number of workers, and a resumed run (from an epoch boundary or from inside an
+epoch: the training loader skips the batches already done) sees the data an uninterrupted run
+would have seen.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ from torch.utils.data import DataLoader, Dataset
 from ..registry import lookup
 from .extras import EXTRAS
 from .registry import DATASETS
+from .resumable import ResumableDataLoader
 from .samplers import ShardSampler
 from .statistics import class_frequency
 from .transforms import build_transforms
@@ -234,7 +237,8 @@ class SegmentationDataModule(L.LightningDataModule):
         trainer = self.trainer
         rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
         sampler = ShardSampler(ds, shuffle, self.seed, rank, world, pad=stage == "train")
-        return DataLoader(
+        loader = partial(ResumableDataLoader, batches_done=self._train_batches_done) if stage == "train" else DataLoader
+        return loader(
             ds,
             batch_size=batch_size,
             sampler=sampler,
@@ -245,6 +249,11 @@ class SegmentationDataModule(L.LightningDataModule):
             drop_last=drop_last and len(sampler) > batch_size,
             persistent_workers=False,  # new workers each epoch see set_epoch (augmentation seed)
         )
+
+    def _train_batches_done(self) -> int:
+        """Batches of the current epoch the fit loop counts as done (restored from a mid-epoch checkpoint)."""
+        trainer = self.trainer
+        return 0 if trainer is None else int(trainer.fit_loop.epoch_loop.batch_progress.current.ready)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", True, self.batch_size, self.drop_last)

@@ -5,6 +5,8 @@
 together), evaluation shards are *not* padded, so no sample is counted twice and dataset-level
 metrics on N processes equal one process exactly. ``set_epoch`` (called by Lightning before each
 epoch) also forwards the epoch to the dataset, which seeds its per-sample augmentation with it.
+``skip_next(n)`` drops the first ``n`` indices of the next pass only: a run resumed inside an epoch
+continues with the batches it had not trained on (:mod:`seglightning.data.resumable`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ class ShardSampler(Sampler[int]):
     def __init__(self, dataset, shuffle: bool, seed: int = 0, rank: int = 0, world_size: int = 1, pad: bool = False):
         self.dataset, self.shuffle, self.seed = dataset, shuffle, seed
         self.rank, self.world_size, self.pad, self.epoch = rank, world_size, pad, 0
+        self._skip = 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -37,8 +40,13 @@ class ShardSampler(Sampler[int]):
             order += order[: self.world_size - n % self.world_size]
         return order[self.rank :: self.world_size]
 
+    def skip_next(self, n: int) -> None:
+        """Leave out the first ``n`` indices of this rank's next pass (``len`` is unchanged)."""
+        self._skip = int(n)
+
     def __iter__(self) -> Iterator[int]:
-        return iter(self._indices())
+        skip, self._skip = self._skip, 0
+        return iter(self._indices()[skip:])
 
     def __len__(self) -> int:
         n = len(self.dataset)

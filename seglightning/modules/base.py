@@ -1,5 +1,6 @@
 """What every training loop shares: the model from the registry, one evaluation metric suite per
-stage, the optimiser and per-step scheduler, metric logging, and the RNG state in checkpoints.
+stage, the optimiser and per-step scheduler, metric logging, the non-finite loss guard
+(:mod:`.nonfinite`), and the RNG state in checkpoints.
 
 ``SegmentationModule`` (semantic) and ``InstanceSegmentationModule`` (Mask R-CNN) subclass
 :class:`SegmentationLoop`; a subclass builds its network in :meth:`build_network` and adds its
@@ -20,6 +21,7 @@ from torch import nn
 from ..metrics import EvaluationMetrics
 from ..optim import build_optimizer, build_scheduler
 from .inference import Inference
+from .nonfinite import NonFiniteGuard
 
 STAGES = ("val", "test")
 
@@ -66,6 +68,7 @@ class SegmentationLoop(L.LightningModule):
         tolerance = boundary_tolerance(self.model, bf1_tolerance)
         self.metrics = nn.ModuleDict({s: EvaluationMetrics(num_classes, ignore_index, names, tolerance) for s in STAGES})
         self.inference = Inference.from_config(inference)  # evaluation, test and prediction (modules/inference.py)
+        self.nonfinite = NonFiniteGuard()  # module.nonfinite / max_nonfinite_skips (set by seglightning-train)
 
     def build_network(self, name: str, options: dict[str, Any]) -> nn.Module:
         raise NotImplementedError
@@ -110,6 +113,16 @@ class SegmentationLoop(L.LightningModule):
         sched = dict(self.hparams.scheduler or {"name": "constant"})
         return {"optimizer": optimizer, "lr_scheduler": build_scheduler(optimizer, int(self.trainer.estimated_stepping_batches), **sched)}
 
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        self.nonfinite.before_step(self.model, batch_idx, self.trainer.accumulate_grad_batches)
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        self.nonfinite.drop_gradients(self)
+
+    def on_train_start(self) -> None:
+        # a run resumed inside an epoch skips on_train_epoch_start: set the epoch's state (loss schedule) here
+        self.on_train_epoch_start()
+
     # RNG state travels with the checkpoint (python, numpy, torch CPU and CUDA), stored as plain
     # types and tensors so that checkpoints load with torch.load(weights_only=True)
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -120,8 +133,11 @@ class SegmentationLoop(L.LightningModule):
             "torch": torch.get_rng_state(),
             "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         }
+        checkpoint["nonfinite"] = self.nonfinite.state_dict()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if "nonfinite" in checkpoint:
+            self.nonfinite.load_state_dict(checkpoint["nonfinite"])
         state = checkpoint.get("rng_state")
         if state is None:
             return

@@ -137,6 +137,8 @@ class InstanceSegmentationModule(SegmentationLoop):
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
         losses = self.model(batch["image"], self._targets(batch))
         total = sum(losses.values())
+        if self.nonfinite.check(self, total, losses, batch, batch_idx):
+            return total  # skipped: its gradients are dropped before the optimizer step
         bs = batch["image"].shape[0]
         self.log("train/loss", total, prog_bar=True, on_step=True, on_epoch=True, batch_size=bs)
         for name, value in losses.items():

@@ -82,6 +82,8 @@ class SegmentationModule(SegmentationLoop):
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         loss = self._loss(self(batch["image"]), batch)
+        if self.nonfinite.check(self, loss, self.loss.last_terms, batch, batch_idx):
+            return loss  # skipped: its gradients are dropped before the optimizer step
         bs = batch["image"].shape[0]
         self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=bs)
         for name, value in self.loss.last_terms.items():

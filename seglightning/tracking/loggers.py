@@ -27,6 +27,7 @@ from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from lightning.pytorch.loggers.logger import rank_zero_experiment
 from lightning.pytorch.utilities import rank_zero_only, rank_zero_warn
 
+from ..checkpointing.signals import Interrupted
 from . import mlflow_logger, neptune_logger, wandb_logger
 from .context import RunContext
 from .media import ClassReport, Overlay, ReportMedia
@@ -134,12 +135,16 @@ def build_loggers(spec: dict[str, dict[str, Any]] | None, run_dir: Path, context
 @contextmanager
 def finish_trackers(loggers: Sequence[Logger]) -> Iterator[None]:
     """End every tracker run when the block exits, failed or not: ``finalize(status)`` on each
-    logger, then ``close(status)`` where it has one (W&B and Neptune runs are process-wide, so a
+    logger (success | failed | interrupted: a stop signal), then ``close(status)`` where it has one
+    (W&B and Neptune runs are process-wide, so a
     Hydra job that left one open would make the next job log into it)."""
     status = "failed"
     try:
         yield
         status = "success"
+    except Interrupted:  # a stop signal: the run is resumable, not failed
+        status = "interrupted"
+        raise
     finally:
         for logger in loggers:
             try:

@@ -41,6 +41,11 @@ class MediaMLFlowLogger(MLFlowLogger):
         super().log_hyperparams({k: v for k, v in _flatten_dict(_convert_params(params)).items() if k not in logged})
 
     @rank_zero_only
+    def finalize(self, status: str = "success") -> None:
+        # an interrupted run (stop signal, requeued) ends as KILLED; it continues on resume
+        super().finalize("KILLED" if status == "interrupted" else status)
+
+    @rank_zero_only
     def log_overlays(self, overlays: Sequence[Overlay], class_names: Sequence[str], step: int) -> None:
         for o in overlays:
             self.experiment.log_artifact(self.run_id, str(o.path), artifact_path="overlays")

@@ -96,8 +96,12 @@ class WandbRunLogger(WandbLogger):
         self.log_metrics({**tables, **images}, 0)
 
     def close(self, status: str) -> None:
-        """Finish the W&B run (exit code 1 unless ``status == "success"``) and restore the environment."""
+        """Finish the W&B run (exit code 1 unless ``status == "success"``; an interrupted run is
+        marked preempting, so W&B shows it preempted and the requeued job resumes it) and restore
+        the environment."""
         if self._experiment is not None:
+            if status == "interrupted":
+                self._experiment.mark_preempting()
             self._experiment.finish(exit_code=0 if status == "success" else 1)
             self._experiment = None
         for key, value in self._env_before.items():

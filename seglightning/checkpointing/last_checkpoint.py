@@ -1,0 +1,159 @@
+"""``last.ckpt`` inside an epoch: every ``every_n_train_steps`` optimizer steps, every
+``train_time_interval`` minutes, and when a stop signal arrives (then the run stops).
+
+Checkpoints are written only at safe points, after an optimizer step and before the epoch's last
+batch (whose state the epoch-end checkpoint saves, after validation), so a resumed run continues
+with the next batch of the same epoch exactly (the training loader skips the batches already done:
+:mod:`seglightning.data.resumable`). Under DDP the ranks agree on every save and stop (one small
+all-reduce per step): a signal that reaches one rank stops them all at the same step.
+
+On a stop request the checkpoint is written at the next safe point and the run raises
+:class:`~.signals.Interrupted` when the following batch starts (the finished step's metrics are
+logged first); a request during the epoch's last batch or its validation stops the run at the end
+of the epoch, after validation, with ``last.ckpt`` written there.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from lightning.pytorch.callbacks import Checkpoint
+
+from ..distributed import any_rank
+from .requeue import check_requeue_mode
+from .signals import Interrupted, StopSignals
+
+
+class LastCheckpoint(Checkpoint):
+    """A ``Checkpoint`` callback, so Lightning runs its hooks after ``ModelCheckpoint``'s (the
+    epoch's ``best.ckpt`` is written before this callback can stop the run)."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        every_n_train_steps: int | None = None,
+        train_time_interval: float | None = None,
+        stop: StopSignals | None = None,
+        exit_code: int = 75,
+    ):
+        if every_n_train_steps is not None and every_n_train_steps < 1:
+            raise ValueError(
+                f"callbacks.checkpoint.every_n_train_steps={every_n_train_steps}: use a positive step count or null"
+            )
+        if train_time_interval is not None and train_time_interval <= 0:
+            raise ValueError(
+                f"callbacks.checkpoint.train_time_interval={train_time_interval}: use minutes > 0 or null"
+            )
+        self.path = Path(path)
+        self.every_n_train_steps = every_n_train_steps
+        self.interval_s = None if train_time_interval is None else 60.0 * train_time_interval
+        self.stop, self.exit_code = stop, exit_code
+        self._last_save = time.monotonic()
+        self._stopping = False
+
+    # -- signal handlers: ours from setup (keeping whatever was there, e.g. submitit's) and again
+    # once Lightning has installed its own SIGTERM handler (which would stop the loop unsaved)
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        if stage == "fit" and self.stop is not None:
+            self.stop.install()
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._last_save = time.monotonic()
+        if self.stop is not None:
+            self.stop.install()
+
+    def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        if stage == "fit" and self.stop is not None:
+            self.stop.restore()
+
+    def on_exception(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
+    ) -> None:
+        # an interrupted run keeps its handlers until it has requeued (a second signal is ignored)
+        if self.stop is not None and not isinstance(exception, Interrupted):
+            self.stop.restore()
+
+    # -- saves and stops
+    def _stop_requested(self) -> bool:
+        return self.stop is not None and self.stop.received is not None
+
+    def _interrupted(self, trainer: L.Trainer) -> Interrupted:
+        assert self.stop is not None
+        name = (
+            self.stop.received.name
+            if self.stop.received is not None
+            else "a signal to another rank"
+        )
+        return Interrupted(
+            name,
+            trainer.global_step,
+            trainer.current_epoch,
+            str(self.path),
+            self.exit_code,
+            self.stop,
+        )
+
+    def on_train_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        if not _safe_point(trainer, batch_idx):
+            return
+        by_steps = (
+            self.every_n_train_steps is not None
+            and trainer.global_step % self.every_n_train_steps == 0
+        )
+        by_time = (
+            self.interval_s is not None and time.monotonic() - self._last_save >= self.interval_s
+        )
+        if self.stop is not None or self.interval_s is not None:  # the only rank-local inputs
+            self._stopping, by_time = any_rank(trainer, self._stop_requested(), by_time)
+        if self._stopping or by_steps or by_time:
+            trainer.save_checkpoint(self.path)
+            self._last_save = time.monotonic()
+
+    def on_train_batch_start(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
+        if self._stopping:
+            raise self._interrupted(trainer)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.stop is not None and any_rank(trainer, self._stop_requested())[0]:
+            trainer.save_checkpoint(self.path)
+            raise self._interrupted(trainer)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # fit is over (the epoch-end last.ckpt is final); stop before the test pass
+        if self.stop is not None and any_rank(trainer, self._stop_requested())[0]:
+            raise self._interrupted(trainer)
+
+
+def _safe_point(trainer: L.Trainer, batch_idx: int) -> bool:
+    """After an optimizer step, not the epoch's last batch, and training goes on."""
+    stepped = (batch_idx + 1) % trainer.accumulate_grad_batches == 0
+    last = batch_idx + 1 >= trainer.num_training_batches
+    done = 0 < trainer.max_steps <= trainer.global_step
+    return stepped and not last and not done
+
+
+def build_last_checkpoint(run_dir: Path, checkpoint: Any, preemption: Any) -> LastCheckpoint:
+    """From ``callbacks.checkpoint`` (``every_n_train_steps``, ``train_time_interval``) and
+    ``callbacks.preemption`` (``signals``, ``exit_code``; ``requeue`` is checked here, used by
+    :func:`~.requeue.requeue`)."""
+    signals = list(preemption.get("signals") or [])
+    check_requeue_mode(preemption.get("requeue", "auto"))
+    return LastCheckpoint(
+        Path(run_dir) / "checkpoints" / "last.ckpt",
+        checkpoint.get("every_n_train_steps"),
+        checkpoint.get("train_time_interval"),
+        StopSignals(signals) if signals else None,
+        int(preemption.get("exit_code", 75)),
+    )

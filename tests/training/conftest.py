@@ -1,0 +1,30 @@
+"""Fixtures of the training tests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+
+import lightning as L
+import pytest
+
+from seglightning import train as train_mod
+
+
+@pytest.fixture
+def with_callback() -> Callable[[L.Callback], AbstractContextManager[None]]:
+    """``with with_callback(cb): train(...)``: runs ``cb`` first, besides the configured callbacks."""
+
+    @contextmanager
+    def added(callback: L.Callback) -> Iterator[None]:
+        original = train_mod.build_callbacks
+
+        def build(*args, **kwargs):
+            callbacks, history, checkpoint = original(*args, **kwargs)
+            return [callback, *callbacks], history, checkpoint
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(train_mod, "build_callbacks", build)
+            yield
+
+    return added
