@@ -34,13 +34,17 @@ on CPU or CUDA, without a per-image loop.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 import torch
 from torch import Tensor
 from torchmetrics import Metric
 
+from seglightning.metrics.boundary_bitset import batch_counts
 from seglightning.metrics.confusion import as_class_indices, check_labels
 
 __all__ = ["BoundaryF1", "seg2bmap", "tolerance_pixels"]
@@ -117,6 +121,38 @@ def _f_measure(n_pred: Tensor, n_gt: Tensor, match_pred: Tensor, match_gt: Tenso
     f = torch.where(denom > 0, 2 * precision * recall / denom.clamp_min(1e-300), 0.0)
     f = torch.where((n_pred == 0) ^ (n_gt == 0), 0.0, f)
     return torch.where((n_pred == 0) & (n_gt == 0), 1.0, f)
+
+
+# Below this many pixels per image the pairs run in the calling thread (a pool costs more).
+_THREADED_PIXELS = 2**16
+
+
+@functools.cache
+def _thread_pool(threads: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(threads, thread_name_prefix="boundary_f1")
+
+
+def _cpu_counts(
+    preds: Tensor, target: Tensor, img_idx: Tensor, cls_idx: Tensor, num_classes: int, radii: list[int]
+) -> Tensor:
+    """Counts ``[2 + 2T, N]`` (``n_pred, n_gt``, then matched predicted and matched ground-truth
+    boundary pixels per radius) of ``N`` (image, class) pairs of CPU label maps, every class of a
+    batch at once (:mod:`seglightning.metrics.boundary_bitset`); large images are spread over
+    ``torch.get_num_threads()`` threads."""
+    dtype = torch.uint8 if num_classes < 256 else torch.int32
+    pred_np, gt_np = preds.to(dtype).numpy(), target.to(dtype).numpy()
+    b = pred_np.shape[0]
+    threads = min(torch.get_num_threads(), b)
+    if threads > 1 and pred_np[0].size >= _THREADED_PIXELS:
+        bounds = np.linspace(0, b, threads + 1).astype(int)
+        parts = _thread_pool(threads).map(
+            lambda s: batch_counts(pred_np[s], gt_np[s], num_classes, radii),
+            [slice(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])],
+        )
+        counts = np.concatenate(list(parts), axis=1)
+    else:
+        counts = batch_counts(pred_np, gt_np, num_classes, radii)
+    return torch.from_numpy(counts)[:, img_idx, cls_idx]
 
 
 class BoundaryF1(Metric):
@@ -201,13 +237,16 @@ class BoundaryF1(Metric):
 
         radii = [tolerance_pixels(th, h, w) for th in self.tolerances]
         img_idx, cls_idx = present.nonzero(as_tuple=True)
+        if preds.device.type == "cpu":
+            counts = _cpu_counts(preds, target, img_idx, cls_idx, c, radii)
+        else:
+            counts = self._torch_counts(preds, target, img_idx, cls_idx, radii)
+        n_pred, n_gt, t = counts[0], counts[1], len(radii)
+        f = torch.stack(
+            [_f_measure(n_pred, n_gt, counts[2 + k], counts[2 + t + k]) for k in range(t)]
+        )
         f_sum = torch.zeros_like(self.f_sum)
-        chunk = max(1, self.chunk_pixels // (h * w))
-        for start in range(0, img_idx.numel(), chunk):
-            ii, cc = img_idx[start : start + chunk], cls_idx[start : start + chunk]
-            f = self._pair_f(preds[ii] == cc.view(-1, 1, 1), target[ii] == cc.view(-1, 1, 1), radii)
-            fixed = torch.round(f * _FIXED_POINT).long()
-            f_sum.index_add_(1, cc, fixed)
+        f_sum.index_add_(1, cls_idx, torch.round(f * _FIXED_POINT).long())
         counts = torch.bincount(cls_idx, minlength=c)
         if self.gscnn_compat:  # absent (image, class) pairs: empty/empty -> F = 1
             f_sum += (b - counts) * _FIXED_POINT
@@ -215,16 +254,24 @@ class BoundaryF1(Metric):
         self.f_sum += f_sum
         self.count += counts
 
-    @staticmethod
-    def _pair_f(pred_mask: Tensor, gt_mask: Tensor, radii: list[int]) -> Tensor:
-        """F ``[T, N]`` for ``N`` (image, class) binary mask pairs ``[N, H, W]`` and ``T`` radii."""
-        bp, bg = seg2bmap(pred_mask), seg2bmap(gt_mask)
-        n_pred, n_gt = bp.sum((-2, -1)), bg.sum((-2, -1))
-        match_pred = _count_within(bp, bg, radii)
-        match_gt = _count_within(bg, bp, radii)
-        return torch.stack(
-            [_f_measure(n_pred, n_gt, mp, mg) for mp, mg in zip(match_pred, match_gt)]
-        )
+    def _torch_counts(
+        self, preds: Tensor, target: Tensor, img_idx: Tensor, cls_idx: Tensor, radii: list[int]
+    ) -> Tensor:
+        """Counts ``[2 + 2T, N]`` (as :func:`_cv2_counts`) batched in torch, in pixel chunks."""
+        h, w = target.shape[-2:]
+        chunk = max(1, self.chunk_pixels // (h * w))
+        parts = []
+        for start in range(0, img_idx.numel(), chunk):
+            ii, cc = img_idx[start : start + chunk], cls_idx[start : start + chunk]
+            bp = seg2bmap(preds[ii] == cc.view(-1, 1, 1))
+            bg = seg2bmap(target[ii] == cc.view(-1, 1, 1))
+            n_pred, n_gt = bp.sum((-2, -1)), bg.sum((-2, -1))
+            parts.append(
+                torch.stack([n_pred, n_gt, *_count_within(bp, bg, radii), *_count_within(bg, bp, radii)])
+            )
+        if not parts:
+            return torch.zeros(2 + 2 * len(radii), 0, dtype=torch.long, device=target.device)
+        return torch.cat(parts, dim=1)
 
     def per_class(self) -> Tensor:
         """Per-class boundary F ``[T, C]``, one row per tolerance; NaN: class never seen."""
