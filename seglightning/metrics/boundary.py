@@ -132,29 +132,6 @@ def _thread_pool(threads: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(threads, thread_name_prefix="boundary_f1")
 
 
-def _cpu_counts(
-    preds: Tensor, target: Tensor, img_idx: Tensor, cls_idx: Tensor, num_classes: int, radii: list[int]
-) -> Tensor:
-    """Counts ``[2 + 2T, N]`` (``n_pred, n_gt``, then matched predicted and matched ground-truth
-    boundary pixels per radius) of ``N`` (image, class) pairs of CPU label maps, every class of a
-    batch at once (:mod:`seglightning.metrics.boundary_bitset`); large images are spread over
-    ``torch.get_num_threads()`` threads."""
-    dtype = torch.uint8 if num_classes < 256 else torch.int32
-    pred_np, gt_np = preds.to(dtype).numpy(), target.to(dtype).numpy()
-    b = pred_np.shape[0]
-    threads = min(torch.get_num_threads(), b)
-    if threads > 1 and pred_np[0].size >= _THREADED_PIXELS:
-        bounds = np.linspace(0, b, threads + 1).astype(int)
-        parts = _thread_pool(threads).map(
-            lambda s: batch_counts(pred_np[s], gt_np[s], num_classes, radii),
-            [slice(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])],
-        )
-        counts = np.concatenate(list(parts), axis=1)
-    else:
-        counts = batch_counts(pred_np, gt_np, num_classes, radii)
-    return torch.from_numpy(counts)[:, img_idx, cls_idx]
-
-
 class BoundaryF1(Metric):
     """Boundary F1 (Csurka et al. BMVC 2013) with DAVIS ``f_measure`` semantics; see module docs.
 
@@ -221,26 +198,13 @@ class BoundaryF1(Metric):
     def update(self, preds: Tensor, target: Tensor) -> None:
         """Add the per-image, per-class F of one batch to the per-class sums."""
         preds = as_class_indices(preds, target, self.num_classes)
-        check_labels(target, preds, self.num_classes, self.ignore_index)
-        target = target.long()
         b, h, w = target.shape
         c = self.num_classes
-        if self.ignore_index is not None:
-            valid = target != self.ignore_index
-            target = torch.where(valid, target, c)  # void -> an extra label that is never c
-            preds = torch.where(valid, preds, c)
-        # present[i, k]: class k occurs in prediction or GT of image i (valid pixels)
-        offsets = torch.arange(b, device=target.device).view(b, 1, 1) * (c + 1)
-        hits = torch.bincount((offsets + target).flatten(), minlength=b * (c + 1))
-        hits += torch.bincount((offsets + preds).flatten(), minlength=b * (c + 1))
-        present = hits.view(b, c + 1)[:, :c] > 0
-
         radii = [tolerance_pixels(th, h, w) for th in self.tolerances]
-        img_idx, cls_idx = present.nonzero(as_tuple=True)
         if preds.device.type == "cpu":
-            counts = _cpu_counts(preds, target, img_idx, cls_idx, c, radii)
+            img_idx, cls_idx, counts = self._cpu_counts(preds, target, radii)
         else:
-            counts = self._torch_counts(preds, target, img_idx, cls_idx, radii)
+            img_idx, cls_idx, counts = self._torch_counts(preds, target, radii)
         n_pred, n_gt, t = counts[0], counts[1], len(radii)
         f = torch.stack(
             [_f_measure(n_pred, n_gt, counts[2 + k], counts[2 + t + k]) for k in range(t)]
@@ -254,24 +218,69 @@ class BoundaryF1(Metric):
         self.f_sum += f_sum
         self.count += counts
 
+    def _cpu_counts(
+        self, preds: Tensor, target: Tensor, radii: list[int]
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """``(image, class)`` indices of the pairs present in a batch on the CPU and their counts
+        ``[2 + 2T, N]`` (``n_pred, n_gt``, then matched predicted and matched ground-truth boundary
+        pixels per radius): every class of the batch at once in numpy
+        (:mod:`seglightning.metrics.boundary_bitset`; no torch intra-op threads, which stall on a
+        loaded machine), large images spread over ``torch.get_num_threads()`` threads."""
+        c = self.num_classes
+        pred_np, gt_np = preds.numpy(), target.numpy()
+        valid = gt_np != self.ignore_index if self.ignore_index is not None else True
+        outside = ((gt_np < 0) | (gt_np >= c)) & valid
+        if target.is_floating_point() or outside.any() or (((pred_np < 0) | (pred_np >= c)) & valid).any():
+            check_labels(target, preds, c, self.ignore_index)  # raises with the offending labels
+        dtype = np.uint8 if c < 256 else np.int32
+        gt_np = np.where(valid, gt_np, c).astype(dtype)  # void -> an extra label that is never c
+        pred_np = np.where(valid, pred_np, c).astype(dtype)
+        b = gt_np.shape[0]
+        offsets = np.arange(b).reshape(b, 1) * (c + 1)
+        hits = np.bincount((offsets + gt_np.reshape(b, -1)).ravel(), minlength=b * (c + 1))
+        hits += np.bincount((offsets + pred_np.reshape(b, -1)).ravel(), minlength=b * (c + 1))
+        present = torch.from_numpy(hits.reshape(b, c + 1)[:, :c] > 0)  # class in pred or GT
+        img_idx, cls_idx = present.nonzero(as_tuple=True)
+        threads = min(torch.get_num_threads(), b)
+        if threads > 1 and gt_np[0].size >= _THREADED_PIXELS:
+            bounds = np.linspace(0, b, threads + 1).astype(int)
+            parts = _thread_pool(threads).map(
+                lambda s: batch_counts(pred_np[s], gt_np[s], c, radii),
+                [slice(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])],
+            )
+            counts = np.concatenate(list(parts), axis=1)
+        else:
+            counts = batch_counts(pred_np, gt_np, c, radii)
+        return img_idx, cls_idx, torch.from_numpy(counts)[:, img_idx, cls_idx]
+
     def _torch_counts(
-        self, preds: Tensor, target: Tensor, img_idx: Tensor, cls_idx: Tensor, radii: list[int]
-    ) -> Tensor:
-        """Counts ``[2 + 2T, N]`` (as :func:`_cv2_counts`) batched in torch, in pixel chunks."""
-        h, w = target.shape[-2:]
+        self, preds: Tensor, target: Tensor, radii: list[int]
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """As :meth:`_cpu_counts`, batched in torch (any device, no host copy), in pixel chunks."""
+        check_labels(target, preds, self.num_classes, self.ignore_index)
+        target = target.long()
+        b, h, w = target.shape
+        c = self.num_classes
+        if self.ignore_index is not None:
+            valid = target != self.ignore_index
+            target = torch.where(valid, target, c)  # void -> an extra label that is never c
+            preds = torch.where(valid, preds, c)
+        # present[i, k]: class k occurs in prediction or GT of image i (valid pixels)
+        offsets = torch.arange(b, device=target.device).view(b, 1, 1) * (c + 1)
+        hits = torch.bincount((offsets + target).flatten(), minlength=b * (c + 1))
+        hits += torch.bincount((offsets + preds).flatten(), minlength=b * (c + 1))
+        present = hits.view(b, c + 1)[:, :c] > 0
+        img_idx, cls_idx = present.nonzero(as_tuple=True)
         chunk = max(1, self.chunk_pixels // (h * w))
-        parts = []
+        parts = [torch.zeros(2 + 2 * len(radii), 0, dtype=torch.long, device=target.device)]
         for start in range(0, img_idx.numel(), chunk):
             ii, cc = img_idx[start : start + chunk], cls_idx[start : start + chunk]
             bp = seg2bmap(preds[ii] == cc.view(-1, 1, 1))
             bg = seg2bmap(target[ii] == cc.view(-1, 1, 1))
             n_pred, n_gt = bp.sum((-2, -1)), bg.sum((-2, -1))
-            parts.append(
-                torch.stack([n_pred, n_gt, *_count_within(bp, bg, radii), *_count_within(bg, bp, radii)])
-            )
-        if not parts:
-            return torch.zeros(2 + 2 * len(radii), 0, dtype=torch.long, device=target.device)
-        return torch.cat(parts, dim=1)
+            match_pred, match_gt = _count_within(bp, bg, radii), _count_within(bg, bp, radii)
+            parts.append(torch.stack([n_pred, n_gt, *match_pred, *match_gt]))
+        return img_idx, cls_idx, torch.cat(parts, dim=1)
 
     def per_class(self) -> Tensor:
         """Per-class boundary F ``[T, C]``, one row per tolerance; NaN: class never seen."""
