@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import cv2
 import numpy as np
 
 __all__ = ["batch_counts"]
@@ -34,9 +35,18 @@ __all__ = ["batch_counts"]
 _WORDS = ((8, np.uint8), (16, np.uint16), (32, np.uint32), (64, np.uint64))
 
 
-def _boundary_bits(labels: np.ndarray, lut: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Flat indices into ``labels [B, H, W]`` (ascending) of the pixels on some class boundary,
-    and their class bitsets."""
+def _lookup(labels: np.ndarray, lut: np.ndarray) -> np.ndarray:
+    """``lut[labels]``; OpenCV's table lookup for uint8 labels and words up to 32 bits."""
+    if labels.dtype != np.uint8 or lut.dtype.itemsize > 4:
+        return np.take(lut, labels)
+    table = lut.view(np.int32) if lut.dtype == np.uint32 else lut  # OpenCV has no uint32
+    out = cv2.LUT(labels.reshape(-1, labels.shape[-1]), table)
+    return out.view(lut.dtype).reshape(labels.shape)
+
+
+def _boundary_bits(labels: np.ndarray, lut: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Class bitsets of the boundaries of ``labels [B, H, W]``: dense ``[B, H, W]``, and as flat
+    indices (ascending) of the pixels on some class boundary with their bitsets."""
     b, h, w = labels.shape
     padded = np.empty((b, h + 1, w + 1), labels.dtype)  # replicated south/east
     padded[:, :h, :w] = labels
@@ -45,63 +55,64 @@ def _boundary_bits(labels: np.ndarray, lut: np.ndarray) -> tuple[np.ndarray, np.
     mixed = labels != padded[:, :-1, 1:]
     mixed |= labels != padded[:, 1:, :-1]
     mixed |= labels != padded[:, 1:, 1:]
-    index = np.flatnonzero(mixed)
-    at = index + index // w + (index // (h * w)) * (w + 1)  # the same pixels in ``padded``
-    flat = padded.ravel()
-    bits = lut[flat[at]] | lut[flat[at + 1]] | lut[flat[at + w + 1]] | lut[flat[at + w + 2]]
-    keep = bits != 0
-    return index[keep], bits[keep]
+    word = _lookup(padded, lut)
+    bits = word[:, :-1, :-1] | word[:, :-1, 1:]
+    bits |= word[:, 1:, :-1]
+    bits |= word[:, 1:, 1:]
+    bits *= mixed
+    index = np.flatnonzero(bits != 0)
+    return bits, index, bits.ravel()[index]
 
 
-def _popcounts(index: np.ndarray, bits: np.ndarray, shape: tuple[int, ...], width: int) -> np.ndarray:
-    """Per image and bit, how many of the words ``bits`` (at ascending flat ``index`` into
-    ``[B, H, W]``) have the bit set: ``[B, width]``."""
+def _popcounts(index: np.ndarray, words: np.ndarray, shape: tuple[int, ...], width: int) -> np.ndarray:
+    """Per row of ``words [R, n]`` (at ascending flat ``index [n]`` into ``[B, H, W]``), per image
+    and bit, how many words have the bit set: ``[R, B, width]``."""
     b, h, w = shape
-    out = np.zeros((b, width), np.int64)
-    if bits.size == 0:
+    out = np.zeros((words.shape[0], b, width), np.int64)
+    if index.size == 0:
         return out
-    little = bits.astype(bits.dtype.newbyteorder("<"), copy=False)
-    planes = np.ascontiguousarray(little.view(np.uint8).reshape(bits.size, -1).T)
-    unpacked = np.unpackbits(planes, axis=0, bitorder="little")[:width]  # [width, n], row = bit
+    little = words.astype(words.dtype.newbyteorder("<"), copy=False)
+    planes = little.view(np.uint8).reshape(*words.shape, -1).transpose(0, 2, 1)  # [R, bytes, n]
+    unpacked = np.unpackbits(np.ascontiguousarray(planes), axis=1, bitorder="little")[:, :width]
     starts = np.searchsorted(index, np.arange(b) * (h * w))
-    ends = np.append(starts[1:], index.size)
-    some = starts < ends
-    out[some] = np.add.reduceat(unpacked, starts[some], axis=1, dtype=np.int64).T
+    some = starts < np.append(starts[1:], index.size)
+    out[:, some] = np.add.reduceat(unpacked, starts[some], axis=2, dtype=np.int64).transpose(0, 2, 1)
     return out
 
 
-def _matched(
-    query: tuple[np.ndarray, np.ndarray],
-    boundary: tuple[np.ndarray, np.ndarray],
+def _query_counts(
+    query: tuple[np.ndarray, np.ndarray, np.ndarray],
+    boundary: tuple[np.ndarray, np.ndarray, np.ndarray],
     shape: tuple[int, int, int],
     radii: Sequence[int],
     width: int,
-) -> list[np.ndarray]:
-    """Per radius ``[B, width]``: per image and class, the query boundary pixels with a boundary
-    pixel of the same class within ``r`` in the other map."""
-    (q_index, q_bits), (b_index, b_bits) = query, boundary
+) -> np.ndarray:
+    """``[1 + T, B, width]``: per image and class, the query boundary pixels, then per radius
+    those with a boundary pixel of the same class within ``r`` in the other map."""
+    (_, q_index, q_bits), (dense, b_index, _) = query, boundary
     b, h, w = shape
-    if q_index.size == 0 or b_index.size == 0:
-        return [np.zeros((b, width), np.int64) for _ in radii]
-    r_max = max(radii)
-    pad = min(r_max, w - 1)  # columns beyond it are outside the image
-    image = np.zeros((b, h, w + 2 * pad), b_bits.dtype)
-    image.ravel()[b_index + (b_index // w) * 2 * pad + pad] = b_bits
-    reach = image.copy()  # per image, OR of rows y - k .. y + k for the current half-height k
-    flat = reach.ravel()
-    at = q_index + (q_index // w) * 2 * pad + pad
-    schedule: dict[int, list[tuple[int, int]]] = {}
-    for t, r in enumerate(radii):
-        for dx in range(-min(r, pad), min(r, pad) + 1):
-            schedule.setdefault(math.isqrt(r * r - dx * dx), []).append((t, dx))
-    hits = np.zeros((len(radii), q_index.size), b_bits.dtype)
-    for k in range(max(schedule) + 1):
-        if 0 < k < h:  # farther rows are outside the image
-            np.bitwise_or(reach[:, k:], image[:, :-k], out=reach[:, k:])
-            np.bitwise_or(reach[:, :-k], image[:, k:], out=reach[:, :-k])
-        for t, dx in schedule.get(k, ()):
-            hits[t] |= flat[at + dx]
-    return [_popcounts(q_index, row & q_bits, shape, width) for row in hits]
+    rows = np.zeros((1 + len(radii), q_index.size), q_bits.dtype)
+    rows[0] = q_bits
+    if q_index.size and b_index.size:
+        r_max = max(radii)
+        pad = min(r_max, w - 1)  # columns beyond it are outside the image
+        image = np.zeros((b, h, w + 2 * pad), dense.dtype)
+        image[:, :, pad : pad + w] = dense
+        reach = image.copy()  # per image, OR of rows y - k .. y + k for the current half-height k
+        flat = reach.ravel()
+        at = q_index + (q_index // w) * 2 * pad + pad
+        schedule: dict[int, list[tuple[int, int]]] = {}
+        for t, r in enumerate(radii):
+            for dx in range(-min(r, pad), min(r, pad) + 1):
+                schedule.setdefault(math.isqrt(r * r - dx * dx), []).append((t, dx))
+        for k in range(max(schedule) + 1):
+            if 0 < k < h:  # farther rows are outside the image
+                np.bitwise_or(reach[:, k:], image[:, :-k], out=reach[:, k:])
+                np.bitwise_or(reach[:, :-k], image[:, k:], out=reach[:, :-k])
+            for t, dx in schedule.get(k, ()):
+                rows[1 + t] |= flat[at + dx]
+        rows[1:] &= q_bits
+    return _popcounts(q_index, rows, shape, width)
 
 
 def batch_counts(
@@ -116,14 +127,12 @@ def batch_counts(
     for first in range(0, num_classes, 64):
         group = min(64, num_classes - first)
         width, word = next((bits, dt) for bits, dt in _WORDS if group <= bits)
-        lut = np.zeros(lut_size, word)
+        lut = np.zeros(max(lut_size, 256), word)
         lut[first : first + group] = np.left_shift(np.ones(group, word), np.arange(group, dtype=word))
         p, g = _boundary_bits(pred, lut), _boundary_bits(gt, lut)
+        pred_side = _query_counts(p, g, pred.shape, radii, width)[:, :, :group]
+        gt_side = _query_counts(g, p, pred.shape, radii, width)[:, :, :group]
         cols = slice(first, first + group)
-        counts[0, :, cols] = _popcounts(*p, pred.shape, width)[:, :group]
-        counts[1, :, cols] = _popcounts(*g, pred.shape, width)[:, :group]
-        for k, row in enumerate(_matched(p, g, pred.shape, radii, width)):
-            counts[2 + k, :, cols] = row[:, :group]
-        for k, row in enumerate(_matched(g, p, pred.shape, radii, width)):
-            counts[2 + t + k, :, cols] = row[:, :group]
+        counts[0, :, cols], counts[1, :, cols] = pred_side[0], gt_side[0]
+        counts[2 : 2 + t, :, cols], counts[2 + t :, :, cols] = pred_side[1:], gt_side[1:]
     return counts
