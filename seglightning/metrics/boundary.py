@@ -228,17 +228,22 @@ class BoundaryF1(Metric):
         loaded machine), large images spread over ``torch.get_num_threads()`` threads."""
         c = self.num_classes
         pred_np, gt_np = preds.numpy(), target.numpy()
+        dtype = np.uint8 if c < 256 else np.int32  # c itself becomes the void label
+        top = np.iinfo(dtype).max
+        if not target.is_floating_point() and (self.ignore_index is None or 0 <= self.ignore_index <= top):
+            if all(0 <= a.min() and a.max() <= top for a in (gt_np, pred_np) if a.size):
+                pred_np, gt_np = pred_np.astype(dtype), gt_np.astype(dtype)  # checks on the small type
         valid = gt_np != self.ignore_index if self.ignore_index is not None else True
         outside = ((gt_np < 0) | (gt_np >= c)) & valid
         if target.is_floating_point() or outside.any() or (((pred_np < 0) | (pred_np >= c)) & valid).any():
             check_labels(target, preds, c, self.ignore_index)  # raises with the offending labels
-        dtype = np.uint8 if c < 256 else np.int32
-        gt_np = np.where(valid, gt_np, c).astype(dtype)  # void -> an extra label that is never c
-        pred_np = np.where(valid, pred_np, c).astype(dtype)
+        gt_np = np.where(valid, gt_np, c).astype(dtype, copy=False)  # void -> a label never c
+        pred_np = np.where(valid, pred_np, c).astype(dtype, copy=False)
         b = gt_np.shape[0]
-        offsets = np.arange(b).reshape(b, 1) * (c + 1)
-        hits = np.bincount((offsets + gt_np.reshape(b, -1)).ravel(), minlength=b * (c + 1))
-        hits += np.bincount((offsets + pred_np.reshape(b, -1)).ravel(), minlength=b * (c + 1))
+        hits = np.zeros((b, c + 1), np.int64)
+        for i in range(b):
+            hits[i] = np.bincount(gt_np[i].ravel(), minlength=c + 1)
+            hits[i] += np.bincount(pred_np[i].ravel(), minlength=c + 1)
         present = torch.from_numpy(hits.reshape(b, c + 1)[:, :c] > 0)  # class in pred or GT
         img_idx, cls_idx = present.nonzero(as_tuple=True)
         threads = min(torch.get_num_threads(), b)
