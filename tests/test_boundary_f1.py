@@ -327,3 +327,14 @@ def test_cpu_path_f_equals_reference_many_tolerances(gscnn):
     for t, th in enumerate(tols):
         _, ref_pc = _ref_bf1(pred, gt, 4, th, gscnn)
         np.testing.assert_allclose(per_class[t].numpy(), ref_pc, atol=1e-9)
+
+
+def test_cpu_path_threaded_over_images_equals_torch_path(monkeypatch):
+    from seglightning.metrics import boundary
+
+    monkeypatch.setattr(boundary, "_THREADED_PIXELS", 1)  # thread even tiny images
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    rng = np.random.default_rng(9)
+    gt = _blobby(rng, 3, 5, 31, 45, 2.5)
+    pred = np.roll(gt, (2, 1), (1, 2))
+    _assert_same(*_fast_and_torch_counts(pred, gt, 5, [0, 2, 6]))
