@@ -71,7 +71,8 @@ def bare_loop(cfg: Any) -> float:
     channels_last = bool(cfg.module.channels_last)
     train_loader, val_loader = dm.train_dataloader(), dm.val_dataloader()
     optimizer = build_optimizer(model.parameters(), **OmegaConf.to_container(cfg.optim, resolve=True))
-    scheduler = build_scheduler(optimizer, cfg.trainer.max_epochs * len(train_loader), **OmegaConf.to_container(cfg.scheduler, resolve=True))["scheduler"]
+    total = cfg.trainer.max_epochs * len(train_loader)
+    scheduler = build_scheduler(optimizer, total, **OmegaConf.to_container(cfg.scheduler, resolve=True))["scheduler"]
 
     def step(batch: dict[str, Any]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         image = batch["image"].to(device, non_blocking=True)
@@ -123,7 +124,8 @@ def measure(overrides: list[str], epochs: int, repeats: int) -> dict[str, Any]:
 def report(result: dict[str, Any]) -> str:
     extra = " ".join(result["overrides"]) or "default config"
     return "\n".join([
-        f"## Shared loop vs a bare PyTorch loop ({extra}, {result['epochs']} epochs, median of {len(result['all']['loop'])})", "",
+        f"## Shared loop vs a bare PyTorch loop ({extra}, {result['epochs']} epochs, "
+        f"median of {len(result['all']['loop'])})", "",
         "| bare loop s | shared loop s | speed (bare / loop, goal >= 0.97) |", "|---:|---:|---:|",
         f"| {result['bare']:.2f} | {result['loop']:.2f} | {result['speed']:.3f} |",
     ])
