@@ -8,14 +8,15 @@ matching within the disk ``dx^2 + dy^2 <= r^2``) for all classes of one image in
    ``{p, e, s, se}`` is not constant and contains ``c``. With the block taken from the label map
    padded by replication on the south/east side (so in the last row only the east neighbour
    differs, in the last column only the south one, and the corner never), each pixel gets the
-   bitset of the classes whose boundary passes through it (void maps to no bit). Only the
-   non-constant blocks (the label boundary, a few per cent of the image) are stored.
+   bitset of the classes whose boundary passes through it (void maps to no bit; a table lookup
+   and three ORs, zeroed where the block is constant). The query side keeps only the non-zero
+   pixels (the label boundary, a few per cent of the image) as flat indices and bitsets.
 2. A query boundary pixel ``(y, x)`` of class ``c`` is matched at radius ``r`` iff some boundary
    pixel of ``c`` in the other map lies at ``(y + dy, x + dx)`` with ``|dy| <= isqrt(r^2 - dx^2)``:
    the other map's bitsets are OR-ed vertically over growing half-heights ``h = 0, 1, ..., r``
    (two shifted ORs per step, one pass serves every tolerance), and at each ``h`` the columns
    ``dx`` whose half-height is ``h`` are gathered at the query pixels only.
-3. Per-class counts are popcounts of ``query bits & gathered bits`` (``numpy.unpackbits``).
+3. Per-class counts are per-bit popcounts of ``query bits & gathered bits`` per image.
 
 Classes go 64 to a word (``uint8`` .. ``uint64`` by how many there are); the images of a batch
 are handled together. numpy releases the GIL in these array operations, so chunks of a batch can
@@ -129,6 +130,8 @@ def batch_counts(
     each image and class ``c < C`` (labels ``>= C``, e.g. void, belong to no class)."""
     t = len(radii)
     counts = np.zeros((2 + 2 * t, pred.shape[0], num_classes), np.int64)
+    if pred.size == 0:
+        return counts
     lut_size = max(int(pred.max()), int(gt.max()), num_classes) + 1
     for first in range(0, num_classes, 64):
         group = min(64, num_classes - first)
