@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy.ndimage import distance_transform_edt
 from torch import Tensor
 
-from ..data.extras import signed_distance_map
+from ..data.extras import region_distances, signed_distance_map
 
 
 def signed_distance_maps(target: Tensor, num_classes: int, ignore_index: int = 255) -> Tensor:
@@ -30,11 +29,13 @@ def unsigned_distance_field(mask: Tensor) -> Tensor:
     device: ``edt(mask) + edt(~mask)`` (>= 1 on both sides), and 0 for a slice that is all
     foreground or all background (no boundary) — MONAI ``HausdorffDTLoss.distance_field``.
 
-    Computed with scipy's exact EDT on the CPU (the mask is detached: no gradient flows).
+    Exact Euclidean transforms on the CPU (:func:`seglightning.data.extras.region_distances`;
+    the mask is detached: no gradient flows).
     """
     flat = mask.detach().cpu().numpy().astype(bool).reshape(-1, *mask.shape[-2:])
     field = np.zeros(flat.shape, dtype=np.float32)
     for i, inside in enumerate(flat):
         if inside.any() and not inside.all():
-            field[i] = distance_transform_edt(inside) + distance_transform_edt(~inside)
+            to_inside, to_outside = region_distances(inside)
+            np.add(to_inside, to_outside, out=field[i])
     return torch.from_numpy(field).reshape(mask.shape).to(mask.device)

@@ -26,21 +26,28 @@ F = 1, DAVIS' empty/empty branch) and the final mean runs over all classes; this
 its published numbers. GSCNN's ``--eval_thresholds 0.0005,0.001875,0.00375,0.005`` are fractions of
 the diagonal (2, 5, 9 and 12 px on 1024x2048 Cityscapes).
 
-Matching uses exact squared Euclidean distances, separably: a dense row pass (running max/min of
-boundary column indices) over a batch of (image, class) pairs, then ``min_dy (dy^2 + row^2)`` with
-``2 d_max + 1`` gathers at the sparse boundary pixels only. Every tolerance comes from one pass,
-on CPU or CUDA, without a per-image loop.
+Matching is exact in integers, every tolerance from one pass, chosen by device. CPU tensors: every
+class of a batch at once as per-pixel class bitsets in numpy/OpenCV
+(:mod:`seglightning.metrics.boundary_bitset`: vertical ORs over growing half-heights, gathered at
+the sparse boundary pixels only), large images spread over a thread pool. CUDA tensors (no host
+copy, no per-image loop): a dense row pass (running max/min of boundary column indices) over a
+batch of (image, class) pairs, then ``min_dy (dy^2 + row^2)`` with ``2 d_max + 1`` gathers at the
+boundary pixels. Both give identical counts (tested), hence identical F values.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 import torch
 from torch import Tensor
 from torchmetrics import Metric
 
+from seglightning.metrics.boundary_bitset import batch_counts
 from seglightning.metrics.confusion import as_class_indices, check_labels
 
 __all__ = ["BoundaryF1", "seg2bmap", "tolerance_pixels"]
@@ -119,6 +126,15 @@ def _f_measure(n_pred: Tensor, n_gt: Tensor, match_pred: Tensor, match_gt: Tenso
     return torch.where((n_pred == 0) & (n_gt == 0), 1.0, f)
 
 
+# Below this many pixels per image the pairs run in the calling thread (a pool costs more).
+_THREADED_PIXELS = 2**16
+
+
+@functools.cache
+def _thread_pool(threads: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(threads, thread_name_prefix="boundary_f1")
+
+
 class BoundaryF1(Metric):
     """Boundary F1 (Csurka et al. BMVC 2013) with DAVIS ``f_measure`` semantics; see module docs.
 
@@ -188,6 +204,73 @@ class BoundaryF1(Metric):
     def update(self, preds: Tensor, target: Tensor) -> None:
         """Add the per-image, per-class F of one batch to the per-class sums."""
         preds = as_class_indices(preds, target, self.num_classes)
+        b, h, w = target.shape
+        c = self.num_classes
+        radii = [tolerance_pixels(th, h, w) for th in self.tolerances]
+        if preds.device.type == "cpu":
+            img_idx, cls_idx, counts = self._cpu_counts(preds, target, radii)
+        else:
+            img_idx, cls_idx, counts = self._torch_counts(preds, target, radii)
+        n_pred, n_gt, t = counts[0], counts[1], len(radii)
+        f = torch.stack(
+            [_f_measure(n_pred, n_gt, counts[2 + k], counts[2 + t + k]) for k in range(t)]
+        )
+        per_image = torch.full((t, b, c), float("nan"), dtype=torch.float64, device=f.device)
+        per_image[:, img_idx, cls_idx] = f.double()
+        self.last_per_image = per_image
+        f_sum = torch.zeros_like(self.f_sum)
+        f_sum.index_add_(1, cls_idx, torch.round(f * _FIXED_POINT).long())
+        counts = torch.bincount(cls_idx, minlength=c)
+        if self.gscnn_compat:  # absent (image, class) pairs: empty/empty -> F = 1
+            f_sum += (b - counts) * _FIXED_POINT
+            counts = torch.full_like(counts, b)
+        self.f_sum += f_sum
+        self.count += counts
+
+    def _cpu_counts(
+        self, preds: Tensor, target: Tensor, radii: list[int]
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """``(image, class)`` indices of the pairs present in a batch on the CPU and their counts
+        ``[2 + 2T, N]`` (``n_pred, n_gt``, then matched predicted and matched ground-truth boundary
+        pixels per radius): every class of the batch at once in numpy
+        (:mod:`seglightning.metrics.boundary_bitset`; no torch intra-op threads, which stall on a
+        loaded machine), large images spread over ``torch.get_num_threads()`` threads."""
+        c = self.num_classes
+        pred_np, gt_np = preds.numpy(), target.numpy()
+        dtype = np.uint8 if c < 256 else np.int32  # c itself becomes the void label
+        top = np.iinfo(dtype).max
+        if not target.is_floating_point() and (self.ignore_index is None or 0 <= self.ignore_index <= top):
+            if all(0 <= a.min() and a.max() <= top for a in (gt_np, pred_np) if a.size):
+                pred_np, gt_np = pred_np.astype(dtype), gt_np.astype(dtype)  # checks on the small type
+        valid = gt_np != self.ignore_index if self.ignore_index is not None else True
+        outside = ((gt_np < 0) | (gt_np >= c)) & valid
+        if target.is_floating_point() or outside.any() or (((pred_np < 0) | (pred_np >= c)) & valid).any():
+            check_labels(target, preds, c, self.ignore_index)  # raises with the offending labels
+        gt_np = np.where(valid, gt_np, c).astype(dtype, copy=False)  # void -> a label never c
+        pred_np = np.where(valid, pred_np, c).astype(dtype, copy=False)
+        b = gt_np.shape[0]
+        hits = np.zeros((b, c + 1), np.int64)
+        for i in range(b):
+            hits[i] = np.bincount(gt_np[i].ravel(), minlength=c + 1)
+            hits[i] += np.bincount(pred_np[i].ravel(), minlength=c + 1)
+        present = torch.from_numpy(hits.reshape(b, c + 1)[:, :c] > 0)  # class in pred or GT
+        img_idx, cls_idx = present.nonzero(as_tuple=True)
+        threads = min(torch.get_num_threads(), b)
+        if threads > 1 and gt_np[0].size >= _THREADED_PIXELS:
+            bounds = np.linspace(0, b, threads + 1).astype(int)
+            parts = _thread_pool(threads).map(
+                lambda s: batch_counts(pred_np[s], gt_np[s], c, radii),
+                [slice(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])],
+            )
+            counts = np.concatenate(list(parts), axis=1)
+        else:
+            counts = batch_counts(pred_np, gt_np, c, radii)
+        return img_idx, cls_idx, torch.from_numpy(counts)[:, img_idx, cls_idx]
+
+    def _torch_counts(
+        self, preds: Tensor, target: Tensor, radii: list[int]
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """As :meth:`_cpu_counts`, batched in torch (any device, no host copy), in pixel chunks."""
         check_labels(target, preds, self.num_classes, self.ignore_index)
         target = target.long()
         b, h, w = target.shape
@@ -201,36 +284,17 @@ class BoundaryF1(Metric):
         hits = torch.bincount((offsets + target).flatten(), minlength=b * (c + 1))
         hits += torch.bincount((offsets + preds).flatten(), minlength=b * (c + 1))
         present = hits.view(b, c + 1)[:, :c] > 0
-
-        radii = [tolerance_pixels(th, h, w) for th in self.tolerances]
         img_idx, cls_idx = present.nonzero(as_tuple=True)
-        f_sum = torch.zeros_like(self.f_sum)
-        per_image = torch.full((len(radii), b, c), float("nan"), dtype=torch.float64, device=target.device)
         chunk = max(1, self.chunk_pixels // (h * w))
+        parts = [torch.zeros(2 + 2 * len(radii), 0, dtype=torch.long, device=target.device)]
         for start in range(0, img_idx.numel(), chunk):
             ii, cc = img_idx[start : start + chunk], cls_idx[start : start + chunk]
-            f = self._pair_f(preds[ii] == cc.view(-1, 1, 1), target[ii] == cc.view(-1, 1, 1), radii)
-            per_image[:, ii, cc] = f
-            fixed = torch.round(f * _FIXED_POINT).long()
-            f_sum.index_add_(1, cc, fixed)
-        counts = torch.bincount(cls_idx, minlength=c)
-        if self.gscnn_compat:  # absent (image, class) pairs: empty/empty -> F = 1
-            f_sum += (b - counts) * _FIXED_POINT
-            counts = torch.full_like(counts, b)
-        self.f_sum += f_sum
-        self.count += counts
-        self.last_per_image = per_image
-
-    @staticmethod
-    def _pair_f(pred_mask: Tensor, gt_mask: Tensor, radii: list[int]) -> Tensor:
-        """F ``[T, N]`` for ``N`` (image, class) binary mask pairs ``[N, H, W]`` and ``T`` radii."""
-        bp, bg = seg2bmap(pred_mask), seg2bmap(gt_mask)
-        n_pred, n_gt = bp.sum((-2, -1)), bg.sum((-2, -1))
-        match_pred = _count_within(bp, bg, radii)
-        match_gt = _count_within(bg, bp, radii)
-        return torch.stack(
-            [_f_measure(n_pred, n_gt, mp, mg) for mp, mg in zip(match_pred, match_gt)]
-        )
+            bp = seg2bmap(preds[ii] == cc.view(-1, 1, 1))
+            bg = seg2bmap(target[ii] == cc.view(-1, 1, 1))
+            n_pred, n_gt = bp.sum((-2, -1)), bg.sum((-2, -1))
+            match_pred, match_gt = _count_within(bp, bg, radii), _count_within(bg, bp, radii)
+            parts.append(torch.stack([n_pred, n_gt, *match_pred, *match_gt]))
+        return img_idx, cls_idx, torch.cat(parts, dim=1)
 
     def per_class(self) -> Tensor:
         """Per-class boundary F ``[T, C]``, one row per tolerance; NaN: class never seen."""

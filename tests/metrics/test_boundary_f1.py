@@ -272,3 +272,77 @@ def test_logged_names_say_pixels_or_fraction_of_the_diagonal():
     assert [bf1_name(t) for t in (3, 12.0, 0.0075, 0.0005, 0.001875)] == [
         "bF1@3px", "bF1@12px", "bF1@0.0075diag", "bF1@0.0005diag", "bF1@0.001875diag"
     ]
+
+
+# ---------------------------------------------------------------- CPU fast path vs the torch path
+def _fast_and_torch_counts(pred: np.ndarray, gt: np.ndarray, c: int, radii: list[int]):
+    """(image, class, counts) of the present pairs from the CPU path and from the torch path."""
+    preds, target = torch.from_numpy(pred).long(), torch.from_numpy(gt).long()
+    metric = BoundaryF1(c, tolerance=radii)
+    return metric._cpu_counts(preds, target, radii), metric._torch_counts(preds, target, radii)
+
+
+def _assert_same(fast, oracle) -> None:
+    for ours, ref in zip(fast, oracle):
+        assert torch.equal(ours, ref), (ours.shape, ref.shape)
+
+
+MANY_RADII = [0, 1, 2, 3, 4, 5, 7, 9, 12, 20, 45]
+
+
+@pytest.mark.parametrize(
+    ("n", "c", "h", "w"),
+    [(3, 4, 1, 29), (2, 3, 23, 1), (2, 3, 2, 2), (3, 5, 17, 33), (2, 6, 64, 3), (1, 9, 61, 47), (7, 12, 19, 21)],
+)
+def test_cpu_path_counts_equal_torch_path_odd_sizes(n, c, h, w):
+    rng = np.random.default_rng(h * 100 + w)
+    for sigma in (0.0, 1.5, 4.0):  # noisy labels and smooth blobs
+        gt = _blobby(rng, n, c, h, w, sigma) if sigma else rng.integers(0, c, (n, h, w))
+        pred = np.where(rng.random((n, h, w)) < 0.7, np.roll(gt, (1, -2), (1, 2)), gt)
+        pred[0][pred[0] == c - 1] = 0  # a class the prediction never shows (empty mask)
+        gt[rng.random((n, h, w)) < 0.05] = IGN
+        _assert_same(*_fast_and_torch_counts(pred, gt, c, MANY_RADII))
+
+
+def test_cpu_path_thin_structures_and_many_classes():
+    # 1-px lines, single pixels and a border-touching stripe; 70 classes (two 64-class words)
+    h, w, c = 40, 52, 70
+    gt = np.full((2, h, w), 5, np.int64)
+    pred = gt.copy()
+    gt[0, 10, :] = 1  # a horizontal line across the image
+    pred[0, 12, 3:] = 1  # the same line, shifted and shortened
+    gt[0, :, 20] = 66  # a vertical line of a class in the second word
+    pred[0, 5:, 23] = 66
+    gt[1, 7, 7] = 2  # single pixels
+    pred[1, 9, 8] = 2
+    gt[1, :, -1] = 69  # the last column (no boundary along the image border)
+    pred[1, -1, :] = 69  # the last row
+    pred[1, 30:33, 40:43] = 64  # only predicted: F = 0
+    fast, oracle = _fast_and_torch_counts(pred, gt, c, MANY_RADII)
+    _assert_same(fast, oracle)
+    counts = fast[2]
+    assert counts[0].sum() > 0 and counts[2:].sum() > 0  # boundaries found and some matched
+    assert {1, 2, 64, 66, 69} <= set(fast[1].tolist())  # the thin classes are present pairs
+
+
+@pytest.mark.parametrize("gscnn", [False, True])
+def test_cpu_path_f_equals_reference_many_tolerances(gscnn):
+    tols = [0, 1, 2, 5, 0.01, 0.05, 0.2]
+    pred, gt = _random_case(11, n=2, c=4, h=27, w=35)
+    m = BoundaryF1(4, tolerance=tols, gscnn_compat=gscnn)
+    m.update(torch.from_numpy(pred), torch.from_numpy(gt))
+    per_class = m.per_class()
+    for t, th in enumerate(tols):
+        _, ref_pc = _ref_bf1(pred, gt, 4, th, gscnn)
+        np.testing.assert_allclose(per_class[t].numpy(), ref_pc, atol=1e-9)
+
+
+def test_cpu_path_threaded_over_images_equals_torch_path(monkeypatch):
+    from seglightning.metrics import boundary
+
+    monkeypatch.setattr(boundary, "_THREADED_PIXELS", 1)  # thread even tiny images
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    rng = np.random.default_rng(9)
+    gt = _blobby(rng, 3, 5, 31, 45, 2.5)
+    pred = np.roll(gt, (2, 1), (1, 2))
+    _assert_same(*_fast_and_torch_counts(pred, gt, 5, [0, 2, 6]))
