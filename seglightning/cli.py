@@ -65,7 +65,10 @@ DATA_COMMANDS = ("check",)
 def data() -> None:
     """``seglightning-data check data=<name> data.root=<folder>``: exit status 1 if problems are found."""
     if len(sys.argv) < 2 or sys.argv[1] not in DATA_COMMANDS:
-        sys.exit(f"usage: seglightning-data {{{','.join(DATA_COMMANDS)}}} data=<name> data.root=<folder> [check.level=index|header|full]")
+        sys.exit(
+            f"usage: seglightning-data {{{','.join(DATA_COMMANDS)}}} data=<name> data.root=<folder> "
+            "[check.level=index|header|full]"
+        )
     sys.argv.pop(1)
     from .data.check import main as check
 
@@ -76,22 +79,42 @@ def data() -> None:
 
 
 def report(argv: list[str] | None = None) -> None:
-    """``seglightning-report <sweep dir> [--metrics best|final|test] [--baseline loss=ce,model=unet] [--logger wandb ...]``."""
+    """``seglightning-report <sweep dir> [--metrics best|final|test] [--baseline loss=ce,model=unet]
+    [--logger wandb ...]``."""
     import argparse
 
     from .sweeps.report import OUTPUTS, build_report, summary, write_report
 
-    parser = argparse.ArgumentParser(prog="seglightning-report", description=(
-        f"Aggregate a sweep (finished or not) into {', '.join(OUTPUTS)} in the sweep directory."))
+    parser = argparse.ArgumentParser(
+        prog="seglightning-report",
+        description=(f"Aggregate a sweep (finished or not) into {', '.join(OUTPUTS)} in the sweep directory."),
+    )
     parser.add_argument("sweep_dir", type=Path, help="the multirun's sweep directory (hydra.sweep.dir)")
-    parser.add_argument("--metrics", default="best", choices=("best", "final", "test"),
-                        help="best: validation at the best epoch (default); final: after the last epoch; test: best checkpoint on the test split")
-    parser.add_argument("--rows", default="loss", help="grid column on the heatmap's rows and the bar groups (default: loss)")
+    parser.add_argument(
+        "--metrics",
+        default="best",
+        choices=("best", "final", "test"),
+        help="best: validation at the best epoch (default); final: after the last epoch; "
+        "test: best checkpoint on the test split",
+    )
+    parser.add_argument(
+        "--rows", default="loss", help="grid column on the heatmap's rows and the bar groups (default: loss)"
+    )
     parser.add_argument("--cols", default="model", help="grid column on the heatmap's columns (default: model)")
-    parser.add_argument("--baseline", default=None, metavar="KEY=VALUE[,...]",
-                        help="the cell every other cell is compared with, by its grid values, e.g. loss=ce,model=unet (default: the first cell)")
-    parser.add_argument("--logger", action="append", default=[], metavar="NAME",
-                        help="also log the table and plots to this tracker (wandb, mlflow, neptune, tensorboard); repeatable")
+    parser.add_argument(
+        "--baseline",
+        default=None,
+        metavar="KEY=VALUE[,...]",
+        help="the cell every other cell is compared with, by its grid values, e.g. loss=ce,model=unet "
+        "(default: the first cell)",
+    )
+    parser.add_argument(
+        "--logger",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also log the table and plots to this tracker (wandb, mlflow, neptune, tensorboard); repeatable",
+    )
     args = parser.parse_args(argv)
     quiet_third_party()
     try:

@@ -28,20 +28,34 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     module = load_module(cfg.ckpt, inference=OmegaConf.to_container(cfg.inference, resolve=True))
     dm = build_datamodule(**data_cfg, seed=stored.get("seed", 0))
     if dm.num_classes != module.hparams.num_classes:
-        raise ValueError(f"data '{data_cfg['name']}' has {dm.num_classes} classes but the checkpoint {cfg.ckpt} was trained with {module.hparams.num_classes}")
+        raise ValueError(
+            f"data '{data_cfg['name']}' has {dm.num_classes} classes but the checkpoint {cfg.ckpt} "
+            f"was trained with {module.hparams.num_classes}"
+        )
     dm.request_extras(module.requires)
     trainer_kwargs: dict[str, Any] = OmegaConf.to_container(cfg.trainer, resolve=True)
     trainer_kwargs.pop("max_epochs", None)
     out = Path(cfg.output)
-    trainer = L.Trainer(**trainer_kwargs, logger=False, use_distributed_sampler=False, enable_progress_bar=False,
-                        callbacks=[_ClassReportWriter(out, cfg.split)])
+    trainer = L.Trainer(
+        **trainer_kwargs,
+        logger=False,
+        use_distributed_sampler=False,
+        enable_progress_bar=False,
+        callbacks=[_ClassReportWriter(out, cfg.split)],
+    )
     run = trainer.validate if cfg.split == "val" else trainer.test
     metrics = {k: float(v) for k, v in run(module, datamodule=dm, verbose=False)[0].items()}
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "metrics.json", {
-        "ckpt": str(Path(cfg.ckpt).resolve()), "split": cfg.split, "data": data_cfg["name"],
-        "inference": module.inference.as_dict(), "metrics": metrics,
-    })
+    write_json(
+        out / "metrics.json",
+        {
+            "ckpt": str(Path(cfg.ckpt).resolve()),
+            "split": cfg.split,
+            "data": data_cfg["name"],
+            "inference": module.inference.as_dict(),
+            "metrics": metrics,
+        },
+    )
     print_metrics({"final" if cfg.split == "val" else "test": metrics}, module.hparams.class_names)
     print(f"[seglightning] evaluation written to {out}")
     return metrics

@@ -66,12 +66,19 @@ def build_module(cfg: DictConfig, dm: Any) -> SegmentationLoop:
     return module
 
 
-def build_callbacks(cfg: DictConfig, run_dir: Path, config: dict[str, Any]) -> tuple[list[L.Callback], MetricHistory, ModelCheckpoint]:
+def build_callbacks(
+    cfg: DictConfig, run_dir: Path, config: dict[str, Any]
+) -> tuple[list[L.Callback], MetricHistory, ModelCheckpoint]:
     cb = cfg.callbacks
     history = MetricHistory()
     checkpoint = ModelCheckpoint(
-        dirpath=run_dir / "checkpoints", filename="best", monitor=cb.checkpoint.monitor, mode=cb.checkpoint.mode,
-        save_last=True, auto_insert_metric_name=False, enable_version_counter=False,
+        dirpath=run_dir / "checkpoints",
+        filename="best",
+        monitor=cb.checkpoint.monitor,
+        mode=cb.checkpoint.mode,
+        save_last=True,
+        auto_insert_metric_name=False,
+        enable_version_counter=False,
     )
     last = build_last_checkpoint(run_dir, cb.checkpoint, cb.preemption)  # mid-epoch last.ckpt, stop signals
     callbacks: list[L.Callback] = [history, ConfigInCheckpoint(config), checkpoint, last]
@@ -91,7 +98,11 @@ def build_callbacks(cfg: DictConfig, run_dir: Path, config: dict[str, Any]) -> t
 
 def run_tags(cfg: DictConfig) -> dict[str, str]:
     """The tracker tags of a run: loss label, architecture and dataset."""
-    return {"loss": loss_label(OmegaConf.to_container(cfg.loss, resolve=True)), "arch": str(cfg.model.name), "data": str(cfg.data.name)}
+    return {
+        "loss": loss_label(OmegaConf.to_container(cfg.loss, resolve=True)),
+        "arch": str(cfg.model.name),
+        "data": str(cfg.data.name),
+    }
 
 
 def pin_torch_threads(cfg: DictConfig) -> None:
@@ -130,12 +141,21 @@ def prepare_run(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> Prepar
     module = build_module(cfg, dm)
     configured, history, checkpoint = build_callbacks(cfg, run_dir, config)
     ckpt_path = resume_checkpoint(str(cfg.resume), run_dir)
-    context = {"config": config, "tags": run_tags(cfg), "group": cfg.get("sweep_name"), "name": run_dir.name,
-               "resume_step": checkpoint_step(ckpt_path)}
+    context = {
+        "config": config,
+        "tags": run_tags(cfg),
+        "group": cfg.get("sweep_name"),
+        "name": run_dir.name,
+        "resume_step": checkpoint_step(ckpt_path),
+    }
     loggers = build_loggers(OmegaConf.to_container(cfg.logger, resolve=True), run_dir, context)
     trainer = L.Trainer(
-        **OmegaConf.to_container(cfg.trainer, resolve=True), logger=loggers, callbacks=[*configured, *callbacks],
-        default_root_dir=str(run_dir), use_distributed_sampler=False, enable_progress_bar=cfg.callbacks.progress_bar != "none",
+        **OmegaConf.to_container(cfg.trainer, resolve=True),
+        logger=loggers,
+        callbacks=[*configured, *callbacks],
+        default_root_dir=str(run_dir),
+        use_distributed_sampler=False,
+        enable_progress_bar=cfg.callbacks.progress_bar != "none",
         plugins=trainer_plugins(),  # atomic checkpoint files; no second Slurm requeue handler
     )
     return PreparedRun(cfg, run_dir, dm, module, trainer, loggers, history, checkpoint, ckpt_path)
@@ -156,7 +176,10 @@ def fit_and_test(run: PreparedRun) -> dict[str, Any]:
         "monitor": monitor,
         "final": run.history.history[-1] if run.history.history else {},
         "best": run.history.best(monitor, mode) or {},
-        "checkpoints": {"last": "checkpoints/last.ckpt", "best": "checkpoints/best.ckpt" if run.checkpoint.best_model_path else None},
+        "checkpoints": {
+            "last": "checkpoints/last.ckpt",
+            "best": "checkpoints/best.ckpt" if run.checkpoint.best_model_path else None,
+        },
         "fit_seconds": round(fit_seconds, 2),
         "inference": run.module.inference.as_dict(),  # how val/test predictions were made
     }

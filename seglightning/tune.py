@@ -57,7 +57,9 @@ def flatten_space(space: dict[str, Any], prefix: str = "") -> dict[str, dict[str
     for key, value in space.items():
         path = f"{prefix}{key}"
         if not isinstance(value, dict):
-            raise ValueError(f"search_space.{path} must be a distribution ({{type: float|int|categorical, ...}}), got {value!r}")
+            raise ValueError(
+                f"search_space.{path} must be a distribution ({{type: float|int|categorical, ...}}), got {value!r}"
+            )
         flat.update({path: value} if "type" in value else flatten_space(value, path + "."))
     return flat
 
@@ -103,7 +105,9 @@ class Objective:
             self.base.append(f"sweep_name={cfg.study.name}")  # the trackers' group of the trials
         clash = sorted(set(self.space) & {_override_key(o) for o in self.base})
         if clash:
-            raise ValueError(f"{clash[0]} is both set on the command line and searched (search_space.{clash[0]}); drop one")
+            raise ValueError(
+                f"{clash[0]} is both set on the command line and searched (search_space.{clash[0]}); drop one"
+            )
 
     def __call__(self, trial: Any) -> float:
         import optuna
@@ -116,8 +120,12 @@ class Objective:
         sampled = {key: suggest(trial, key, spec) for key, spec in self.space.items()}
         run_dir = self.study_dir / f"trial_{trial.number:04d}"
         trial.set_user_attr("run_dir", str(run_dir))
-        overrides = [*self.base, *(f"{k}={override_value(v)}" for k, v in sampled.items()),
-                     f"run_dir={run_dir}", f"callbacks.checkpoint.mode={self.mode}"]
+        overrides = [
+            *self.base,
+            *(f"{k}={override_value(v)}" for k, v in sampled.items()),
+            f"run_dir={run_dir}",
+            f"callbacks.checkpoint.mode={self.mode}",
+        ]
         try:
             with hydra_job(compose(config_name="tune", overrides=overrides, return_hydra_config=True)) as cfg:
                 result = train(cfg, callbacks=[PyTorchLightningPruningCallback(trial, monitor=self.metric)])
@@ -129,7 +137,9 @@ class Objective:
             raise
         value = result.get("best", {}).get(self.metric)
         if value is None:
-            raise KeyError(f"study.metric={self.metric} was not logged (logged: {', '.join(sorted(result.get('best', {})))})")
+            raise KeyError(
+                f"study.metric={self.metric} was not logged (logged: {', '.join(sorted(result.get('best', {})))})"
+            )
         return float(value)
 
 
@@ -141,27 +151,44 @@ def write_results(study: Any, study_dir: Path) -> dict[str, Any] | None:
         writer = csv.writer(f)
         writer.writerow(["number", "state", "value", *params, "run_dir", "error"])
         for t in trials:
-            writer.writerow([t.number, t.state.name, "" if t.value is None else t.value,
-                             *(t.params.get(p, "") for p in params), t.user_attrs.get("run_dir", ""), t.user_attrs.get("error", "")])
+            writer.writerow(
+                [
+                    t.number,
+                    t.state.name,
+                    "" if t.value is None else t.value,
+                    *(t.params.get(p, "") for p in params),
+                    t.user_attrs.get("run_dir", ""),
+                    t.user_attrs.get("error", ""),
+                ]
+            )
     try:
         best = study.best_trial
     except ValueError:  # no complete trial yet
         return None
-    summary = {"number": best.number, "value": best.value, "params": best.params,
-               "overrides": [f"{k}={override_value(v)}" for k, v in best.params.items()],
-               "run_dir": best.user_attrs.get("run_dir")}
+    summary = {
+        "number": best.number,
+        "value": best.value,
+        "params": best.params,
+        "overrides": [f"{k}={override_value(v)}" for k, v in best.params.items()],
+        "run_dir": best.user_attrs.get("run_dir"),
+    }
     write_json(study_dir / "best.json", summary)
     return summary
 
 
-KILLED = "KilledTrial: the process running this trial stopped without finishing it (no heartbeat); marked FAIL by seglightning-tune"
+KILLED = (
+    "KilledTrial: the process running this trial stopped without finishing it (no heartbeat); "
+    "marked FAIL by seglightning-tune"
+)
 
 
 def report_killed_trial(study: Any, trial: Any) -> None:
     """The storage's stale-trial callback: say that ``trial`` was failed and record it in its run dir."""
     run_dir = trial.user_attrs.get("run_dir")
-    print(f"[seglightning] trial {trial.number} of study {study.study_name} was left RUNNING by a process that "
-          f"stopped (no heartbeat); marked FAIL" + (f", run dir {run_dir}" if run_dir else ""))
+    print(
+        f"[seglightning] trial {trial.number} of study {study.study_name} was left RUNNING by a process that "
+        f"stopped (no heartbeat); marked FAIL" + (f", run dir {run_dir}" if run_dir else "")
+    )
     if run_dir and (read_metrics(Path(run_dir)) or {}).get("status") == "running":
         write_json(Path(run_dir) / "metrics.json", {"status": "failed", "error": KILLED})
 
@@ -172,9 +199,15 @@ def storage(cfg: DictConfig, study_dir: Path) -> Any:
 
     heartbeat = int(cfg.study.heartbeat)
     if heartbeat < 1:
-        raise ValueError(f"study.heartbeat={cfg.study.heartbeat}: give the seconds between a running trial's heartbeats (>= 1)")
-    return optuna.storages.RDBStorage(cfg.study.storage or f"sqlite:///{study_dir / 'study.db'}", heartbeat_interval=heartbeat,
-                                      grace_period=2 * heartbeat, heartbeat_stale_trial_callback=report_killed_trial)
+        raise ValueError(
+            f"study.heartbeat={cfg.study.heartbeat}: give the seconds between a running trial's heartbeats (>= 1)"
+        )
+    return optuna.storages.RDBStorage(
+        cfg.study.storage or f"sqlite:///{study_dir / 'study.db'}",
+        heartbeat_interval=heartbeat,
+        grace_period=2 * heartbeat,
+        heartbeat_stale_trial_callback=report_killed_trial,
+    )
 
 
 def tune(cfg: DictConfig) -> dict[str, Any] | None:
@@ -185,7 +218,10 @@ def tune(cfg: DictConfig) -> dict[str, Any] | None:
     from optuna.trial import TrialState
 
     if not cfg.get("search_space"):
-        raise ValueError("search_space is empty: give at least one key, e.g. search_space.optim.lr={type: float, low: 1e-4, high: 1e-2, log: true}")
+        raise ValueError(
+            "search_space is empty: give at least one key, "
+            "e.g. search_space.optim.lr={type: float, low: 1e-4, high: 1e-2, log: true}"
+        )
     if cfg.study.direction not in DIRECTIONS:
         raise ValueError(f"study.direction={cfg.study.direction}: use maximize or minimize")
     study_dir = Path(cfg.run_dir).resolve()
@@ -193,8 +229,10 @@ def tune(cfg: DictConfig) -> dict[str, Any] | None:
     overrides = HydraConfig.get().overrides
     objective = Objective(cfg, study_dir, [*overrides.hydra, *overrides.task])
     study = optuna.create_study(
-        study_name=str(cfg.study.name), storage=storage(cfg, study_dir),
-        direction=str(cfg.study.direction), load_if_exists=True,
+        study_name=str(cfg.study.name),
+        storage=storage(cfg, study_dir),
+        direction=str(cfg.study.direction),
+        load_if_exists=True,
         sampler=_build(optuna.samplers, SAMPLERS, OmegaConf.to_container(cfg.study.sampler, resolve=True), "sampler"),
         pruner=_build(optuna.pruners, PRUNERS, OmegaConf.to_container(cfg.study.pruner, resolve=True), "pruner"),
     )
@@ -205,15 +243,24 @@ def tune(cfg: DictConfig) -> dict[str, Any] | None:
     if remaining > 0:
         # n_trials caps this invocation even if every trial fails; MaxTrialsCallback stops it when
         # parallel workers on the same storage have already finished enough trials.
-        study.optimize(objective, n_trials=remaining, timeout=cfg.study.timeout, catch=(Exception,),
-                       callbacks=[MaxTrialsCallback(int(cfg.study.n_trials), states=finished)])
+        study.optimize(
+            objective,
+            n_trials=remaining,
+            timeout=cfg.study.timeout,
+            catch=(Exception,),
+            callbacks=[MaxTrialsCallback(int(cfg.study.n_trials), states=finished)],
+        )
     best = write_results(study, study_dir)
     ran = study.trials[first:]
     if ran and all(t.state == TrialState.FAIL for t in ran):
-        raise RuntimeError(f"all {len(ran)} trials of study {cfg.study.name} failed, the first with "
-                           f"{ran[0].user_attrs.get('error')} (trials.csv in {study_dir})")
+        raise RuntimeError(
+            f"all {len(ran)} trials of study {cfg.study.name} failed, the first with "
+            f"{ran[0].user_attrs.get('error')} (trials.csv in {study_dir})"
+        )
     print(f"[seglightning] study {cfg.study.name}: {len(study.trials)} trials in {study_dir}")
     if best:
-        print(f"[seglightning] best trial {best['number']}: {cfg.study.metric}={best['value']:.4f}  {' '.join(best['overrides'])}")
+        print(
+            f"[seglightning] best trial {best['number']}: {cfg.study.metric}={best['value']:.4f}  "
+            f"{' '.join(best['overrides'])}"
+        )
     return best
-

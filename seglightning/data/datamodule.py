@@ -175,7 +175,8 @@ class SegmentationDataModule(L.LightningDataModule):
         self.extras: tuple[str, ...] = ()
         self.request_extras(extras)
         self.instances, self.seed = instances, seed
-        self.cache_dir = Path(cache_dir or os.environ.get("SEGLIGHTNING_CACHE", Path.home() / ".cache" / "seglightning"))
+        default_cache = Path.home() / ".cache" / "seglightning"
+        self.cache_dir = Path(cache_dir or os.environ.get("SEGLIGHTNING_CACHE", default_cache))
         self._datasets: dict[str, SegmentationSamples] = {}
         self._info = self.base_dataset("train")
 
@@ -224,8 +225,13 @@ class SegmentationDataModule(L.LightningDataModule):
             base = self._info if s == "train" else self.base_dataset(s)
             spec = self.transform_specs.get("train" if s == "train" else "val")
             self._datasets[s] = SegmentationSamples(
-                base, build_transforms(spec, self.ignore_index), self.num_classes, self.ignore_index,
-                self.extras, self.instances, self.seed,
+                base,
+                build_transforms(spec, self.ignore_index),
+                self.num_classes,
+                self.ignore_index,
+                self.extras,
+                self.instances,
+                self.seed,
             )
 
     def dataset(self, stage: str) -> SegmentationSamples:
@@ -271,7 +277,17 @@ class SegmentationDataModule(L.LightningDataModule):
         See ``data.statistics.class_frequency``: freq_c = (pixels of class c) / (valid pixels of
         the images that contain c); void pixels excluded; 0 for a class absent from every image.
         """
-        key = json.dumps([self.name, str(Path(self.root).resolve()) if self.root else None, self.splits["train"], self.dataset_kwargs, len(self._info)], sort_keys=True, default=str)
+        key = json.dumps(
+            [
+                self.name,
+                str(Path(self.root).resolve()) if self.root else None,
+                self.splits["train"],
+                self.dataset_kwargs,
+                len(self._info),
+            ],
+            sort_keys=True,
+            default=str,
+        )
         path = self.cache_dir / f"class_frequency_{hashlib.sha1(key.encode()).hexdigest()[:16]}.json"
         if path.exists():
             return np.asarray(json.loads(path.read_text())["frequency"], dtype=np.float64)

@@ -98,7 +98,9 @@ class EvaluationMetrics(nn.Module):
     per-image scores of every image (gathered from all processes) for ``per_image.csv``.
     """
 
-    def __init__(self, num_classes: int, ignore_index: int, class_names: Sequence[str], bf1_tolerance: float | Sequence[float]):
+    def __init__(
+        self, num_classes: int, ignore_index: int, class_names: Sequence[str], bf1_tolerance: float | Sequence[float]
+    ):
         super().__init__()
         self.class_names = list(class_names)
         self.confusion = ConfusionMetrics(num_classes, ignore_index=ignore_index)
@@ -108,14 +110,20 @@ class EvaluationMetrics(nn.Module):
         self.last: EvaluationSnapshot | None = None
         self._images: list[tuple[str, np.ndarray, np.ndarray]] = []  # (id, TP/FP/FN [3, C], bF1 [T, C]) per image
 
-    def update(self, preds: torch.Tensor, target: torch.Tensor, loss: torch.Tensor,
-               meta: Sequence[Mapping[str, Any]] | None = None) -> None:
+    def update(
+        self,
+        preds: torch.Tensor,
+        target: torch.Tensor,
+        loss: torch.Tensor,
+        meta: Sequence[Mapping[str, Any]] | None = None,
+    ) -> None:
         """Add one batch; ``meta`` (the batch's per-sample dicts) names the images of ``per_image``."""
         self.confusion.update(preds, target)
         self.bf1.update(preds, target)
         self.loss.update(loss.detach(), weight=target.shape[0])
-        counts = per_image_counts(as_class_indices(preds, target, len(self.class_names)), target,
-                                  len(self.class_names), self.ignore_index).numpy()
+        counts = per_image_counts(
+            as_class_indices(preds, target, len(self.class_names)), target, len(self.class_names), self.ignore_index
+        ).numpy()
         bf1 = self.bf1.last_per_image.cpu().numpy()
         for i in range(target.shape[0]):
             name = str((meta[i] if meta is not None else {}).get("id", f"#{len(self._images)}"))
@@ -149,7 +157,9 @@ class EvaluationMetrics(nn.Module):
             return None
         counts = np.stack([row[1] for row in images])
         bf1 = np.stack([row[2] for row in images], 1)
-        return PerImageScores([row[0] for row in images], counts[:, 0], counts[:, 1], counts[:, 2], dict(zip(bf1_names, bf1)))
+        return PerImageScores(
+            [row[0] for row in images], counts[:, 0], counts[:, 1], counts[:, 2], dict(zip(bf1_names, bf1))
+        )
 
     def reset(self) -> None:
         self.confusion.reset()

@@ -37,7 +37,10 @@ def model_options(model: dict[str, Any], num_classes: int) -> dict[str, Any]:
     config disagrees)."""
     options = {k: v for k, v in model.items() if k != "name"}
     if options.pop("num_classes", num_classes) != num_classes:
-        raise ValueError(f"model.num_classes={model['num_classes']} but the dataset has {num_classes} classes; remove model.num_classes (it is set from the data)")
+        raise ValueError(
+            f"model.num_classes={model['num_classes']} but the dataset has {num_classes} classes; "
+            "remove model.num_classes (it is set from the data)"
+        )
     return options
 
 
@@ -66,7 +69,9 @@ class SegmentationLoop(L.LightningModule):
             self.model = self.model.to(memory_format=torch.channels_last)
         names = list(class_names) if class_names else [str(c) for c in range(num_classes)]
         tolerance = boundary_tolerance(self.model, bf1_tolerance)
-        self.metrics = nn.ModuleDict({s: EvaluationMetrics(num_classes, ignore_index, names, tolerance) for s in STAGES})
+        self.metrics = nn.ModuleDict(
+            {s: EvaluationMetrics(num_classes, ignore_index, names, tolerance) for s in STAGES}
+        )
         self.inference = Inference.from_config(inference)  # evaluation, test and prediction (modules/inference.py)
         self.nonfinite = NonFiniteGuard()  # module.nonfinite / max_nonfinite_skips (set by seglightning-train)
 
@@ -111,7 +116,10 @@ class SegmentationLoop(L.LightningModule):
         optim = dict(self.hparams.optim or {"name": "adamw", "lr": 1e-3})
         optimizer = build_optimizer(self.parameters(), **optim)
         sched = dict(self.hparams.scheduler or {"name": "constant"})
-        return {"optimizer": optimizer, "lr_scheduler": build_scheduler(optimizer, int(self.trainer.estimated_stepping_batches), **sched)}
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": build_scheduler(optimizer, int(self.trainer.estimated_stepping_batches), **sched),
+        }
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         self.nonfinite.before_step(self.model, batch_idx, self.trainer.accumulate_grad_batches)

@@ -50,7 +50,10 @@ def is_instance_model(name: str) -> bool:
 
 
 def rasterize(
-    detections: Sequence[dict[str, Tensor]], size: Sequence[int], score_threshold: float = 0.5, mask_threshold: float = 0.5
+    detections: Sequence[dict[str, Tensor]],
+    size: Sequence[int],
+    score_threshold: float = 0.5,
+    mask_threshold: float = 0.5,
 ) -> Tensor:
     """Semantic label maps [B,H,W] from detections (see the module docstring; 0 = background)."""
     maps = []
@@ -99,7 +102,15 @@ class InstanceSegmentationModule(SegmentationLoop):
         # same arguments as SegmentationModule, so seglightning-train builds either the same way;
         # class_frequency is unused (the mask head's loss needs none)
         super().__init__(
-            model, num_classes, ignore_index, class_names, palette, optim, scheduler, bf1_tolerance, channels_last,
+            model,
+            num_classes,
+            ignore_index,
+            class_names,
+            palette,
+            optim,
+            scheduler,
+            bf1_tolerance,
+            channels_last,
             inference=inference,
         )
         if not self.inference.plain:
@@ -120,7 +131,9 @@ class InstanceSegmentationModule(SegmentationLoop):
 
     def forward(self, image: Tensor) -> dict[str, Any]:
         if self.training:
-            raise RuntimeError("InstanceSegmentationModule.forward is for inference; training_step calls the model with targets")
+            raise RuntimeError(
+                "InstanceSegmentationModule.forward is for inference; training_step calls the model with targets"
+            )
         if self.hparams.channels_last:
             image = image.contiguous(memory_format=torch.channels_last)
         detections = self.model(image)
@@ -131,7 +144,9 @@ class InstanceSegmentationModule(SegmentationLoop):
     @staticmethod
     def _targets(batch: dict[str, Any]) -> list[dict[str, Tensor]]:
         if "targets" not in batch:
-            raise ValueError("Mask R-CNN needs instance targets in the batch: set data.instances=true (model=maskrcnn does)")
+            raise ValueError(
+                "Mask R-CNN needs instance targets in the batch: set data.instances=true (model=maskrcnn does)"
+            )
         return _padded_targets(batch["targets"], batch["image"].shape[-2:])
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
@@ -164,15 +179,30 @@ class InstanceSegmentationModule(SegmentationLoop):
         preds = out["logits"].argmax(1)
         self.metrics[stage].update(preds, batch["mask"], self._eval_loss(batch["image"], targets), batch.get("meta"))
         self.map_metrics[stage].update(
-            [{"boxes": d["boxes"], "scores": d["scores"], "labels": d["labels"], "masks": d["masks"][:, 0] >= self.hparams.mask_threshold} for d in out["detections"]],
-            [{"boxes": t["boxes"], "labels": t["labels"], "masks": t["masks"].bool(), "iscrowd": t["iscrowd"]} for t in targets],
+            [
+                {
+                    "boxes": d["boxes"],
+                    "scores": d["scores"],
+                    "labels": d["labels"],
+                    "masks": d["masks"][:, 0] >= self.hparams.mask_threshold,
+                }
+                for d in out["detections"]
+            ],
+            [
+                {"boxes": t["boxes"], "labels": t["labels"], "masks": t["masks"].bool(), "iscrowd": t["iscrowd"]}
+                for t in targets
+            ],
         )
         return {"preds": preds}
 
     def _log_metrics(self, stage: str) -> None:
         scores = self.map_metrics[stage].compute()
         self.log_dict(
-            {f"{stage}/{kind}_{MAP_KEYS[key]}": scores[f"{prefix}_{key}"] for kind, prefix in (("mask", "segm"), ("box", "bbox")) for key in MAP_KEYS},
+            {
+                f"{stage}/{kind}_{MAP_KEYS[key]}": scores[f"{prefix}_{key}"]
+                for kind, prefix in (("mask", "segm"), ("box", "bbox"))
+                for key in MAP_KEYS
+            },
             sync_dist=False,
         )
         self.map_metrics[stage].reset()
@@ -208,5 +238,6 @@ def _check_binary(loss: nn.Module, spec: Any) -> None:
         loss(logits, target)
     except (ValueError, RuntimeError) as err:
         raise ValueError(
-            f"loss={spec!r} cannot be Mask R-CNN's mask-head loss: it has no binary mode ({err}); use e.g. loss=bce or loss=dice"
+            f"loss={spec!r} cannot be Mask R-CNN's mask-head loss: it has no binary mode ({err}); "
+            "use e.g. loss=bce or loss=dice"
         ) from None

@@ -40,7 +40,10 @@ class _Memo:
     def __call__(self) -> np.ndarray:
         if self.value is None:
             if self.fn is None:
-                raise ValueError("this loss needs class frequencies but none were given; build the module from a datamodule (class_frequency=dm.class_frequency)")
+                raise ValueError(
+                    "this loss needs class frequencies but none were given; "
+                    "build the module from a datamodule (class_frequency=dm.class_frequency)"
+                )
             self.value = [float(v) for v in np.asarray(self.fn())]
         return np.asarray(self.value)
 
@@ -64,7 +67,15 @@ class SegmentationModule(SegmentationLoop):
         inference: dict[str, Any] | None = None,
     ):
         super().__init__(
-            model, num_classes, ignore_index, class_names, palette, optim, scheduler, bf1_tolerance, channels_last,
+            model,
+            num_classes,
+            ignore_index,
+            class_names,
+            palette,
+            optim,
+            scheduler,
+            bf1_tolerance,
+            channels_last,
             inference=inference,
         )
         spec = with_model_terms(loss, getattr(self.model, "loss_terms", []))

@@ -39,7 +39,9 @@ def parse_baseline(text: str) -> dict[str, str]:
     """``"loss=ce,model=unet"`` -> ``{"loss": "ce", "model": "unet"}``."""
     pairs = [item.partition("=") for item in text.split(",") if item.strip()]
     if not pairs or any(not sep or not key.strip() for key, sep, _ in pairs):
-        raise ValueError(f"--baseline {text}: give grid values as key=value[,key=value], e.g. --baseline loss=ce,model=unet")
+        raise ValueError(
+            f"--baseline {text}: give grid values as key=value[,key=value], e.g. --baseline loss=ce,model=unet"
+        )
     return {key.strip(): value.strip() for key, _, value in pairs}
 
 
@@ -51,12 +53,16 @@ def choose_baseline(cells: Sequence[Cell], columns: Sequence[str], spec: str | N
     wanted = parse_baseline(spec)
     unknown = [k for k in wanted if k not in columns]
     if unknown:
-        raise ValueError(f"--baseline {spec}: {unknown[0]} is not a grid column of this sweep (columns: {', '.join(columns)})")
+        raise ValueError(
+            f"--baseline {spec}: {unknown[0]} is not a grid column of this sweep (columns: {', '.join(columns)})"
+        )
     matches = [c for c in cells if all(dict(zip(columns, c.key))[k] == v for k, v in wanted.items())]
     if len(matches) != 1:
         found = "no cell" if not matches else f"{len(matches)} cells ({'; '.join(', '.join(m.key) for m in matches)})"
-        raise ValueError(f"--baseline {spec} matches {found} with complete runs; name one cell "
-                         f"(cells: {'; '.join(', '.join(c.key) for c in cells)})")
+        raise ValueError(
+            f"--baseline {spec} matches {found} with complete runs; name one cell "
+            f"(cells: {'; '.join(', '.join(c.key) for c in cells)})"
+        )
     return matches[0]
 
 
@@ -90,6 +96,16 @@ def compare(cells: Sequence[Cell], baseline: Cell, section: str, metrics: Sequen
             seeds = sorted(set(base) & set(other))
             differences = [other[s] - base[s] for s in seeds]
             boot, split = _bootstrap(baseline, cell, seeds) if metric == BOOTSTRAP_METRIC else (None, None)
-            out.append(Comparison(cell.key, metric, seeds, differences, t_interval(differences),
-                                  sign_flip_pvalue(differences), boot, split))
+            out.append(
+                Comparison(
+                    cell.key,
+                    metric,
+                    seeds,
+                    differences,
+                    t_interval(differences),
+                    sign_flip_pvalue(differences),
+                    boot,
+                    split,
+                )
+            )
     return out

@@ -24,7 +24,9 @@ def read_image_counts(run_dir: Path) -> tuple[str, ImageCounts] | None:
     classes = [k[len("TP/"):] for k in rows[0] if k.startswith("TP/")]
 
     def counts(kind: str) -> np.ndarray:
-        return np.array([[int(r[f"{kind}/{c}"]) for c in classes] for r in rows], dtype=np.int64).reshape(len(rows), len(classes))
+        return np.array([[int(r[f"{kind}/{c}"]) for c in classes] for r in rows], dtype=np.int64).reshape(
+            len(rows), len(classes)
+        )
 
     split = rows[0].get("split") or "?"
     return split, ImageCounts([r["id"] for r in rows], counts("TP"), counts("FP"), counts("FN"))

@@ -31,7 +31,9 @@ def _label(key: tuple[str, ...], columns: Sequence[str], skip: Sequence[str]) ->
     return ", ".join(f"{c}={v}" for c, v in zip(columns, key) if c not in skip)
 
 
-def heatmap(cells: Sequence[Cell], columns: Sequence[str], metric: str = "mIoU", rows: str = "loss", cols: str = "model") -> Figure:
+def heatmap(
+    cells: Sequence[Cell], columns: Sequence[str], metric: str = "mIoU", rows: str = "loss", cols: str = "model"
+) -> Figure:
     """Mean ``metric`` per (``rows``, ``cols``) cell, annotated with mean ± half-width of the 95 %
     t-interval over seeds; one panel per combination of the remaining grid columns."""
     r, c = columns.index(rows), columns.index(cols)
@@ -51,7 +53,15 @@ def heatmap(cells: Sequence[Cell], columns: Sequence[str], metric: str = "mIoU",
                 grid[i, j] = k.mean.get(metric, np.nan)
                 half = k.half_width(metric)
                 text = f"{grid[i, j]:.3f}" + ("" if np.isnan(half) else f"\n±{half:.3f}")
-                ax.text(j, i, text, ha="center", va="center", fontsize=8, color="white" if grid[i, j] < (vmin + vmax) / 2 else "black")
+                ax.text(
+                    j,
+                    i,
+                    text,
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if grid[i, j] < (vmin + vmax) / 2 else "black",
+                )
         image = ax.imshow(grid, cmap="viridis", vmin=vmin, vmax=vmax if vmax > vmin else vmin + 1e-9, aspect="auto")
         ax.set_xticks(range(len(col_vals)), col_vals, rotation=30, ha="right")
         ax.set_yticks(range(len(row_vals)), row_vals)
@@ -87,8 +97,10 @@ def bars(cells: Sequence[Cell], columns: Sequence[str], metrics: Sequence[str], 
         series = {}
         for hue in hues:
             found = {k.key[g]: k for k in cells if _label(k.key, columns, (group,)) == hue}
-            series[hue] = ([found[v].mean.get(metric, np.nan) if v in found else np.nan for v in groups],
-                           [found[v].half_width(metric) if v in found else np.nan for v in groups])
+            series[hue] = (
+                [found[v].mean.get(metric, np.nan) if v in found else np.nan for v in groups],
+                [found[v].half_width(metric) if v in found else np.nan for v in groups],
+            )
         grouped_bars(ax, groups, series)
         ax.set_title(metric)
         ax.set_xlabel(group)
@@ -102,8 +114,13 @@ def per_class(cells: Sequence[Cell], columns: Sequence[str], classes: Sequence[s
     """Per-class ``metric`` (``IoU`` or ``Dice``): a bar group per class, a bar per grid cell."""
     fig = Figure(figsize=(2 + 0.35 * len(classes) * max(len(cells), 1), 3.4), layout="constrained")
     ax = fig.subplots()
-    series = {_label(k.key, columns, ()): ([k.mean.get(f"{metric}/{c}", np.nan) for c in classes],
-                                           [k.half_width(f"{metric}/{c}") for c in classes]) for k in cells}
+    series = {
+        _label(k.key, columns, ()): (
+            [k.mean.get(f"{metric}/{c}", np.nan) for c in classes],
+            [k.half_width(f"{metric}/{c}") for c in classes],
+        )
+        for k in cells
+    }
     grouped_bars(ax, list(classes), series)
     ax.set_ylabel(metric)
     ax.legend(fontsize=7)
@@ -125,8 +142,14 @@ def paired(comparisons: Sequence[Comparison], columns: Sequence[str], baseline: 
     booted = [(i, c.bootstrap) for i, c in enumerate(rows) if c.bootstrap is not None]
     if booted:
         b_err = np.array([[b.difference - b.low, b.high - b.difference] for _, b in booted]).T
-        ax.errorbar([b.difference for _, b in booted], [i + 0.12 for i, _ in booted], xerr=b_err, fmt="s", capsize=3,
-                    label="bootstrap over images")
+        ax.errorbar(
+            [b.difference for _, b in booted],
+            [i + 0.12 for i, _ in booted],
+            xerr=b_err,
+            fmt="s",
+            capsize=3,
+            label="bootstrap over images",
+        )
     ax.axvline(0.0, color="grey", lw=1)
     ax.set_yticks(y, labels)
     ax.invert_yaxis()

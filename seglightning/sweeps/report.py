@@ -29,7 +29,16 @@ from .tables import (
     write_csv,
 )
 
-OUTPUTS = ("runs.csv", "results.csv", "results.md", "comparison.csv", "comparison.md", "heatmap.png", "bars.png", "paired.png")
+OUTPUTS = (
+    "runs.csv",
+    "results.csv",
+    "results.md",
+    "comparison.csv",
+    "comparison.md",
+    "heatmap.png",
+    "bars.png",
+    "paired.png",
+)
 BAR_METRICS = ("mIoU", "mDice", "bF1")
 
 
@@ -52,8 +61,11 @@ class SweepReport:
 
     def status_line(self) -> str:
         total = len(self.runs) + len(self.pending or [])
-        parts = [f"{self.count('complete')} of {total} jobs complete", f"{self.count('failed')} failed",
-                 f"{self.count('incomplete')} unfinished"]
+        parts = [
+            f"{self.count('complete')} of {total} jobs complete",
+            f"{self.count('failed')} failed",
+            f"{self.count('incomplete')} unfinished",
+        ]
         if self.pending is not None:
             parts.append(f"{len(self.pending)} not started")
         return ", ".join(parts)
@@ -72,15 +84,27 @@ def build_report(sweep_dir: str | Path, section: str = "best", baseline: str | N
     runs = collect_runs(sweep_dir)
     complete = [r for r in runs if r.status == "complete"]
     if complete and not any(r.metrics.get(section) for r in complete):
-        raise ValueError(f"no complete run of {sweep_dir} has '{section}' metrics"
-                         + (" (trained with test_after_fit=false?)" if section == "test" else "") + "; choose another --metrics")
+        raise ValueError(
+            f"no complete run of {sweep_dir} has '{section}' metrics"
+            + (" (trained with test_after_fit=false?)" if section == "test" else "")
+            + "; choose another --metrics"
+        )
     columns = grid_columns(runs)
     metrics = metric_names(complete, section)
     jobs = expected_jobs(sweep_dir)
     cells = aggregate(runs, columns, section, metrics)
     base = choose_baseline(cells, columns, baseline) if cells else None
-    return SweepReport(sweep_dir, runs, columns, section, metrics, cells, None if jobs is None else not_started(jobs, runs),
-                       base, compare(cells, base, section, metrics) if base else [])
+    return SweepReport(
+        sweep_dir,
+        runs,
+        columns,
+        section,
+        metrics,
+        cells,
+        None if jobs is None else not_started(jobs, runs),
+        base,
+        compare(cells, base, section, metrics) if base else [],
+    )
 
 
 def write_report(report: SweepReport, rows: str = "loss", cols: str = "model") -> dict[str, Path]:
@@ -93,13 +117,15 @@ def write_report(report: SweepReport, rows: str = "loss", cols: str = "model") -
     write_csv(out["runs.csv"], *run_rows(report.runs, report.columns, report.sweep_dir))
     write_csv(out["results.csv"], *result_rows(report.cells, report.columns, report.metrics))
     table = markdown_table(report.cells, report.columns, report.metrics)
-    out["results.md"].write_text(markdown_report(title, report.status_line(), report.section_title(), table,
-                                                 report.runs, report.sweep_dir))
+    out["results.md"].write_text(
+        markdown_report(title, report.status_line(), report.section_title(), table, report.runs, report.sweep_dir)
+    )
     if report.baseline is None or not report.metrics:  # nothing finished yet: the run tables only
         return {k: out[k] for k in ("runs.csv", "results.csv", "results.md")}
     write_csv(out["comparison.csv"], *comparison_rows(report.comparisons, report.columns))
-    out["comparison.md"].write_text(comparison_markdown(title, report.baseline, report.comparisons, report.columns,
-                                                        report.section_title()))
+    out["comparison.md"].write_text(
+        comparison_markdown(title, report.baseline, report.comparisons, report.columns, report.section_title())
+    )
     headline = "mIoU" if "mIoU" in report.metrics else report.metrics[0]
     save(heatmap(report.cells, report.columns, headline, rows, cols), out["heatmap.png"])
     bar_metrics = [m for m in BAR_METRICS if m in report.metrics] or report.metrics[:1]
@@ -112,7 +138,9 @@ def write_report(report: SweepReport, rows: str = "loss", cols: str = "model") -
 def summary(report: SweepReport) -> str:
     """What the end of a multirun prints: job counts, failures with their error, the table."""
     lines = [f"[seglightning] sweep {report.sweep_dir}: {report.status_line()}"]
-    lines += [f"  FAILED {r.path.relative_to(report.sweep_dir)}: {r.error_line}" for r in report.runs if r.status == "failed"]
+    lines += [
+        f"  FAILED {r.path.relative_to(report.sweep_dir)}: {r.error_line}" for r in report.runs if r.status == "failed"
+    ]
     if report.cells:
         lines += ["", markdown_table(report.cells, report.columns, report.metrics)]
     return "\n".join(lines)

@@ -53,7 +53,9 @@ def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[object]
         writer.writerows(rows)
 
 
-def result_rows(cells: Sequence[Cell], columns: Sequence[str], metrics: Sequence[str]) -> tuple[list[str], list[list[object]]]:
+def result_rows(
+    cells: Sequence[Cell], columns: Sequence[str], metrics: Sequence[str]
+) -> tuple[list[str], list[list[object]]]:
     """Header and rows of ``results.csv``: per cell and metric the mean, sample std, number of seeds,
     95 % t-interval and ``best``/``tied`` (see :func:`~seglightning.sweeps.cells.ranking`)."""
     marks = {m: ranking(cells, m) for m in metrics}
@@ -82,8 +84,10 @@ def markdown_table(cells: Sequence[Cell], columns: Sequence[str], metrics: Seque
     """One row per cell: ``mean ± std [95 % CI]``; the best in bold only where its interval lies above
     the runner-up's, otherwise the top cells are marked ``(tied)``."""
     marks = {m: ranking(cells, m) for m in metrics}
-    lines = ["| " + " | ".join([*columns, "seeds", *metrics]) + " |",
-             "|" + "---|" * len(columns) + "---:|" * (1 + len(metrics))]
+    lines = [
+        "| " + " | ".join([*columns, "seeds", *metrics]) + " |",
+        "|" + "---|" * len(columns) + "---:|" * (1 + len(metrics)),
+    ]
     for c in cells:
         scores = [format_summary(c.summary[m], marks[m].get(c.key, "")) for m in metrics]
         lines.append("| " + " | ".join([*c.key, str(len(c.runs)), *scores]) + " |")
@@ -98,7 +102,9 @@ RESULTS_LEGEND = (
 )
 
 
-def markdown_report(title: str, status_line: str, section_title: str, table: str, runs: Sequence[Run], sweep_dir: Path) -> str:
+def markdown_report(
+    title: str, status_line: str, section_title: str, table: str, runs: Sequence[Run], sweep_dir: Path
+) -> str:
     """The whole ``results.md``: headline, status of the jobs, the table, failed and unfinished runs."""
     parts = [f"# {title}", "", status_line, "", RESULTS_LEGEND.format(section=section_title), "", table]
     failed = [r for r in runs if r.status == "failed"]
@@ -127,46 +133,92 @@ def comparison_rows(comparisons: Sequence[Comparison], columns: Sequence[str]) -
     rows: list[list[object]] = []
     for c in comparisons:
         per_seed = " ".join(f"{s}:{d!r}" for s, d in zip(c.seeds, c.differences))
-        rows.append([*c.key, c.metric, "seeds", len(c.seeds), per_seed, c.summary.mean, c.summary.low, c.summary.high, c.p_value, ""])
+        rows.append(
+            [
+                *c.key,
+                c.metric,
+                "seeds",
+                len(c.seeds),
+                per_seed,
+                c.summary.mean,
+                c.summary.low,
+                c.summary.high,
+                c.p_value,
+                "",
+            ]
+        )
         if c.bootstrap is not None:
             b = c.bootstrap
             rows.append([*c.key, c.metric, "images", b.images, "", b.difference, b.low, b.high, "", c.bootstrap_split])
     return header, rows
 
 
-def comparison_markdown(title: str, baseline: Cell, comparisons: Sequence[Comparison], columns: Sequence[str], section_title: str) -> str:
+def comparison_markdown(
+    title: str, baseline: Cell, comparisons: Sequence[Comparison], columns: Sequence[str], section_title: str
+) -> str:
     """``comparison.md``: per metric, each cell against the baseline paired over seeds; then the
     per-image bootstrap of the mIoU difference."""
     name = ", ".join(f"{k}={v}" for k, v in zip(columns, baseline.key))
-    parts = [f"# {title}: each cell against the baseline", "", f"Baseline: **{name}** ({len(baseline.runs)} seeds). "
-             f"Differences are cell − baseline, on the {section_title}.", "",
-             "## Paired over seeds", "",
-             "Per seed `seed: difference` (runs of the same seed share data order and initialisation); the mean "
-             "difference with its 95 % confidence interval (Student t over the per-seed differences, n−1 degrees of "
-             "freedom); p: exact two-sided sign-flip permutation test over the 2^n sign vectors of the differences "
-             "(with n seeds p cannot fall below 2/2^n)."]
+    parts = [
+        f"# {title}: each cell against the baseline",
+        "",
+        f"Baseline: **{name}** ({len(baseline.runs)} seeds). "
+        f"Differences are cell − baseline, on the {section_title}.",
+        "",
+        "## Paired over seeds",
+        "",
+        "Per seed `seed: difference` (runs of the same seed share data order and initialisation); the mean "
+        "difference with its 95 % confidence interval (Student t over the per-seed differences, n−1 degrees of "
+        "freedom); p: exact two-sided sign-flip permutation test over the 2^n sign vectors of the differences "
+        "(with n seeds p cannot fall below 2/2^n).",
+    ]
     metrics = list(dict.fromkeys(c.metric for c in comparisons))
     for metric in metrics:
-        parts += ["", f"### {metric}", "", "| " + " | ".join([*columns, "seeds", "per seed", "mean difference", "95 % CI", "p"]) + " |",
-                  "|" + "---|" * len(columns) + "---:|---|---:|---|---:|"]
+        parts += [
+            "",
+            f"### {metric}",
+            "",
+            "| " + " | ".join([*columns, "seeds", "per seed", "mean difference", "95 % CI", "p"]) + " |",
+            "|" + "---|" * len(columns) + "---:|---|---:|---|---:|",
+        ]
         for c in (c for c in comparisons if c.metric == metric):
             per_seed = ", ".join(f"{s}: {d:+.4f}" for s, d in zip(c.seeds, c.differences)) or "–"
             p = "–" if math.isnan(c.p_value) else f"{c.p_value:.3g}"
-            parts.append("| " + " | ".join([*c.key, str(len(c.seeds)), per_seed, _fmt(c.summary.mean),
-                                            _interval(c.summary.low, c.summary.high), p]) + " |")
+            parts.append(
+                "| "
+                + " | ".join(
+                    [
+                        *c.key,
+                        str(len(c.seeds)),
+                        per_seed,
+                        _fmt(c.summary.mean),
+                        _interval(c.summary.low, c.summary.high),
+                        p,
+                    ]
+                )
+                + " |"
+            )
     booted = [c for c in comparisons if c.bootstrap is not None]
     parts += ["", "## Paired over images (mIoU)", ""]
     if not booted:
         parts.append("No per-image results (`per_image.csv`) shared by the baseline and a cell: nothing to resample.")
     else:
-        parts += [f"Dataset-level mIoU difference, mean over the common seeds, on the `{booted[0].bootstrap_split}` images of "
-                  f"each run's `per_image.csv`. 95 % CI: percentile bootstrap over images ({BOOTSTRAP_DRAWS} seeded "
-                  "draws; each draw resamples the images with replacement, the same images for both cells and every "
-                  "seed, and recomputes each run's mIoU from the drawn images' per-class TP/FP/FN). It reflects the "
-                  "finite test set, not the seed-to-seed variation.", "",
-                  "| " + " | ".join([*columns, "images", "seeds", "mIoU difference", "95 % CI"]) + " |",
-                  "|" + "---|" * len(columns) + "---:|---:|---:|---|"]
+        parts += [
+            "Dataset-level mIoU difference, mean over the common seeds, "
+            f"on the `{booted[0].bootstrap_split}` images of "
+            f"each run's `per_image.csv`. 95 % CI: percentile bootstrap over images ({BOOTSTRAP_DRAWS} seeded "
+            "draws; each draw resamples the images with replacement, the same images for both cells and every "
+            "seed, and recomputes each run's mIoU from the drawn images' per-class TP/FP/FN). It reflects the "
+            "finite test set, not the seed-to-seed variation.",
+            "",
+            "| " + " | ".join([*columns, "images", "seeds", "mIoU difference", "95 % CI"]) + " |",
+            "|" + "---|" * len(columns) + "---:|---:|---:|---|",
+        ]
         for c in booted:
             b = c.bootstrap
-            parts.append("| " + " | ".join([*c.key, str(b.images), str(len(c.seeds)), _fmt(b.difference), _interval(b.low, b.high)]) + " |")
+            parts.append(
+                "| "
+                + " | ".join([*c.key, str(b.images), str(len(c.seeds)), _fmt(b.difference), _interval(b.low, b.high)])
+                + " |"
+            )
     return "\n".join(parts) + "\n"

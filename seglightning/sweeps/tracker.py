@@ -60,10 +60,18 @@ def report_media(report: SweepReport, paths: dict[str, Path]) -> ReportMedia:
 def log_report(report: SweepReport, paths: dict[str, Path], names: Sequence[str]) -> list[str]:
     """Log the report to each tracker in ``names``; returns what was logged where."""
     sweep = report.sweep_dir.name
-    context: RunContext = {"config": {"sweep_dir": str(report.sweep_dir), "metrics": report.section, "grid": report.columns},
-                           "tags": {}, "group": sweep, "name": f"{sweep}-report", "resume_step": None}
-    loggers = [lg for lg in build_loggers(_logger_settings(report, names), report.sweep_dir / "report", context)
-               if not isinstance(lg, CSVLogger)]  # build_loggers always adds CSV; the report has its CSV files
+    context: RunContext = {
+        "config": {"sweep_dir": str(report.sweep_dir), "metrics": report.section, "grid": report.columns},
+        "tags": {},
+        "group": sweep,
+        "name": f"{sweep}-report",
+        "resume_step": None,
+    }
+    loggers = [
+        lg
+        for lg in build_loggers(_logger_settings(report, names), report.sweep_dir / "report", context)
+        if not isinstance(lg, CSVLogger)
+    ]  # build_loggers always adds CSV; the report has its CSV files
     media = report_media(report, paths)
     done = []
     with finish_trackers(loggers):

@@ -90,7 +90,9 @@ class MediaTensorBoardLogger(TensorBoardLogger):
         figure = np.asarray(Image.open(report.figure_path).convert("RGB"))
         self.experiment.add_image("val/confusion_matrix", figure, step, dataformats="HWC")
         lines = ["| " + " | ".join(report.columns) + " |", "|" + " --- |" * len(report.columns)]
-        lines += ["| " + " | ".join(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row) + " |" for row in report.rows]
+        lines += [
+            "| " + " | ".join(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row) + " |" for row in report.rows
+        ]
         self.experiment.add_text("val/per_class", "\n".join(lines), step)
 
     @rank_zero_only
@@ -100,7 +102,9 @@ class MediaTensorBoardLogger(TensorBoardLogger):
         for name, text in report.texts.items():
             self.experiment.add_text(f"sweep/{name}", text, 0)
         for name, path in report.images.items():
-            self.experiment.add_image(f"sweep/{name}", np.asarray(Image.open(path).convert("RGB")), 0, dataformats="HWC")
+            self.experiment.add_image(
+                f"sweep/{name}", np.asarray(Image.open(path).convert("RGB")), 0, dataformats="HWC"
+            )
         self.experiment.flush()
 
 
@@ -113,12 +117,17 @@ def _tensorboard(run_dir: Path, context: RunContext, **kw: Any) -> Logger:
 
 
 LOGGERS: dict[str, Callable[..., Logger]] = {
-    "csv": _csv, "tensorboard": _tensorboard,
-    "wandb": wandb_logger.build, "neptune": neptune_logger.build, "mlflow": mlflow_logger.build,
+    "csv": _csv,
+    "tensorboard": _tensorboard,
+    "wandb": wandb_logger.build,
+    "neptune": neptune_logger.build,
+    "mlflow": mlflow_logger.build,
 }
 
 
-def build_loggers(spec: dict[str, dict[str, Any]] | None, run_dir: Path, context: RunContext | None = None) -> list[Logger]:
+def build_loggers(
+    spec: dict[str, dict[str, Any]] | None, run_dir: Path, context: RunContext | None = None
+) -> list[Logger]:
     """One logger per key of ``spec`` (``logger=[csv,tensorboard,...]``); CSV first and always.
 
     An option a tracker does not take is an error naming its config key (``logger.<name>.<option>``).
@@ -129,7 +138,10 @@ def build_loggers(spec: dict[str, dict[str, Any]] | None, run_dir: Path, context
     spec.setdefault("csv", {})
     names = ["csv"] + sorted(k for k in spec if k != "csv")
     builders = [lookup(LOGGERS, n, "logger", "logger") for n in names]
-    return [call_checked(partial(b, run_dir, context or {}), dict(spec[n] or {}), f"logger '{n}'", f"logger.{n}") for n, b in zip(names, builders)]
+    return [
+        call_checked(partial(b, run_dir, context or {}), dict(spec[n] or {}), f"logger '{n}'", f"logger.{n}")
+        for n, b in zip(names, builders)
+    ]
 
 
 @contextmanager
@@ -154,4 +166,3 @@ def finish_trackers(loggers: Sequence[Logger]) -> Iterator[None]:
                     close(status)
             except Exception as err:  # one tracker failing to close must not keep the others open
                 rank_zero_warn(f"closing the {type(logger).__name__} run failed: {err!r}")
-

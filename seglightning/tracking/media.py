@@ -28,8 +28,16 @@ def colourize(mask: np.ndarray, palette: Sequence[Sequence[int]], ignore_index: 
     return lut[np.clip(mask, 0, 255).astype(np.uint8)]
 
 
-def overlay_panel(image: np.ndarray, target: np.ndarray, pred: np.ndarray, palette: Sequence[Sequence[int]], ignore_index: int = 255, alpha: float = 0.6) -> np.ndarray:
+def overlay_panel(
+    image: np.ndarray,
+    target: np.ndarray,
+    pred: np.ndarray,
+    palette: Sequence[Sequence[int]],
+    ignore_index: int = 255,
+    alpha: float = 0.6,
+) -> np.ndarray:
     """[H, 3W, 3] uint8: the image, the ground truth blended over it, the prediction blended over it."""
+
     def blend(mask: np.ndarray) -> np.ndarray:
         colour = colourize(mask, palette, ignore_index).astype(np.float32)
         return (alpha * colour + (1 - alpha) * image.astype(np.float32)).astype(np.uint8)
@@ -69,7 +77,9 @@ class ClassReport:
 class ReportMedia:
     """A sweep report as the trackers receive it (built by :mod:`seglightning.sweeps.tracker`)."""
 
-    tables: dict[str, tuple[list[str], list[list[Any]]]]  # "runs", "results", "comparison" -> (columns, rows), None = missing
+    tables: dict[
+        str, tuple[list[str], list[list[Any]]]
+    ]  # "runs", "results", "comparison" -> (columns, rows), None = missing
     texts: dict[str, str]  # "results", "comparison" -> the markdown of results.md / comparison.md
     images: dict[str, Path]  # "heatmap", "bars", "paired" -> PNG
     files: dict[str, Path]  # every file of the report by its name ("results.csv", ...)
@@ -100,8 +110,10 @@ def class_report(snapshot: EvaluationSnapshot, out_dir: Path) -> ClassReport:
     scores = scores_from_confmat(torch.as_tensor(confmat))
     columns = ["class", "IoU", "Dice", *bf1, "pixels"]
     pixels = confmat.sum(1)
-    rows = [[name, float(scores["IoU"][c]), float(scores["Dice"][c]), *(float(v[c]) for v in bf1.values()), int(pixels[c])]
-            for c, name in enumerate(class_names)]
+    rows = [
+        [name, float(scores["IoU"][c]), float(scores["Dice"][c]), *(float(v[c]) for v in bf1.values()), int(pixels[c])]
+        for c, name in enumerate(class_names)
+    ]
     out_dir.mkdir(parents=True, exist_ok=True)
     table_path, figure_path = out_dir / "per_class.csv", out_dir / "confusion_matrix.png"
     with open(table_path, "w", newline="") as f:
@@ -121,8 +133,14 @@ def per_image_table(snapshot: EvaluationSnapshot, out_dir: Path, split: str) -> 
     if per_image is None:
         return None
     names = snapshot.class_names
-    blocks = {"IoU": per_image.iou(), "Dice": per_image.dice(), **per_image.bf1,
-              "TP": per_image.tp, "FP": per_image.fp, "FN": per_image.fn}
+    blocks = {
+        "IoU": per_image.iou(),
+        "Dice": per_image.dice(),
+        **per_image.bf1,
+        "TP": per_image.tp,
+        "FP": per_image.fp,
+        "FN": per_image.fn,
+    }
     header = ["split", "id", "valid_pixels", *(f"{kind}/{c}" for kind in blocks for c in names)]
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / PER_IMAGE_FILE
@@ -149,11 +167,25 @@ def plot_confusion(confmat: np.ndarray, class_names: Sequence[str], path: Path) 
     ax = fig.add_subplot()
     im = ax.imshow(rates, vmin=0, vmax=1, cmap="Blues")
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
-    ax.set(xticks=range(n), yticks=range(n), xlabel="prediction", ylabel="ground truth", title="confusion matrix (row-normalised)")
+    ax.set(
+        xticks=range(n),
+        yticks=range(n),
+        xlabel="prediction",
+        ylabel="ground truth",
+        title="confusion matrix (row-normalised)",
+    )
     ax.set_xticklabels(class_names, rotation=90)
     ax.set_yticklabels(class_names)
     if n <= 30:
         for i, j in np.ndindex(n, n):
-            ax.text(j, i, f"{rates[i, j]:.2f}", ha="center", va="center", fontsize=7, color="white" if rates[i, j] > 0.5 else "black")
+            ax.text(
+                j,
+                i,
+                f"{rates[i, j]:.2f}",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if rates[i, j] > 0.5 else "black",
+            )
     fig.tight_layout()
     fig.savefig(path, dpi=100)

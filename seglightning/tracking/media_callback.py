@@ -6,7 +6,8 @@
 - At the end of fit, the per-class table (IoU, Dice, boundary F1, ground-truth pixels) and the
   row-normalised confusion matrix of the **last validation epoch** of this fit: the snapshot that
   the module's ``metrics["val"]`` keeps of its last pass (``EvaluationMetrics.last``, all-reduced
-  across processes before the reset), so the table matches ``metrics.json["final"]``. Written to ``<run_dir>/per_class.csv`` and
+  across processes before the reset), so the table matches ``metrics.json["final"]``.
+  Written to ``<run_dir>/per_class.csv`` and
   ``<run_dir>/confusion_matrix.png``, then handed to each logger.
 - ``<run_dir>/per_image.csv``: per image of the final validation pass (at the end of fit), replaced
   by the test pass's when the run is tested (the images the sweep report bootstraps over).
@@ -58,4 +59,3 @@ class TrackerMedia(OverlayImages):
 
 def _media_loggers(trainer: L.Trainer) -> list[MediaLogger]:
     return [lg for lg in trainer.loggers if isinstance(lg, MediaLogger)]
-

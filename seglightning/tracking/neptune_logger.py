@@ -57,8 +57,20 @@ class NeptuneScaleLogger(Logger):
                  fork: tuple[str, int] | None = None, tags: Sequence[str] = (), group_tags: Sequence[str] = (),
                  config: Mapping[str, Any] | None = None, capture_console: bool = False):
         super().__init__()
-        self.files_dir, self.run_id, self.experiment_name, self.project, self.mode = Path(files_dir), run_id, experiment_name, project, mode
-        self.fork, self.tags, self.group_tags, self.config, self.capture_console = fork, list(tags), list(group_tags), config, capture_console
+        self.files_dir, self.run_id, self.experiment_name, self.project, self.mode = (
+            Path(files_dir),
+            run_id,
+            experiment_name,
+            project,
+            mode,
+        )
+        self.fork, self.tags, self.group_tags, self.config, self.capture_console = (
+            fork,
+            list(tags),
+            list(group_tags),
+            config,
+            capture_console,
+        )
         self._run: Any = None
         self._floor = float(fork[1]) if fork else float("-inf")
         self._last_step: dict[str, float] = {}
@@ -85,9 +97,15 @@ class NeptuneScaleLogger(Logger):
             self.files_dir.mkdir(parents=True, exist_ok=True)
             fork_id, fork_step = self.fork or (None, None)
             self._run = Run(
-                run_id=self.run_id, project=self.project, mode=self.mode, experiment_name=self.experiment_name,
-                fork_run_id=fork_id, fork_step=fork_step, log_directory=self.files_dir,
-                enable_console_log_capture=self.capture_console, source_tracking_config=None,
+                run_id=self.run_id,
+                project=self.project,
+                mode=self.mode,
+                experiment_name=self.experiment_name,
+                fork_run_id=fork_id,
+                fork_step=fork_step,
+                log_directory=self.files_dir,
+                enable_console_log_capture=self.capture_console,
+                source_tracking_config=None,
             )
             with open(self.files_dir / "runs.txt", "a") as f:
                 f.write(self.run_id + "\n")
@@ -126,8 +144,12 @@ class NeptuneScaleLogger(Logger):
 
     @rank_zero_only
     def log_class_report(self, report: ClassReport, step: int) -> None:
-        self.experiment.assign_files({"val/confusion_matrix": report.figure_path, "val/per_class_table": report.table_path})
-        values = {f"val/per_class/{row[0]}/{col}": v for row in report.rows for col, v in zip(report.columns[1:], row[1:])}
+        self.experiment.assign_files(
+            {"val/confusion_matrix": report.figure_path, "val/per_class_table": report.table_path}
+        )
+        values = {
+            f"val/per_class/{row[0]}/{col}": v for row in report.rows for col, v in zip(report.columns[1:], row[1:])
+        }
         self.experiment.log_configs(values)
 
     @rank_zero_only
@@ -136,8 +158,12 @@ class NeptuneScaleLogger(Logger):
         columns, rows = report.tables["results"]
         means = [i for i, c in enumerate(columns) if c.endswith("/mean")]
         cell = columns.index("seeds")  # the grid values come before it
-        values = {f"sweep/results/{','.join(map(str, row[:cell]))}/{columns[i].removesuffix('/mean')}": row[i]
-                  for row in rows for i in means if row[i] is not None}
+        values = {
+            f"sweep/results/{','.join(map(str, row[:cell]))}/{columns[i].removesuffix('/mean')}": row[i]
+            for row in rows
+            for i in means
+            if row[i] is not None
+        }
         if values:
             self.experiment.log_configs(values)
 
@@ -154,8 +180,14 @@ def _lineage(log_dir: Path) -> list[str]:
     return path.read_text().split() if path.is_file() else []
 
 
-def build(run_dir: Path, context: RunContext, project: str | None = None, mode: str = "auto",
-          tags: Sequence[str] = (), capture_console: bool = False) -> NeptuneScaleLogger:
+def build(
+    run_dir: Path,
+    context: RunContext,
+    project: str | None = None,
+    mode: str = "auto",
+    tags: Sequence[str] = (),
+    capture_console: bool = False,
+) -> NeptuneScaleLogger:
     """The ``neptune`` entry of the logger registry (options: ``conf/logger/neptune.yaml``)."""
     run_dir = Path(run_dir)
     project = project or os.environ.get("NEPTUNE_PROJECT")
@@ -166,7 +198,14 @@ def build(run_dir: Path, context: RunContext, project: str | None = None, mode: 
     resume_step = context.get("resume_step")
     fork = (previous[-1], resume_step - 1) if previous and resume_step else None
     return NeptuneScaleLogger(
-        log_dir, run_id, f"{run_dir.parent.name}/{run_dir.name}", project or OFFLINE_PROJECT, resolve_mode(mode, project),
-        fork=fork, tags=tag_list(context, tags), group_tags=[context["group"]] if context.get("group") else [],
-        config=context.get("config"), capture_console=capture_console,
+        log_dir,
+        run_id,
+        f"{run_dir.parent.name}/{run_dir.name}",
+        project or OFFLINE_PROJECT,
+        resolve_mode(mode, project),
+        fork=fork,
+        tags=tag_list(context, tags),
+        group_tags=[context["group"]] if context.get("group") else [],
+        config=context.get("config"),
+        capture_console=capture_console,
     )

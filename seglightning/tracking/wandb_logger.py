@@ -75,23 +75,31 @@ class WandbRunLogger(WandbLogger):
         def mask(m: np.ndarray) -> dict[str, Any]:
             return {"mask_data": np.where((m >= 0) & (m < void), m, void), "class_labels": labels}
 
-        images = [wandb.Image(o.image, caption=o.name, masks={"ground_truth": mask(o.target), "prediction": mask(o.pred)}) for o in overlays]
+        images = [
+            wandb.Image(o.image, caption=o.name, masks={"ground_truth": mask(o.target), "prediction": mask(o.pred)})
+            for o in overlays
+        ]
         self.log_metrics({"val/overlays": images}, step)
 
     @rank_zero_only
     def log_class_report(self, report: ClassReport, step: int) -> None:
         import wandb
 
-        self.log_metrics({
-            "val/confusion_matrix": wandb.Image(str(report.figure_path), caption="row-normalised"),
-            "val/per_class": wandb.Table(columns=report.columns, data=report.rows),
-        }, step)
+        self.log_metrics(
+            {
+                "val/confusion_matrix": wandb.Image(str(report.figure_path), caption="row-normalised"),
+                "val/per_class": wandb.Table(columns=report.columns, data=report.rows),
+            },
+            step,
+        )
 
     @rank_zero_only
     def log_report(self, report: ReportMedia) -> None:
         import wandb
 
-        tables = {f"sweep/{name}": wandb.Table(columns=columns, data=rows) for name, (columns, rows) in report.tables.items()}
+        tables = {
+            f"sweep/{name}": wandb.Table(columns=columns, data=rows) for name, (columns, rows) in report.tables.items()
+        }
         images = {f"sweep/{name}": wandb.Image(str(path), caption=name) for name, path in report.images.items()}
         self.log_metrics({**tables, **images}, 0)
 
@@ -112,11 +120,25 @@ class WandbRunLogger(WandbLogger):
         self._env_before = {}
 
 
-def build(run_dir: Path, context: RunContext, project: str = "seglightning", entity: str | None = None,
-          mode: str = "auto", job_type: str = "train", tags: Sequence[str] = ()) -> WandbRunLogger:
+def build(
+    run_dir: Path,
+    context: RunContext,
+    project: str = "seglightning",
+    entity: str | None = None,
+    mode: str = "auto",
+    job_type: str = "train",
+    tags: Sequence[str] = (),
+) -> WandbRunLogger:
     """The ``wandb`` entry of the logger registry (options: ``conf/logger/wandb.yaml``)."""
     return WandbRunLogger(
-        Path(run_dir), name=context.get("name"), project=project, entity=entity, id=stable_run_id(run_dir),
-        group=context.get("group"), job_type=job_type, tags=tag_list(context, tags), config=context.get("config"),
+        Path(run_dir),
+        name=context.get("name"),
+        project=project,
+        entity=entity,
+        id=stable_run_id(run_dir),
+        group=context.get("group"),
+        job_type=job_type,
+        tags=tag_list(context, tags),
+        config=context.get("config"),
         mode=resolve_mode(mode),
     )

@@ -24,7 +24,11 @@ def batches(seed: int = 0) -> list[tuple[torch.Tensor, torch.Tensor, list[dict]]
         target = torch.randint(0, C, (3, 16, 16), generator=g)
         target[:, :2] = VOID
         target[1, 4:12, 4:12] = 2
-        preds = torch.where(torch.rand(target.shape, generator=g) < 0.7, target.clamp_max(C - 1), torch.randint(0, C, target.shape, generator=g))
+        preds = torch.where(
+            torch.rand(target.shape, generator=g) < 0.7,
+            target.clamp_max(C - 1),
+            torch.randint(0, C, target.shape, generator=g),
+        )
         preds[2] = 0  # an image predicting one class only
         out.append((preds, target, [{"id": f"img{b}{i}"} for i in range(3)]))
     return out

@@ -30,8 +30,17 @@ def test_a_command_line_grid_with_sweep_name_gets_the_full_report(tmp_path):
     """README: seglightning-train -m loss=ce,dice,lovasz model=... seed=0,1,2 sweep_name=my_grid, then
     seglightning-report outputs/sweeps/my_grid --baseline loss=ce,model=unet (3 losses x 2 seeds here)."""
     out = tmp_path / "outputs"
-    proc = run_cli("seglightning-train", "-m", "loss=ce,dice,lovasz", "model=tiny_unet", "seed=0,1", "sweep_name=my_grid",
-                   tiny_model_searchpath(tmp_path / "conf"), *SHRINK, output=out)
+    proc = run_cli(
+        "seglightning-train",
+        "-m",
+        "loss=ce,dice,lovasz",
+        "model=tiny_unet",
+        "seed=0,1",
+        "sweep_name=my_grid",
+        tiny_model_searchpath(tmp_path / "conf"),
+        *SHRINK,
+        output=out,
+    )
     sweep = out / "sweeps" / "my_grid"
     check_report(sweep, proc, 6)
     runs = sorted(p.parent for p in sweep.glob("*/metrics.json"))
@@ -42,12 +51,16 @@ def test_a_command_line_grid_with_sweep_name_gets_the_full_report(tmp_path):
 
     for name in OUTPUTS:
         (sweep / name).unlink()
-    again = run_cli("seglightning-report", "outputs/sweeps/my_grid", "--baseline", "loss=ce,model=tiny_unet", output=tmp_path)
+    again = run_cli(
+        "seglightning-report", "outputs/sweeps/my_grid", "--baseline", "loss=ce,model=tiny_unet", output=tmp_path
+    )
     assert again.returncode == 0, again.stdout[-4000:]
     assert all((sweep / name).stat().st_size > 0 for name in OUTPUTS)
     with open(sweep / "results.csv", newline="") as f:
         cells = list(csv.DictReader(f))
-    assert [(c["loss"], c["seeds"], c["mIoU/n"]) for c in cells] == [(loss, "0 1", "2") for loss in ("ce", "dice", "lovasz")]
+    assert [(c["loss"], c["seeds"], c["mIoU/n"]) for c in cells] == [
+        (loss, "0 1", "2") for loss in ("ce", "dice", "lovasz")
+    ]
     with open(sweep / "comparison.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     boot = [r for r in rows if r["method"] == "images"]
@@ -58,8 +71,17 @@ def test_a_command_line_grid_with_sweep_name_gets_the_full_report(tmp_path):
 
 def test_an_unnamed_command_line_grid_through_joblib_reports_in_its_timestamped_dir(tmp_path, capsys):
     out = tmp_path / "out"
-    proc = run_cli("seglightning-train", "-m", "loss=ce,dice", "model=tiny_unet", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
-                   tiny_model_searchpath(tmp_path / "conf"), *SHRINK, output=out)
+    proc = run_cli(
+        "seglightning-train",
+        "-m",
+        "loss=ce,dice",
+        "model=tiny_unet",
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        tiny_model_searchpath(tmp_path / "conf"),
+        *SHRINK,
+        output=out,
+    )
     (sweep,) = (out / "multirun").iterdir()
     check_report(sweep, proc, 2)
     report([str(sweep)])
@@ -70,9 +92,19 @@ def test_a_recipe_widened_on_the_command_line_into_hydra_sweep_dir_through_submi
     """The recipe's loss list replaced by one with a loss it does not have (focal), its models and
     seeds narrowed, the sweep dir given explicitly, the submitit_local launcher."""
     out, sweep = tmp_path / "out", tmp_path / "elsewhere" / "my_sweep"
-    proc = run_cli("seglightning-train", "-m", "experiment=loss_ablation", "loss=ce,focal", "model=tiny_unet", "seed=0",
-                   f"hydra.sweep.dir={sweep}", "hydra/launcher=submitit_local", tiny_model_searchpath(tmp_path / "conf"),
-                   *SHRINK, output=out)
+    proc = run_cli(
+        "seglightning-train",
+        "-m",
+        "experiment=loss_ablation",
+        "loss=ce,focal",
+        "model=tiny_unet",
+        "seed=0",
+        f"hydra.sweep.dir={sweep}",
+        "hydra/launcher=submitit_local",
+        tiny_model_searchpath(tmp_path / "conf"),
+        *SHRINK,
+        output=out,
+    )
     check_report(sweep, proc, 2)
     report([str(sweep), "--baseline", "loss=focal"])
     printed = capsys.readouterr().out

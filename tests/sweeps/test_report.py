@@ -32,13 +32,19 @@ def fake_run(sweep: Path, loss: str, model: str, seed: int, status: str = "compl
     path = sweep / ",".join(o for o in overrides if not o.startswith("experiment"))
     (path / ".hydra").mkdir(parents=True)
     (path / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
-    (path / ".hydra" / "hydra.yaml").write_text(yaml.safe_dump({"hydra": {"runtime": {"choices": {"loss": loss, "model": model}}}}))
+    (path / ".hydra" / "hydra.yaml").write_text(
+        yaml.safe_dump({"hydra": {"runtime": {"choices": {"loss": loss, "model": model}}}})
+    )
     (path / "config.yaml").write_text(yaml.safe_dump({"seed": seed, "loss": {"name": loss}, "model": {"name": "x"}}))
     rng = rng or np.random.default_rng(seed)
     result: dict = {"status": status}
     if status == "complete":
-        result |= {"monitor": "val/mIoU", "final": {"epoch": 3, "step": 40, **metrics(rng, "val/")},
-                   "best": {"epoch": 2, "step": 30, **metrics(rng, "val/")}, "test": metrics(rng, "test/")}
+        result |= {
+            "monitor": "val/mIoU",
+            "final": {"epoch": 3, "step": 40, **metrics(rng, "val/")},
+            "best": {"epoch": 2, "step": 30, **metrics(rng, "val/")},
+            "test": metrics(rng, "test/"),
+        }
     elif status == "failed":
         result["error"] = "ValueError: Invalid learning rate: -1\nmore lines"
     (path / "metrics.json").write_text(json.dumps(result))
@@ -46,7 +52,10 @@ def fake_run(sweep: Path, loss: str, model: str, seed: int, status: str = "compl
 
 
 def write_multirun(sweep: Path, params: dict[str, str], task: list[str]) -> None:
-    OmegaConf.save(OmegaConf.create({"hydra": {"sweeper": {"params": params}, "overrides": {"task": task}}}), sweep / "multirun.yaml")
+    OmegaConf.save(
+        OmegaConf.create({"hydra": {"sweeper": {"params": params}, "overrides": {"task": task}}}),
+        sweep / "multirun.yaml",
+    )
 
 
 def cell_line(table: str, *key: str) -> list[str]:
@@ -84,8 +93,10 @@ def test_cells_are_mean_std_and_t_interval_over_seeds(tmp_path):
             assert int(rows[loss][f"{metric}/n"]) == seeds
             if seeds > 1:
                 low, high = stats.t.interval(0.95, seeds - 1, loc=values.mean(), scale=stats.sem(values))
-                assert (float(rows[loss][f"{metric}/ci_low"]), float(rows[loss][f"{metric}/ci_high"])) == \
-                    (pytest.approx(low), pytest.approx(high))
+                assert (float(rows[loss][f"{metric}/ci_low"]), float(rows[loss][f"{metric}/ci_high"])) == (
+                    pytest.approx(low),
+                    pytest.approx(high),
+                )
     assert "7 of 7 jobs complete, 0 failed, 0 unfinished, 0 not started" not in table  # no multirun.yaml: unknown
     assert "7 of 7 jobs complete, 0 failed, 0 unfinished" in table
 
@@ -107,7 +118,9 @@ def test_best_is_bold_only_where_its_interval_clears_the_runner_up(tmp_path):
     table = (tmp_path / "results.md").read_text()
     miou = {loss: cell_line(table, loss, "unet")[3] for loss in values}
     mdice = {loss: cell_line(table, loss, "unet")[4] for loss in values}
-    assert miou["ce"].startswith("**") and not any(miou[k].startswith("**") or "tied" in miou[k] for k in ("dice", "lovasz"))
+    assert miou["ce"].startswith("**") and not any(
+        miou[k].startswith("**") or "tied" in miou[k] for k in ("dice", "lovasz")
+    )
     # mDice: dice's mean is highest but ce's interval overlaps it -> both tied, lovasz (separated) not
     assert mdice["dice"].endswith("(tied)") and mdice["ce"].endswith("(tied)") and "tied" not in mdice["lovasz"]
     assert not any(t.startswith("**") for t in mdice.values())
@@ -141,15 +154,30 @@ def test_comparison_pairs_seeds_against_the_baseline_and_bootstraps_images(tmp_p
     for loss in ("ce", "lovasz"):
         for metric in ("mIoU", "bF1"):
             row = next(r for r in rows if (r["loss"], r["metric"], r["method"]) == (loss, metric, "seeds"))
-            base = np.array([json.loads((runs[("dice", s)] / "metrics.json").read_text())["best"][f"val/{metric}"] for s in range(4)])
-            cell = np.array([json.loads((runs[(loss, s)] / "metrics.json").read_text())["best"][f"val/{metric}"] for s in range(4)])
+            base = np.array(
+                [
+                    json.loads((runs[("dice", s)] / "metrics.json").read_text())["best"][f"val/{metric}"]
+                    for s in range(4)
+                ]
+            )
+            cell = np.array(
+                [json.loads((runs[(loss, s)] / "metrics.json").read_text())["best"][f"val/{metric}"] for s in range(4)]
+            )
             d = cell - base
             assert [float(x.split(":")[1]) for x in row["per_seed"].split()] == pytest.approx(list(d))
             low, high = stats.t.interval(0.95, 3, loc=d.mean(), scale=stats.sem(d))
-            assert (float(row["difference"]), float(row["ci_low"]), float(row["ci_high"])) == \
-                (pytest.approx(d.mean()), pytest.approx(low), pytest.approx(high))
-            p = stats.permutation_test((cell, base), lambda x, y, axis=-1: np.mean(x - y, axis=axis), vectorized=True,
-                                       permutation_type="samples", n_resamples=np.inf).pvalue
+            assert (float(row["difference"]), float(row["ci_low"]), float(row["ci_high"])) == (
+                pytest.approx(d.mean()),
+                pytest.approx(low),
+                pytest.approx(high),
+            )
+            p = stats.permutation_test(
+                (cell, base),
+                lambda x, y, axis=-1: np.mean(x - y, axis=axis),
+                vectorized=True,
+                permutation_type="samples",
+                n_resamples=np.inf,
+            ).pvalue
             assert float(row["p_value"]) == pytest.approx(p)
         boot = next(r for r in rows if (r["loss"], r["method"]) == (loss, "images"))
         assert boot["metric"] == "mIoU" and boot["n"] == "20" and boot["split"] == "test"
@@ -179,8 +207,16 @@ def test_a_partial_sweep_lists_failed_unfinished_and_not_started_jobs(tmp_path):
     assert result.status_line() == "3 of 6 jobs complete, 1 failed, 1 unfinished, 1 not started"
     assert result.pending == [{"experiment": "grid", "loss": "dice", "model": "unet", "seed": "2"}]
     written = write_report(result)
-    assert set(written) == {"runs.csv", "results.csv", "results.md", "comparison.csv", "comparison.md",
-                            "heatmap.png", "bars.png", "paired.png"}
+    assert set(written) == {
+        "runs.csv",
+        "results.csv",
+        "results.md",
+        "comparison.csv",
+        "comparison.md",
+        "heatmap.png",
+        "bars.png",
+        "paired.png",
+    }
     table = (tmp_path / "results.md").read_text()
     assert "## Failed runs" in table and "ValueError: Invalid learning rate: -1" in table and "more lines" not in table
     assert "## Unfinished runs" in table and "loss=dice,model=unet,seed=1" in table
@@ -212,19 +248,24 @@ def test_an_override_that_varies_becomes_a_grid_column(tmp_path):
 def test_runs_written_without_hydra_are_labelled_from_their_config(tmp_path):
     path = tmp_path / "run"
     path.mkdir()
-    (path / "config.yaml").write_text(yaml.safe_dump({"seed": 3, "loss": {"terms": [{"name": "ce"}, {"name": "dice"}]}, "model": {"name": "unet"}}))
+    (path / "config.yaml").write_text(
+        yaml.safe_dump({"seed": 3, "loss": {"terms": [{"name": "ce"}, {"name": "dice"}]}, "model": {"name": "unet"}})
+    )
     (path / "metrics.json").write_text(json.dumps({"status": "complete", "best": {"val/mIoU": 0.5}}))
     result = build_report(tmp_path)
     assert [(r.labels, r.seed) for r in result.runs] == [({"loss": "ce+dice", "model": "unet"}, 3)]
     assert result.pending is None and result.status_line() == "1 of 1 jobs complete, 0 failed, 0 unfinished"
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["{missing}"], "does not exist"),
-    (["{sweep}", "--rows", "optim.lr"], "--rows optim.lr: not a grid column"),
-    (["{sweep}", "--metrics", "test"], "no complete run"),
-    (["{empty}"], "no run directories"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["{missing}"], "does not exist"),
+        (["{sweep}", "--rows", "optim.lr"], "--rows optim.lr: not a grid column"),
+        (["{sweep}", "--metrics", "test"], "no complete run"),
+        (["{empty}"], "no run directories"),
+    ],
+)
 def test_cli_errors_name_the_problem(tmp_path, capsys, args, message):
     sweep = tmp_path / "sweep"
     run = fake_run(sweep, "ce", "unet", 0)

@@ -88,8 +88,12 @@ def test_paired_bootstrap_pools_seeds_and_uses_common_images_only():
     base = [counts(rng, ids, 2, 0.0) for _ in range(2)]
     cell = [counts(rng, ids, 2, 0.5) for _ in range(2)]
     pooled = paired_bootstrap(base, cell, draws=2000)
-    per_seed = np.mean([mean_iou(c.tp.sum(0), c.fp.sum(0), c.fn.sum(0)) - mean_iou(b.tp.sum(0), b.fp.sum(0), b.fn.sum(0))
-                        for b, c in zip(base, cell)])
+    per_seed = np.mean(
+        [
+            mean_iou(c.tp.sum(0), c.fp.sum(0), c.fn.sum(0)) - mean_iou(b.tp.sum(0), b.fp.sum(0), b.fn.sum(0))
+            for b, c in zip(base, cell)
+        ]
+    )
     assert pooled.difference == pytest.approx(per_seed)
     assert pooled == paired_bootstrap(base, cell, draws=2000)  # seeded
     partial = ImageCounts(ids[:6], cell[0].tp[:6], cell[0].fp[:6], cell[0].fn[:6])

@@ -48,7 +48,9 @@ def sweep(tmp_path_factory: pytest.TempPathFactory) -> Sweep:
 def run_dirs(sweep_dir: Path) -> dict[tuple[str, str, int], Path]:
     found = {}
     for metrics in sweep_dir.glob("*/metrics.json"):
-        o = dict(line[2:].split("=", 1) for line in (metrics.parent / ".hydra" / "overrides.yaml").read_text().splitlines())
+        o = dict(
+            line[2:].split("=", 1) for line in (metrics.parent / ".hydra" / "overrides.yaml").read_text().splitlines()
+        )
         found[(o["loss"], o["model"], int(o["seed"]))] = metrics.parent
     return found
 
@@ -102,7 +104,11 @@ def test_report_aggregates_exactly_what_the_runs_recorded(sweep):
                 values = np.array([metrics_of(runs[(loss, model, s)])["best"][f"val/{metric}"] for s in SEEDS])
                 mean, std = values.mean(), values.std(ddof=1)
                 low, high = stats.t.interval(0.95, len(SEEDS) - 1, loc=mean, scale=stats.sem(values))
-                assert text.strip("*").removesuffix(" (tied)") == f"{mean:.4f} ± {std:.4f} [{low:.4f}, {high:.4f}]", (loss, model, metric)
+                assert text.strip("*").removesuffix(" (tied)") == f"{mean:.4f} ± {std:.4f} [{low:.4f}, {high:.4f}]", (
+                    loss,
+                    model,
+                    metric,
+                )
                 means[(loss, model, metric)] = (mean, text.startswith("**"))
     assert len({means[(loss, model, "mIoU")][0] for loss in LOSSES for model in MODELS}) == 4  # cells differ
     for name in ("heatmap.png", "bars.png", "paired.png"):
@@ -121,8 +127,13 @@ def test_rerunning_the_sweep_skips_every_finished_job(sweep):
 
 def test_a_run_rerun_from_its_saved_config_reproduces_its_metrics_bit_for_bit(sweep, tmp_path):
     original = run_dirs(sweep.dir)[("dice", "tiny_deeplabv3plus", 1)]
-    proc = run_cli("seglightning-train", f"--config-dir={original}", "--config-name=config",
-                   f"run_dir={tmp_path / 'rerun'}", output=tmp_path / "out")
+    proc = run_cli(
+        "seglightning-train",
+        f"--config-dir={original}",
+        "--config-name=config",
+        f"run_dir={tmp_path / 'rerun'}",
+        output=tmp_path / "out",
+    )
     assert proc.returncode == 0, proc.stdout[-4000:]
     first, again = metrics_of(original), metrics_of(tmp_path / "rerun")
     for section in ("final", "best", "test"):
@@ -133,8 +144,18 @@ def test_the_same_recipe_runs_through_submitit_local(sweep, tmp_path):
     joblib_runs = run_dirs(sweep.dir)
     # CPU numbers depend on the thread count, which joblib's workers recorded in their config
     threads = yaml.safe_load((joblib_runs[("ce", "tiny_unet", 0)] / "config.yaml").read_text())["torch_threads"]
-    args = ["-m", "experiment=loss_ablation", "sweep_name=submitit", f"loss={','.join(LOSSES)}", "model=tiny_unet",
-            "seed=0", f"torch_threads={threads}", "hydra/launcher=submitit_local", tiny_model_searchpath(tmp_path / "conf"), *SHRINK]
+    args = [
+        "-m",
+        "experiment=loss_ablation",
+        "sweep_name=submitit",
+        f"loss={','.join(LOSSES)}",
+        "model=tiny_unet",
+        "seed=0",
+        f"torch_threads={threads}",
+        "hydra/launcher=submitit_local",
+        tiny_model_searchpath(tmp_path / "conf"),
+        *SHRINK,
+    ]
     proc = run_cli("seglightning-train", *args, output=sweep.output)
     assert proc.returncode == 0, proc.stdout[-4000:]
     submitit_dir = sweep.output / "sweeps" / "submitit"

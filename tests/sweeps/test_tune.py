@@ -16,20 +16,32 @@ from tests.sweeps.helpers import SHRINK, run_cli, tiny_model_searchpath
 
 @pytest.mark.slow
 def test_two_trials_then_a_rerun_tops_the_study_up(tmp_path):
-    args = ["study.name=lr", "study.n_trials=2", "model=tiny_unet", "study.pruner.n_startup_trials=1",
-            "study.pruner.n_warmup_steps=0", tiny_model_searchpath(tmp_path / "conf"), *[s for s in SHRINK if not s.startswith("optim.lr")]]
+    args = [
+        "study.name=lr",
+        "study.n_trials=2",
+        "model=tiny_unet",
+        "study.pruner.n_startup_trials=1",
+        "study.pruner.n_warmup_steps=0",
+        tiny_model_searchpath(tmp_path / "conf"),
+        *[s for s in SHRINK if not s.startswith("optim.lr")],
+    ]
     proc = run_cli("seglightning-tune", *args, output=tmp_path / "out")
     assert proc.returncode == 0, proc.stdout[-4000:]
     study_dir = tmp_path / "out" / "tune" / "lr"
     study = optuna.load_study(study_name="lr", storage=f"sqlite:///{study_dir / 'study.db'}")
     assert study.direction == optuna.study.StudyDirection.MAXIMIZE
-    assert [t.state for t in study.trials] in ([optuna.trial.TrialState.COMPLETE] * 2,
-                                               [optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED])
+    assert [t.state for t in study.trials] in (
+        [optuna.trial.TrialState.COMPLETE] * 2,
+        [optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED],
+    )
     for trial in study.trials:
         run_dir = study_dir / f"trial_{trial.number:04d}"
         assert trial.user_attrs["run_dir"] == str(run_dir)
         config = yaml.safe_load((run_dir / "config.yaml").read_text())
-        assert config["optim"]["lr"] == trial.params["optim.lr"] and config["optim"]["weight_decay"] == trial.params["optim.weight_decay"]
+        assert (
+            config["optim"]["lr"] == trial.params["optim.lr"]
+            and config["optim"]["weight_decay"] == trial.params["optim.weight_decay"]
+        )
         assert config["sweep_name"] == "lr" and config["callbacks"]["checkpoint"]["monitor"] == "val/mIoU"
         assert f"optim.lr={trial.params['optim.lr']!r}" in (run_dir / "overrides.yaml").read_text()
         assert trial.intermediate_values  # the pruning callback reported every validation
@@ -40,7 +52,9 @@ def test_two_trials_then_a_rerun_tops_the_study_up(tmp_path):
     with open(study_dir / "trials.csv", newline="") as f:
         assert [int(r["number"]) for r in csv.DictReader(f)] == [0, 1]
 
-    proc = run_cli("seglightning-tune", *[a.replace("study.n_trials=2", "study.n_trials=3") for a in args], output=tmp_path / "out")
+    proc = run_cli(
+        "seglightning-tune", *[a.replace("study.n_trials=2", "study.n_trials=3") for a in args], output=tmp_path / "out"
+    )
     assert proc.returncode == 0, proc.stdout[-4000:]
     assert len(optuna.load_study(study_name="lr", storage=f"sqlite:///{study_dir / 'study.db'}").trials) == 3
 
@@ -57,7 +71,10 @@ def test_suggest_builds_each_distribution_and_names_bad_keys():
 
 
 def test_the_search_space_nests_like_the_config():
-    space = {"optim": {"lr": {"type": "float", "low": 0.1, "high": 1.0}}, "loss": {"type": "categorical", "choices": ["ce"]}}
+    space = {
+        "optim": {"lr": {"type": "float", "low": 0.1, "high": 1.0}},
+        "loss": {"type": "categorical", "choices": ["ce"]},
+    }
     assert list(flatten_space(space)) == ["optim.lr", "loss"]
     with pytest.raises(ValueError, match="search_space.optim.lr must be a distribution"):
         flatten_space({"optim": {"lr": 0.1}})
@@ -98,9 +115,15 @@ def test_a_trial_whose_process_was_killed_is_marked_failed_at_the_next_launch(tm
     trial.set_user_attr("run_dir", str(run_dir))
     time.sleep(3)  # longer than the grace period: no heartbeat any more
 
-    proc = run_cli("seglightning-tune", "study.name=crash", "study.n_trials=0", "study.heartbeat=1", output=tmp_path / "out")
+    proc = run_cli(
+        "seglightning-tune", "study.name=crash", "study.n_trials=0", "study.heartbeat=1", output=tmp_path / "out"
+    )
     assert proc.returncode == 0, proc.stdout[-4000:]
-    assert f"trial 0 of study crash was left RUNNING by a process that stopped (no heartbeat); marked FAIL, run dir {run_dir}" in proc.stdout
+    assert (
+        "trial 0 of study crash was left RUNNING by a process that stopped (no heartbeat); "
+        f"marked FAIL, run dir {run_dir}"
+        in proc.stdout
+    )
     (after,) = optuna.load_study(study_name="crash", storage=f"sqlite:///{study_dir / 'study.db'}").trials
     assert after.state == optuna.trial.TrialState.FAIL
     assert json.loads((run_dir / "metrics.json").read_text()) == {"status": "failed", "error": KILLED}

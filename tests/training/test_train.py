@@ -26,7 +26,15 @@ def trained_run(tmp_path_factory) -> Path:
 
 
 def test_run_directory_has_every_artefact(trained_run):
-    for name in ["config.yaml", "overrides.yaml", "run_meta.json", "metrics.json", "metrics.csv", "checkpoints/last.ckpt", "checkpoints/best.ckpt"]:
+    for name in [
+        "config.yaml",
+        "overrides.yaml",
+        "run_meta.json",
+        "metrics.json",
+        "metrics.csv",
+        "checkpoints/last.ckpt",
+        "checkpoints/best.ckpt",
+    ]:
         assert (trained_run / name).is_file(), name
     assert len(list((trained_run / "overlays").glob("final_*.png"))) == 2
     meta = json.loads((trained_run / "run_meta.json").read_text())
@@ -43,7 +51,9 @@ def test_run_directory_has_every_artefact(trained_run):
 
 
 def test_eval_reproduces_the_best_validation_metrics(trained_run, tmp_path):
-    cfg = compose_config("eval", [f"ckpt={trained_run / 'checkpoints/best.ckpt'}", f"output={tmp_path}", "trainer.accelerator=cpu"])
+    cfg = compose_config(
+        "eval", [f"ckpt={trained_run / 'checkpoints/best.ckpt'}", f"output={tmp_path}", "trainer.accelerator=cpu"]
+    )
     metrics = evaluate(cfg)
     best = json.loads((trained_run / "metrics.json").read_text())["best"]
     for key in ["val/mIoU", "val/mDice", "val/bF1", "val/pixel_acc"]:
@@ -69,7 +79,9 @@ def test_predict_writes_palette_masks_and_overlays(trained_run, tmp_path):
     src.mkdir()
     for i in range(2):
         Image.fromarray(generate_sample(0, i, "val").image).save(src / f"img{i}.png")
-    cfg = compose_config("predict", [f"ckpt={trained_run / 'checkpoints/last.ckpt'}", f"input={src}", f"output={tmp_path / 'out'}"])
+    cfg = compose_config(
+        "predict", [f"ckpt={trained_run / 'checkpoints/last.ckpt'}", f"input={src}", f"output={tmp_path / 'out'}"]
+    )
     written = predict(cfg)
     assert [p.name for p in written] == ["img0.png", "img1.png"]
     mask = Image.open(written[0])
@@ -158,10 +170,19 @@ def test_two_process_evaluation_equals_one_process_on_an_uneven_split(trained_ru
 
     val/loss is left out: a batch-pooled loss (Dice) depends on how samples are grouped into
     batches, which differs between 1 and 2 processes; the metrics do not."""
-    common = [f"ckpt={trained_run / 'checkpoints/best.ckpt'}", "data=synthetic", "data.dataset.length=15",
-              "data.val_batch_size=4", "trainer.accelerator=cpu"]
+    common = [
+        f"ckpt={trained_run / 'checkpoints/best.ckpt'}",
+        "data=synthetic",
+        "data.dataset.length=15",
+        "data.val_batch_size=4",
+        "trainer.accelerator=cpu",
+    ]
     one = evaluate(compose_config("eval", [*common, f"output={tmp_path / 'one'}"]))
-    two = evaluate(compose_config("eval", [*common, f"output={tmp_path / 'two'}", "trainer.devices=2", "trainer.strategy=ddp_spawn"]))
+    two = evaluate(
+        compose_config(
+            "eval", [*common, f"output={tmp_path / 'two'}", "trainer.devices=2", "trainer.strategy=ddp_spawn"]
+        )
+    )
     for key in ["val/mIoU", "val/mDice", "val/bF1", "val/pixel_acc", "val/IoU/cross", "val/IoU/disk"]:
         assert two[key] == one[key], key
     # per image: every image once, gathered from both processes onto rank zero
