@@ -106,6 +106,18 @@ class SegmentationLoop(L.LightningModule):
             metrics.snapshot()
         metrics.reset()
 
+    # A pass starts from zero in memory of its own: ddp_spawn hands the module to its workers through
+    # shared memory, so without the reset (which allocates new state tensors) every worker would add
+    # into the same metric tensors.
+    def _reset_metrics(self, stage: str) -> None:
+        self.metrics[stage].reset()
+
+    def on_validation_epoch_start(self) -> None:
+        self._reset_metrics("val")
+
+    def on_test_epoch_start(self) -> None:
+        self._reset_metrics("test")
+
     def on_validation_epoch_end(self) -> None:
         self._log_metrics("val")
 

@@ -195,6 +195,10 @@ class InstanceSegmentationModule(SegmentationLoop):
         )
         return {"preds": preds}
 
+    def _reset_metrics(self, stage: str) -> None:
+        super()._reset_metrics(stage)
+        self.map_metrics[stage].reset()
+
     def _log_metrics(self, stage: str) -> None:
         scores = self.map_metrics[stage].compute()
         self.log_dict(
