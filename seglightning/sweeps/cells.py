@@ -40,11 +40,19 @@ def cell_of(run: Run, columns: Sequence[str]) -> tuple[str, ...]:
     return tuple(run.labels[c] if c in LABELS else run.overrides.get(c, "") for c in columns)
 
 
+def _tolerance_order(name: str) -> tuple[str, float]:
+    """``bF1@<t>px`` / ``bF1@<t>diag`` columns by unit, then by tolerance as a number (3 px before 12 px)."""
+    value = name.removeprefix("bF1@")
+    unit = value.lstrip("0123456789.e-")
+    number = value[: len(value) - len(unit)]
+    return (unit, float(number) if number else 0.0)
+
+
 def metric_names(runs: Iterable[Run], section: str) -> list[str]:
     """Scalar summary metrics present in ``section``: the headline ones, then ``bF1@<t>`` variants."""
     prefix = PREFIX[section]
     present = {k[len(prefix):] for r in runs for k in r.metrics.get(section, {}) if k.startswith(prefix)}
-    tolerances = sorted(m for m in present if m.startswith("bF1@"))
+    tolerances = sorted((m for m in present if m.startswith("bF1@")), key=_tolerance_order)
     return [m for m in HEADLINE if m in present] + tolerances
 
 

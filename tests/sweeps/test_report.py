@@ -287,3 +287,14 @@ def test_cli_writes_the_outputs_and_prints_the_table(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "4 of 4 jobs complete" in out and "| ce | deeplabv3plus | 2 |" in out
     assert all((tmp_path / name).stat().st_size > 0 for name in OUTPUTS)
+
+
+def test_boundary_tolerance_columns_in_numeric_order():
+    from seglightning.sweeps.cells import metric_names
+    from seglightning.sweeps.runs import Run
+
+    names = ["bF1@12px", "bF1@3px", "bF1@5px", "bF1@0.005diag", "bF1@0.0005diag", "mIoU"]
+    run = Run(Path("r"), "complete", {}, {"loss": "ce", "model": "unet"}, 0, {"best": {f"val/{n}": 0.5 for n in names}})
+    assert metric_names([run], "best") == [
+        "mIoU", "bF1@0.0005diag", "bF1@0.005diag", "bF1@3px", "bF1@5px", "bF1@12px"
+    ]
