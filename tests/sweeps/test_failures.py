@@ -59,4 +59,6 @@ def test_a_single_run_still_raises(tmp_path):
     ]
     proc = run_cli("seglightning-train", *args, output=tmp_path / "out")
     assert proc.returncode != 0 and "Invalid learning rate" in proc.stdout
-    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["status"] == "running"
+    # a failed single run records it too (issue 14), and still exits non-zero
+    result = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert result["status"] == "failed" and "Invalid learning rate" in result["error"]
