@@ -94,10 +94,11 @@ def write_run_files(cfg: DictConfig, run_dir: Path, resumed_from: str | None) ->
 
     if not is_rank_zero():
         return
+    overrides = hydra_overrides()
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
-    (run_dir / "overrides.yaml").write_text(yaml.safe_dump(hydra_overrides()))
-    write_json(run_dir / "run_meta.json", {**run_meta(cfg.seed, hydra_overrides()), "resumed_from": resumed_from})
+    (run_dir / "overrides.yaml").write_text(yaml.safe_dump(overrides))
+    write_json(run_dir / "run_meta.json", {**run_meta(cfg.seed, overrides), "resumed_from": resumed_from})
     write_metrics(run_dir, {"status": "running"})
 
 
