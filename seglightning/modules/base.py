@@ -20,6 +20,7 @@ from torch import nn
 
 from ..metrics import EvaluationMetrics
 from ..optim import build_optimizer, build_scheduler
+from .epoch_means import EpochMeans
 from .inference import Inference
 from .nonfinite import NonFiniteGuard
 
@@ -74,6 +75,7 @@ class SegmentationLoop(L.LightningModule):
         )
         self.inference = Inference.from_config(inference)  # evaluation, test and prediction (modules/inference.py)
         self.nonfinite = NonFiniteGuard()  # module.nonfinite / max_nonfinite_skips (set by seglightning-train)
+        self.train_means = EpochMeans()  # train/loss_epoch and train/loss/<term>, logged once per epoch
 
     def build_network(self, name: str, options: dict[str, Any]) -> nn.Module:
         raise NotImplementedError
@@ -98,6 +100,22 @@ class SegmentationLoop(L.LightningModule):
 
     def _eval_step(self, batch: dict[str, Any], stage: str) -> dict[str, torch.Tensor]:
         raise NotImplementedError
+
+    def _record_training_loss(
+        self, loss: torch.Tensor, terms: dict[str, torch.Tensor], batch: dict[str, Any], batch_idx: int
+    ) -> torch.Tensor:
+        """A training step's loss after the non-finite guard: ``train/loss_step`` (progress bar and
+        loggers; one ``self.log`` per step) and the epoch means of the loss and each term."""
+        if self.nonfinite.check(self, loss, terms, batch, batch_idx):
+            return loss  # skipped: its gradients are dropped before the optimizer step
+        bs = batch["image"].shape[0]
+        self.log("train/loss_step", loss.detach(), prog_bar=True, on_step=True, on_epoch=False, batch_size=bs)
+        self.train_means.add({"train/loss_epoch": loss, **{f"train/loss/{k}": v for k, v in terms.items()}}, bs)
+        return loss
+
+    def on_train_epoch_end(self) -> None:
+        means = self.train_means.compute(lambda t: self.trainer.strategy.reduce(t, reduce_op="sum"))
+        self.log_dict(means, on_step=False, on_epoch=True, sync_dist=False)  # already summed over the ranks
 
     def _log_metrics(self, stage: str) -> None:
         metrics = self.metrics[stage]
@@ -139,9 +157,16 @@ class SegmentationLoop(L.LightningModule):
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         self.nonfinite.drop_gradients(self)
 
+    def set_epoch_state(self) -> None:
+        """Epoch-dependent state (a loss's weight schedule) for ``self.current_epoch``."""
+
+    def on_train_epoch_start(self) -> None:
+        self.train_means.reset()
+        self.set_epoch_state()
+
     def on_train_start(self) -> None:
-        # a run resumed inside an epoch skips on_train_epoch_start: set the epoch's state (loss schedule) here
-        self.on_train_epoch_start()
+        # a run resumed inside an epoch skips on_train_epoch_start (and keeps its epoch's sums)
+        self.set_epoch_state()
 
     # RNG state travels with the checkpoint (python, numpy, torch CPU and CUDA), stored as plain
     # types and tensors so that checkpoints load with torch.load(weights_only=True)
@@ -154,10 +179,13 @@ class SegmentationLoop(L.LightningModule):
             "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         }
         checkpoint["nonfinite"] = self.nonfinite.state_dict()
+        checkpoint["train_epoch_means"] = self.train_means.state_dict()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if "nonfinite" in checkpoint:
             self.nonfinite.load_state_dict(checkpoint["nonfinite"])
+        if "train_epoch_means" in checkpoint:
+            self.train_means.load_state_dict(checkpoint["train_epoch_means"], self.device)
         state = checkpoint.get("rng_state")
         if state is None:
             return

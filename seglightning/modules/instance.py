@@ -11,8 +11,9 @@ the same way; what differs:
   ``bce``, the paper's); it is checked on a dummy mask before training starts;
 - batches carry ``targets`` (``data.instances: true``): a list of ``{"boxes", "labels", "masks",
   "iscrowd"}`` per image; masks are zero-padded to the padded image size;
-- ``train/loss`` is the sum of torchvision's five losses, each also logged as
-  ``train/loss/<name>``; ``val/loss`` is the same sum on validation batches, computed without
+- the training loss is the sum of torchvision's five losses (``train/loss_step``,
+  ``train/loss_epoch``), each also logged as ``train/loss/<name>``; ``val/loss`` is the same sum
+  on validation batches, computed without
   gradients, with BatchNorm in eval mode (running statistics untouched) and the training-mode
   proposal sampling run on a forked RNG (so validation does not shift the training stream);
 - evaluation logs COCO mask and box mAP (torchmetrics ``MeanAveragePrecision`` with the pycocotools
@@ -151,14 +152,7 @@ class InstanceSegmentationModule(SegmentationLoop):
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
         losses = self.model(batch["image"], self._targets(batch))
-        total = sum(losses.values())
-        if self.nonfinite.check(self, total, losses, batch, batch_idx):
-            return total  # skipped: its gradients are dropped before the optimizer step
-        bs = batch["image"].shape[0]
-        self.log("train/loss", total, prog_bar=True, on_step=True, on_epoch=True, batch_size=bs)
-        for name, value in losses.items():
-            self.log(f"train/loss/{name}", value.detach(), on_step=False, on_epoch=True, batch_size=bs)
-        return total
+        return self._record_training_loss(sum(losses.values()), losses, batch, batch_idx)
 
     def _eval_loss(self, image: Tensor, targets: list[dict[str, Tensor]]) -> Tensor:
         """torchvision's training losses (their sum) without touching weights, statistics or RNG."""
@@ -212,7 +206,7 @@ class InstanceSegmentationModule(SegmentationLoop):
         self.map_metrics[stage].reset()
         super()._log_metrics(stage)
 
-    def on_train_epoch_start(self) -> None:
+    def set_epoch_state(self) -> None:
         self.model.mask_loss.set_epoch(self.current_epoch)
 
 

@@ -3,10 +3,10 @@
 The loop knows no architecture or loss: the model returns ``{"logits", ...aux}``; the loss gets
 ``(logits, mask, **aux outputs, **batch extras)`` and owns every term (auxiliary heads included,
 through the model's ``loss_terms``); metrics are dataset-level (DESIGN.md). Logged names:
-``train/loss`` (+ ``train/loss/<term>``), ``val/loss``, ``val/mIoU``, ``val/mDice``, ``val/bF1``
-(+ ``val/bF1@<t>px``, or ``val/bF1@<f>diag`` for a fraction of the diagonal, when several are
-logged), ``val/pixel_acc``, ``val/IoU/<class>``; the same under
-``test/``. Checkpoints carry the RNG state so a resumed run continues bit-identically.
+``train/loss_step``, ``train/loss_epoch`` (+ ``train/loss/<term>``, epoch means), ``val/loss``,
+``val/mIoU``, ``val/mDice``, ``val/bF1`` (+ ``val/bF1@<t>px``, or ``val/bF1@<f>diag`` for a
+fraction of the diagonal, when several are logged), ``val/pixel_acc``, ``val/IoU/<class>``; the
+same under ``test/``. Checkpoints carry the RNG state so a resumed run continues bit-identically.
 """
 
 from __future__ import annotations
@@ -93,13 +93,7 @@ class SegmentationModule(SegmentationLoop):
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         loss = self._loss(self(batch["image"]), batch)
-        if self.nonfinite.check(self, loss, self.loss.last_terms, batch, batch_idx):
-            return loss  # skipped: its gradients are dropped before the optimizer step
-        bs = batch["image"].shape[0]
-        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=bs)
-        for name, value in self.loss.last_terms.items():
-            self.log(f"train/loss/{name}", value, on_step=False, on_epoch=True, batch_size=bs)
-        return loss
+        return self._record_training_loss(loss, self.loss.last_terms, batch, batch_idx)
 
     def _eval_step(self, batch: dict[str, Any], stage: str) -> dict[str, torch.Tensor]:
         out = self(batch["image"])  # the loss is the whole-image one; predictions follow module.inference
@@ -107,5 +101,5 @@ class SegmentationModule(SegmentationLoop):
         self.metrics[stage].update(preds, batch["mask"], self._loss(out, batch), batch.get("meta"))
         return {"preds": preds}
 
-    def on_train_epoch_start(self) -> None:
+    def set_epoch_state(self) -> None:
         self.loss.set_epoch(self.current_epoch)

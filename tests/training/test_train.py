@@ -50,6 +50,20 @@ def test_run_directory_has_every_artefact(trained_run):
     assert {"train/loss_step", "train/loss/ce", "train/loss/dice", "val/mIoU"} <= set(header)
 
 
+def test_train_loss_epoch_means_are_the_means_of_every_step(trained_run):
+    """The epoch means (accumulated in the loop, logged once per epoch) against the per-step values
+    in metrics.csv (log_every_n_steps=1, 4 equal batches an epoch), and the loss against its terms
+    (ce + dice, weights 1)."""
+    rows = list(csv.DictReader(open(trained_run / "metrics.csv")))
+    for epoch in ("0", "1"):
+        steps = [float(r["train/loss_step"]) for r in rows if r["epoch"] == epoch and r["train/loss_step"]]
+        (means,) = [r for r in rows if r["epoch"] == epoch and r["train/loss_epoch"]]
+        assert len(steps) == 4
+        assert float(means["train/loss_epoch"]) == pytest.approx(np.mean(steps), rel=1e-6)
+        terms = float(means["train/loss/ce"]) + float(means["train/loss/dice"])
+        assert float(means["train/loss_epoch"]) == pytest.approx(terms, rel=1e-6)
+
+
 def test_eval_reproduces_the_best_validation_metrics(trained_run, tmp_path):
     cfg = compose_config(
         "eval", [f"ckpt={trained_run / 'checkpoints/best.ckpt'}", f"output={tmp_path}", "trainer.accelerator=cpu"]
