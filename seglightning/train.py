@@ -71,16 +71,16 @@ def build_callbacks(
 ) -> tuple[list[L.Callback], MetricHistory, ModelCheckpoint]:
     cb = cfg.callbacks
     history = MetricHistory()
-    checkpoint = ModelCheckpoint(
+    checkpoint = ModelCheckpoint(  # best.ckpt; every last.ckpt is LastCheckpoint's
         dirpath=run_dir / "checkpoints",
         filename="best",
         monitor=cb.checkpoint.monitor,
         mode=cb.checkpoint.mode,
-        save_last=True,
+        save_last=False,
         auto_insert_metric_name=False,
         enable_version_counter=False,
     )
-    last = build_last_checkpoint(run_dir, cb.checkpoint, cb.preemption)  # mid-epoch last.ckpt, stop signals
+    last = build_last_checkpoint(run_dir, cb.checkpoint, cb.preemption, best=checkpoint)  # last.ckpt, stop signals
     callbacks: list[L.Callback] = [history, ConfigInCheckpoint(config), checkpoint, last]
     callbacks.append(TrackerMedia(run_dir, cb.overlays.num_images, cb.overlays.every_n_epochs, seed=cfg.seed))
     if cb.progress_bar == "rich":

@@ -1,5 +1,12 @@
-"""``last.ckpt`` inside an epoch: every ``every_n_train_steps`` optimizer steps, every
-``train_time_interval`` minutes, and when a stop signal arrives (then the run stops).
+"""``last.ckpt``: at every epoch's end, inside an epoch every ``every_n_train_steps`` optimizer
+steps and every ``train_time_interval`` minutes, and when a stop signal arrives (then the run stops).
+
+At an epoch's end ``last.ckpt`` is written whether or not the epoch improved the monitor (Lightning
+2.6's ``ModelCheckpoint(save_last=True)`` writes it only when it also wrote a top-k file, so a run
+on a plateau would resume epochs back). When ``best.ckpt`` was just written at the same step,
+``last.ckpt`` becomes a hard link to it (:func:`~.atomic_io.link_atomically`): the same state is
+not serialised twice (about 0.1 s for the default U-Net, 1 % of its epoch; hundreds of MB for a
+ResNet-101). Every write is an atomic rename, so rewriting one file never changes the other.
 
 Checkpoints are written only at safe points, after an optimizer step and before the epoch's last
 batch (whose state the epoch-end checkpoint saves, after validation), so a resumed run continues
@@ -20,9 +27,10 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-from lightning.pytorch.callbacks import Checkpoint
+from lightning.pytorch.callbacks import Checkpoint, ModelCheckpoint
 
 from ..distributed import any_rank
+from .atomic_io import link_atomically
 from .requeue import check_requeue_mode
 from .signals import Interrupted, StopSignals
 
@@ -38,6 +46,7 @@ class LastCheckpoint(Checkpoint):
         train_time_interval: float | None = None,
         stop: StopSignals | None = None,
         exit_code: int = 75,
+        best: ModelCheckpoint | None = None,
     ):
         if every_n_train_steps is not None and every_n_train_steps < 1:
             raise ValueError(
@@ -51,6 +60,7 @@ class LastCheckpoint(Checkpoint):
         self.every_n_train_steps = every_n_train_steps
         self.interval_s = None if train_time_interval is None else 60.0 * train_time_interval
         self.stop, self.exit_code = stop, exit_code
+        self.best = best
         self._last_save = time.monotonic()
         self._stopping = False
 
@@ -126,8 +136,16 @@ class LastCheckpoint(Checkpoint):
             raise self._interrupted(trainer)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if self.stop is not None and any_rank(trainer, self._stop_requested())[0]:
+        # the best callback (a Checkpoint listed before this one) has run its epoch end
+        written = self.best is not None and self.best._last_global_step_saved == trainer.global_step
+        if written and self.best._last_checkpoint_saved:
+            if trainer.is_global_zero:
+                link_atomically(self.best._last_checkpoint_saved, self.path)
+            trainer.strategy.barrier()
+        else:
             trainer.save_checkpoint(self.path)
+        self._last_save = time.monotonic()
+        if self.stop is not None and any_rank(trainer, self._stop_requested())[0]:
             raise self._interrupted(trainer)
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -144,10 +162,12 @@ def _safe_point(trainer: L.Trainer, batch_idx: int) -> bool:
     return stepped and not last and not done
 
 
-def build_last_checkpoint(run_dir: Path, checkpoint: Any, preemption: Any) -> LastCheckpoint:
+def build_last_checkpoint(
+    run_dir: Path, checkpoint: Any, preemption: Any, best: ModelCheckpoint | None = None
+) -> LastCheckpoint:
     """From ``callbacks.checkpoint`` (``every_n_train_steps``, ``train_time_interval``) and
     ``callbacks.preemption`` (``signals``, ``exit_code``; ``requeue`` is checked here, used by
-    :func:`~.requeue.requeue`)."""
+    :func:`~.requeue.requeue`); ``best`` writes ``best.ckpt`` (listed before this callback)."""
     signals = list(preemption.get("signals") or [])
     check_requeue_mode(preemption.get("requeue", "auto"))
     return LastCheckpoint(
@@ -156,4 +176,5 @@ def build_last_checkpoint(run_dir: Path, checkpoint: Any, preemption: Any) -> La
         checkpoint.get("train_time_interval"),
         StopSignals(signals) if signals else None,
         int(preemption.get("exit_code", 75)),
+        best,
     )

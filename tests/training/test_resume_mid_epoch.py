@@ -63,6 +63,12 @@ class SignalAtStep(L.Callback):
             os.kill(os.getpid(), self.signum)
 
 
+def epoch_loss_means(run_dir: Path) -> dict[str, str]:
+    """``{epoch: train/loss_epoch}`` as written to metrics.csv."""
+    rows = csv.DictReader(open(run_dir / "metrics.csv"))
+    return {r["epoch"]: r["train/loss_epoch"] for r in rows if r.get("train/loss_epoch")}
+
+
 def test_a_crash_inside_an_epoch_resumes_from_the_next_batch(
     uninterrupted, tmp_path, with_callback
 ):
@@ -73,6 +79,8 @@ def test_a_crash_inside_an_epoch_resumes_from_the_next_batch(
     assert json.loads((tmp_path / "metrics.json").read_text())["status"] == "running"
     train_mod.train(config(tmp_path))  # resume=auto: from the mid-epoch last.ckpt
     assert (tmp_path / "metrics.json").read_bytes() == (uninterrupted / "metrics.json").read_bytes()
+    # the resumed epoch's training loss mean covers the steps before the crash too (sums in last.ckpt)
+    assert epoch_loss_means(tmp_path) == epoch_loss_means(uninterrupted)
 
 
 def test_a_stop_signal_saves_exits_for_requeue_and_resumes_exactly(
@@ -97,9 +105,8 @@ def test_a_stop_signal_saves_exits_for_requeue_and_resumes_exactly(
             train_mod.train(config(tmp_path, workers=2))
     assert exited.value.code == 75  # callbacks.preemption.exit_code
     assert signal.getsignal(signal.SIGTERM) == before  # handlers put back
-    assert writes == list(range(1, STEPS_PER_EPOCH)) + [STEPS_PER_EPOCH] * 2 + [
-        stop
-    ]  # one write at the signal's step
+    # one write at the epoch's end (best.ckpt; last.ckpt a hard link to it) and one at the signal's step
+    assert writes == [*range(1, STEPS_PER_EPOCH), STEPS_PER_EPOCH, stop]
     assert checkpoint_step(str(tmp_path / "checkpoints/last.ckpt")) == stop
     ckpt = torch.load(tmp_path / "checkpoints/last.ckpt", map_location="cpu", weights_only=True)
     assert ckpt["epoch"] == 1 and ckpt["global_step"] % STEPS_PER_EPOCH != 0
