@@ -249,10 +249,9 @@ class BoundaryF1(Metric):
         gt_np = np.where(valid, gt_np, c).astype(dtype, copy=False)  # void -> a label never c
         pred_np = np.where(valid, pred_np, c).astype(dtype, copy=False)
         b = gt_np.shape[0]
-        hits = np.zeros((b, c + 1), np.int64)
-        for i in range(b):
-            hits[i] = np.bincount(gt_np[i].ravel(), minlength=c + 1)
-            hits[i] += np.bincount(pred_np[i].ravel(), minlength=c + 1)
+        offsets = (np.arange(b, dtype=np.intp) * (c + 1)).reshape(b, 1, 1)
+        hits = np.bincount((offsets + gt_np).ravel(), minlength=b * (c + 1))
+        hits += np.bincount((offsets + pred_np).ravel(), minlength=b * (c + 1))
         present = torch.from_numpy(hits.reshape(b, c + 1)[:, :c] > 0)  # class in pred or GT
         img_idx, cls_idx = present.nonzero(as_tuple=True)
         threads = min(torch.get_num_threads(), b)

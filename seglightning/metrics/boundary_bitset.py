@@ -16,7 +16,8 @@ matching within the disk ``dx^2 + dy^2 <= r^2``) for all classes of one image in
    the other map's bitsets are OR-ed vertically over growing half-heights ``h = 0, 1, ..., r``
    (two shifted ORs per step, one pass serves every tolerance), and at each ``h`` the columns
    ``dx`` whose half-height is ``h`` are gathered at the query pixels only.
-3. Per-class counts are per-bit popcounts of ``query bits & gathered bits`` per image.
+3. Per-class counts are per-bit popcounts of ``query bits & gathered bits`` per image: per byte
+   of the words, a histogram of (image, byte value) times the 256 x 8 table of each value's bits.
 
 Classes go 64 to a word (``uint8`` .. ``uint64`` by how many there are); the images of a batch
 are handled together. numpy releases the GIL in these array operations, so chunks of a batch can
@@ -33,8 +34,8 @@ import numpy as np
 
 __all__ = ["batch_counts"]
 
-_FEW_IMAGES = 4
 _WORDS = ((8, np.uint8), (16, np.uint16), (32, np.uint32), (64, np.uint64))
+_BYTE_BITS = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1, bitorder="little").astype(np.int64)
 
 
 def _lookup(labels: np.ndarray, lut: np.ndarray) -> np.ndarray:
@@ -67,24 +68,19 @@ def _boundary_bits(labels: np.ndarray, lut: np.ndarray) -> tuple[np.ndarray, np.
 
 
 def _popcounts(index: np.ndarray, words: np.ndarray, shape: tuple[int, ...], width: int) -> np.ndarray:
-    """Per row of ``words [R, n]`` (at ascending flat ``index [n]`` into ``[B, H, W]``), per image
-    and bit, how many words have the bit set: ``[R, B, width]``. Few images: one masked count per
-    image and bit; many (small) images: the bits unpacked, summed per image segment."""
+    """Per row of ``words [R, n]`` (at flat ``index [n]`` into ``[B, H, W]``), per image and bit,
+    how many words have the bit set: ``[R, B, width]``. Per byte of the words, one histogram of
+    (image, byte value) pairs, times the table of the bits of each byte value."""
     b, h, w = shape
-    out = np.zeros((words.shape[0], b, width), np.int64)
-    starts = np.searchsorted(index, np.arange(b + 1) * (h * w))
-    some = np.flatnonzero(starts[1:] > starts[:-1])
-    if some.size <= _FEW_IMAGES:
-        for i in some:
-            image = words[:, starts[i] : starts[i + 1]]
-            for k in range(width):
-                out[:, i, k] = np.count_nonzero(image & words.dtype.type(1 << k), axis=1)
-        return out
-    little = words.astype(words.dtype.newbyteorder("<"), copy=False)
-    planes = little.view(np.uint8).reshape(*words.shape, -1).transpose(0, 2, 1)  # [R, bytes, n]
-    unpacked = np.unpackbits(np.ascontiguousarray(planes), axis=1, bitorder="little")[:, :width]
-    out[:, some] = np.add.reduceat(unpacked, starts[some], axis=2, dtype=np.int64).transpose(0, 2, 1)
-    return out
+    rows, size = words.shape[0], words.dtype.itemsize
+    image = (index // (h * w)) * 256
+    planes = words.astype(words.dtype.newbyteorder("<"), copy=False).view(np.uint8).reshape(rows, -1, size)
+    out = np.zeros((rows, b, 8 * size), np.int64)
+    for r in range(rows):
+        for k in range(min(size, -(-width // 8))):
+            pairs = np.bincount(image + planes[r, :, k], minlength=b * 256).reshape(b, 256)
+            out[r, :, 8 * k : 8 * k + 8] = pairs @ _BYTE_BITS
+    return out[:, :, :width]
 
 
 def _query_counts(

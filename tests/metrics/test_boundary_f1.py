@@ -292,7 +292,8 @@ MANY_RADII = [0, 1, 2, 3, 4, 5, 7, 9, 12, 20, 45]
 
 @pytest.mark.parametrize(
     ("n", "c", "h", "w"),
-    [(3, 4, 1, 29), (2, 3, 23, 1), (2, 3, 2, 2), (3, 5, 17, 33), (2, 6, 64, 3), (1, 9, 61, 47), (7, 12, 19, 21)],
+    [(3, 4, 1, 29), (2, 3, 23, 1), (2, 3, 2, 2), (3, 5, 17, 33), (2, 6, 64, 3), (1, 9, 61, 47), (7, 12, 19, 21),
+     (2, 19, 37, 41), (3, 40, 30, 26)],  # words of 8, 16, 32 (19 classes: 3 bytes) and 64 bits (40: 5 bytes)
 )
 def test_cpu_path_counts_equal_torch_path_odd_sizes(n, c, h, w):
     rng = np.random.default_rng(h * 100 + w)
