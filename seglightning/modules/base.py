@@ -104,12 +104,14 @@ class SegmentationLoop(L.LightningModule):
     def _record_training_loss(
         self, loss: torch.Tensor, terms: dict[str, torch.Tensor], batch: dict[str, Any], batch_idx: int
     ) -> torch.Tensor:
-        """A training step's loss after the non-finite guard: ``train/loss_step`` (progress bar and
-        loggers; one ``self.log`` per step) and the epoch means of the loss and each term."""
+        """A training step's loss after the non-finite guard: ``train/loss_step`` on the steps the
+        loggers write (every ``trainer.log_every_n_steps``; also the progress bar's value) and the
+        epoch means of the loss and each term (accumulated every step, logged once per epoch)."""
         if self.nonfinite.check(self, loss, terms, batch, batch_idx):
             return loss  # skipped: its gradients are dropped before the optimizer step
         bs = batch["image"].shape[0]
-        self.log("train/loss_step", loss.detach(), prog_bar=True, on_step=True, on_epoch=False, batch_size=bs)
+        if self.trainer._logger_connector.should_update_logs:  # Lightning's own rule for writing step metrics
+            self.log("train/loss_step", loss.detach(), prog_bar=True, on_step=True, on_epoch=False, batch_size=bs)
         self.train_means.add({"train/loss_epoch": loss, **{f"train/loss/{k}": v for k, v in terms.items()}}, bs)
         return loss
 

@@ -1,7 +1,8 @@
 """Epoch means of the training loss and its terms, kept off the per-step hot path.
 
 Lightning's ``self.log(..., on_epoch=True)`` costs about 1.5 ms a call (its result collection is
-updated and moved per call), a few per cent of a small model's step once every loss term is logged.
+updated and moved per call), a few per cent of a small model's step once every loss term is logged
+(the loop logs the step value only on the steps the loggers write).
 Here each step adds ``value * batch_size`` to a running sum on the value's device (no host sync, no
 ``.item()``); the means ``sum / Σ batch_size`` (Lightning's batch-size-weighted epoch mean) are
 computed once at the epoch's end, summed over the processes under DDP (one all-reduce per epoch:

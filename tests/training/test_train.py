@@ -64,6 +64,15 @@ def test_train_loss_epoch_means_are_the_means_of_every_step(trained_run):
         assert float(means["train/loss_epoch"]) == pytest.approx(terms, rel=1e-6)
 
 
+def test_step_loss_is_logged_on_the_steps_the_loggers_write(tmp_path):
+    """log_every_n_steps=3, 4 steps an epoch x 2 epochs: train/loss_step at steps 3 and 6 (0-based
+    2 and 5), the epoch means at every epoch's end."""
+    train_mod.train(train_config(tmp_path, "trainer.log_every_n_steps=3", "test_after_fit=false"))
+    rows = list(csv.DictReader(open(tmp_path / "metrics.csv")))
+    assert [int(r["step"]) for r in rows if r["train/loss_step"]] == [2, 5]
+    assert [r["epoch"] for r in rows if r["train/loss_epoch"]] == ["0", "1"]
+
+
 def test_eval_reproduces_the_best_validation_metrics(trained_run, tmp_path):
     cfg = compose_config(
         "eval", [f"ckpt={trained_run / 'checkpoints/best.ckpt'}", f"output={tmp_path}", "trainer.accelerator=cpu"]
