@@ -18,6 +18,8 @@ from typing import Any
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
+from .atomic_file import fsync, replace_atomically
+
 # light to import: the sweep report reads run dirs without loading torch or Lightning
 
 METRICS_FILE = "metrics.json"
@@ -55,9 +57,13 @@ def is_rank_zero() -> bool:
 
 def write_json(path: Path, data: Any) -> None:
     """Write JSON atomically (a killed run never leaves a half-written file)."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str))
-    tmp.replace(path)
+    text = json.dumps(data, indent=2, sort_keys=True, default=str)
+
+    def fill(tmp: Path) -> None:
+        tmp.write_text(text)
+        fsync(tmp)
+
+    replace_atomically(path, fill)
 
 
 def write_metrics(run_dir: Path, result: dict[str, Any]) -> None:

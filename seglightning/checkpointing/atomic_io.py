@@ -2,7 +2,7 @@
 ``last.ckpt``; the previous file stays valid until the new one is complete.
 
 The checkpoint goes to a temporary file in the same folder, is flushed to disk (``fsync``), and
-then renamed over the old one (``os.replace``, atomic on POSIX file systems). Lightning writes every
+then renamed over the old one (:func:`seglightning.atomic_file.replace_atomically`). Lightning writes every
 checkpoint through this object (``Trainer(plugins=[AtomicCheckpointIO()])``), so ``best.ckpt`` and
 the epoch-end ``last.ckpt`` are atomic too. Remote paths (``s3://...``) keep Lightning's writer (an
 object store's upload is atomic).
@@ -12,38 +12,42 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
+from ..atomic_file import fsync, replace_atomically
+
 
 def link_atomically(source: str | Path, target: str | Path) -> None:
     """``target`` becomes a hard link to ``source`` (the same bytes, no second write), replacing
     any old ``target`` atomically; a copy where hard links are impossible (another file system).
     Both names are only ever replaced by a rename, so rewriting one never changes the other."""
-    source, target = Path(source), Path(target)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)
-    try:
+
+    def fill(tmp: Path) -> None:
         try:
             os.link(source, tmp)
         except OSError:
             shutil.copyfile(source, tmp)
-            _fsync(tmp)
-        os.replace(tmp, target)
-        _fsync(target.parent)
-    finally:
-        tmp.unlink(missing_ok=True)
+            fsync(tmp)
+
+    replace_atomically(Path(target), fill)
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def _torch_save(checkpoint: dict[str, Any]) -> Callable[[Path], None]:
+    """Writes ``checkpoint`` straight to the file (Lightning's writer serialises into memory first
+    and copies it out), then ``fsync``."""
+
+    def fill(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            torch.save(checkpoint, f)
+            f.flush()
+            os.fsync(f.fileno())
+
+    return fill
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -56,15 +60,5 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             raise TypeError(f"storage_options={storage_options!r}: local checkpoint files take none")
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            # straight to the file (Lightning's writer serialises into memory first and copies it out)
-            with open(tmp, "wb") as f:
-                torch.save(checkpoint, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-            _fsync(path.parent)  # the rename itself survives a power loss
-        finally:
-            tmp.unlink(missing_ok=True)
+        replace_atomically(path, _torch_save(checkpoint))
         return None
