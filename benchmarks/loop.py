@@ -10,12 +10,14 @@ CE + Dice, AdamW + poly, the datamodule's DataLoaders, ``torch_threads`` as conf
   loss, backward, step, scheduler step; per epoch the validation pass with the same metric suite
   and a ``torch.save`` of model + optimiser).
 
-Side by side, epoch by epoch: this shared 2-core machine drifts by +-10 % within a minute, more
-than the 3 % to be measured, so the two loops alternate by epoch inside one run: beside each of the
-shared loop's epochs (before the even ones, after the odd ones) a callback runs one epoch of the
-bare loop (its own model, optimiser and loaders, the RNG state put back afterwards) and times it;
-the shared loop's time is ``fit_seconds`` minus those bare epochs. Speed = bare seconds / loop seconds (goal
->= 0.97), the median over ``--repeats`` runs after a one-epoch warm-up run.
+Side by side, step by step: this shared 2-core machine drifts by +-10 % within a minute, more
+than the 3 % to be measured (alternating whole epochs still left +-5 % between runs), so the two
+loops alternate inside one run: beside each of the shared loop's training steps (before the even
+batches, after the odd ones) a callback runs one training step of the bare loop (its own model,
+optimiser and loaders, the RNG state put back afterwards) and times it, and likewise the bare
+epoch's validation and checkpoint beside the shared one's. The shared loop's time is
+``fit_seconds`` minus the bare loop's. Speed = bare seconds / loop seconds (goal >= 0.97), the
+median over ``--repeats`` runs after a one-epoch warm-up run.
 Run: ``python -m benchmarks.loop [--epochs 6] [--repeats 5] [overrides ...]``, e.g.
 ``trainer=gpu`` (``benchmarks/gpu.py`` does that on CUDA).
 """
@@ -87,17 +89,21 @@ class BareLoop:
             aux = {k: v for k, v in out.items() if k != "logits"}
             return out, self.loss_fn(out["logits"], batch["mask"], **aux, **batch_extras(batch))
 
-    def epoch(self, epoch: int) -> float:
-        """Seconds of one epoch: training, validation with the metric suite, a checkpoint."""
-        started = time.perf_counter()
+    def start_epoch(self, epoch: int) -> None:
         self.model.train()
         self.loss_fn.set_epoch(epoch)
-        for batch in self.train_loader:
-            _, loss = self._step(batch)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
-            self.scheduler.step()
+        self._batches = iter(self.train_loader)
+
+    def train_step(self) -> None:
+        """The next batch of the epoch: load, forward, loss, backward, optimiser and scheduler step."""
+        _, loss = self._step(next(self._batches))
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.scheduler.step()
+
+    def validate_and_save(self) -> None:
+        """The epoch's end: validation with the metric suite, then a checkpoint of model + optimiser."""
         self.model.eval()
         with torch.no_grad():
             for batch in self.val_loader:
@@ -107,36 +113,64 @@ class BareLoop:
         self.metrics.reset()
         state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict()}
         torch.save(state, self.out_dir / "last.ckpt")
-        if self.device.type == "cuda":
-            torch.cuda.synchronize()
-        return time.perf_counter() - started
 
 
 def _interleaved(bare: BareLoop) -> Any:
-    """A callback running one bare epoch beside each shared epoch (before the even ones, after the
-    odd ones, so neither loop always goes first), with the process's RNG state put back afterwards,
-    so the shared loop trains as it would alone."""
+    """A callback running the bare loop step by step beside the shared loop: one bare training step
+    beside each shared one (before the even batches, after the odd ones, so neither loop always goes
+    first), the bare epoch's validation and checkpoint beside the shared one's (before it in even
+    epochs, after it in odd ones). Each piece is timed, with the process's RNG state put back
+    afterwards so the shared loop trains as it would alone."""
     import lightning as L
 
     class Interleave(L.Callback):
         def __init__(self) -> None:
-            self.seconds: list[float] = []
+            self.seconds = 0.0
+            self.steps = 0
+            self.validated: list[int] = []  # the epochs the bare loop validated
 
-        def _bare_epoch(self) -> None:
+        def _timed(self, work: Any) -> None:
             states = random.getstate(), np.random.get_state()
-            devices = [torch.cuda.current_device()] if bare.device.type == "cuda" else []
-            with torch.random.fork_rng(devices=devices):
-                self.seconds.append(bare.epoch(len(self.seconds)))
+            cuda = bare.device.type == "cuda"
+            with torch.random.fork_rng(devices=[torch.cuda.current_device()] if cuda else []):
+                if cuda:
+                    torch.cuda.synchronize()  # the shared loop's queued work is the shared loop's time
+                started = time.perf_counter()
+                work()
+                if cuda:
+                    torch.cuda.synchronize()
+                self.seconds += time.perf_counter() - started
             random.setstate(states[0])
             np.random.set_state(states[1])
 
+        def _train_step(self) -> None:
+            self._timed(bare.train_step)
+            self.steps += 1
+
+        def _validate(self, epoch: int) -> None:
+            if epoch not in self.validated:
+                self._timed(bare.validate_and_save)
+                self.validated.append(epoch)
+
         def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-            if trainer.current_epoch % 2 == 0:
-                self._bare_epoch()
+            self._timed(lambda: bare.start_epoch(trainer.current_epoch))
+
+        def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int) -> None:
+            if batch_idx % 2 == 0:
+                self._train_step()
+
+        def on_train_batch_end(
+            self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+        ) -> None:
+            if batch_idx % 2 == 1:
+                self._train_step()
+
+        def on_validation_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+            if not trainer.sanity_checking and trainer.current_epoch % 2 == 0:
+                self._validate(trainer.current_epoch)
 
         def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-            if trainer.current_epoch % 2 == 1:
-                self._bare_epoch()
+            self._validate(trainer.current_epoch)  # odd epochs, and epochs the shared loop did not validate
 
     return Interleave()
 
@@ -152,7 +186,7 @@ def side_by_side(cfg: Any) -> tuple[float, float]:
     interleave = _interleaved(BareLoop(cfg, Path(cfg.run_dir) / "bare"))
     train_mod.train(cfg, callbacks=[interleave])
     fit_seconds = float(json.loads((Path(cfg.run_dir) / "run_meta.json").read_text())["fit_seconds"])
-    bare = sum(interleave.seconds)  # every bare epoch ran inside the shared loop's fit
+    bare = interleave.seconds  # all of the bare loop ran inside the shared loop's fit
     return bare, fit_seconds - bare
 
 
@@ -183,7 +217,7 @@ def report(result: dict[str, Any]) -> str:
     runs = ", ".join(f"{r:.3f}" for r in result["ratios"])
     return "\n".join([
         f"## Shared loop vs a bare PyTorch loop ({extra}, {result['epochs']} epochs, "
-        f"alternating by epoch, {len(result['ratios'])} runs)", "",
+        f"alternating step by step, {len(result['ratios'])} runs)", "",
         "| bare loop s (median) | shared loop s (median) | speed: median of the runs' bare / loop (goal >= 0.97) "
         "| each run |",
         "|---:|---:|---:|---|",

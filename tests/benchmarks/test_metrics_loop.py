@@ -37,3 +37,53 @@ def test_loop_benchmark_command_shrunk(capsys) -> None:
     result = loop.main(["--epochs", "1", "--repeats", "1", *tiny])
     assert result["bare"] > 0 and result["loop"] > 0 and len(result["ratios"]) == 1
     assert "median of the runs' bare / loop (goal >= 0.97)" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_interleaved_bare_loop_leaves_the_shared_run_unchanged(tmp_path) -> None:
+    """The bare loop runs step by step inside the shared loop's fit: as many training steps and one
+    validation + checkpoint per epoch, with the RNG put back, so the shared run trains exactly as
+    it would alone (same weights, and the same RNG states at every batch)."""
+    import random
+
+    import lightning as L
+    import torch
+
+    from seglightning import train as train_mod
+
+    tiny = ["trainer.max_epochs=2", "data.dataset.length=12", "data.batch_size=4", "data.val_batch_size=8",
+            "model.base_channels=4", "callbacks.overlays.num_images=1", "trainer.accelerator=cpu"]
+
+    class RngProbe(L.Callback):
+        def __init__(self) -> None:
+            self.states: list[tuple] = []
+
+        def _record(self) -> None:
+            self.states.append((torch.random.get_rng_state(), np.random.get_state()[1].copy(), random.getstate()))
+
+        def on_train_batch_start(self, *args) -> None:
+            self._record()
+
+        def on_train_batch_end(self, *args) -> None:
+            self._record()
+
+    def fit(name: str, interleave: bool) -> tuple[dict[str, torch.Tensor], list[tuple], L.Callback | None]:
+        cfg = loop.compose(tiny, tmp_path / name)
+        train_mod.pin_torch_threads(cfg)
+        L.seed_everything(cfg.seed, workers=True)
+        callback = loop._interleaved(loop.BareLoop(cfg, tmp_path / name / "bare")) if interleave else None
+        probe = RngProbe()  # after the interleaving callback: sees the states the shared loop goes on with
+        train_mod.train(cfg, callbacks=[callback, probe] if callback else [probe])
+        weights = torch.load(tmp_path / name / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
+        return weights, probe.states, callback
+
+    alone, alone_rng, _ = fit("alone", interleave=False)
+    beside, beside_rng, callback = fit("beside", interleave=True)
+    assert alone.keys() == beside.keys()
+    assert all(torch.equal(alone[k], beside[k]) for k in alone)
+    assert len(alone_rng) == len(beside_rng) == 2 * 2 * 3
+    for (t1, n1, p1), (t2, n2, p2) in zip(alone_rng, beside_rng):
+        assert torch.equal(t1, t2) and np.array_equal(n1, n2) and p1 == p2
+    assert callback.steps == 2 * 3 and callback.seconds > 0  # 12 samples / 4 per batch, 2 epochs
+    assert callback.validated == [0, 1]  # the bare loop validated after each of its epochs
+    assert (tmp_path / "beside" / "bare" / "last.ckpt").is_file()
