@@ -155,7 +155,9 @@ def _interleaved(bare: BareLoop) -> Any:
         def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
             self._timed(lambda: bare.start_epoch(trainer.current_epoch))
 
-        def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int) -> None:
+        def on_train_batch_start(
+            self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
+        ) -> None:
             if batch_idx % 2 == 0:
                 self._train_step()
 
