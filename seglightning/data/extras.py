@@ -22,26 +22,35 @@ import numpy as np
 from scipy.ndimage import distance_transform_edt
 
 
-def region_distances(inside: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Exact Euclidean distances float32 [H,W] of a binary mask with pixels on both sides:
-    ``(to_inside, to_outside)``, each pixel's distance to the nearest pixel of the other side
-    (0 on its own side), as scipy's ``distance_transform_edt(~inside)`` / ``(inside)``.
+def boundary_distances(inside: np.ndarray, out: np.ndarray, signed: bool) -> None:
+    """Exact Euclidean distances of a binary mask [H,W] with pixels on both sides, written into
+    ``out`` (float32 [H,W], C-contiguous). With ``to_inside`` each pixel's distance to the nearest
+    inside pixel (0 inside) and ``to_outside`` its distance to the nearest outside pixel (0 outside),
+    as scipy's ``distance_transform_edt(~inside)`` / ``(inside)``:
+
+    - ``signed``: ``to_inside - to_outside + inside`` (the boundary loss's signed map: positive
+      outside, ``1 - to_outside`` <= 0 inside, 0 on the inner border);
+    - otherwise: ``to_inside + to_outside`` (the Hausdorff-DT distance field, >= 1 everywhere).
 
     OpenCV's exact transform (``DIST_L2`` with ``DIST_MASK_PRECISE``; Felzenszwalb &
-    Huttenlocher 2012) gives ``sqrt`` of the exact integer squared distance. ``to_outside`` is
-    computed on the region's bounding box grown by one pixel: the grown ring is outside, and
-    clamping any farther outside pixel onto the box only brings it closer, so the crop is exact.
+    Huttenlocher 2012) gives ``sqrt`` of the exact integer squared distance. ``to_inside`` is
+    written straight into ``out``; ``to_outside`` is computed and added on the region's bounding
+    box grown by one pixel only (it is 0 elsewhere): the grown ring is outside, and clamping any
+    farther outside pixel onto the box only brings it closer, so the crop is exact.
     """
+    if out.dtype != np.float32 or out.shape != inside.shape or not out.flags.c_contiguous:
+        raise ValueError(f"out must be a C-contiguous float32 array of shape {inside.shape}")
     inside_u8 = inside.view(np.uint8) if inside.dtype == np.bool_ else inside.astype(np.uint8)
-    to_inside = cv2.distanceTransform(1 - inside_u8, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    cv2.distanceTransform(1 - inside_u8, cv2.DIST_L2, cv2.DIST_MASK_PRECISE, dst=out)
     x, y, w, h = cv2.boundingRect(inside_u8)
     rows = slice(max(y - 1, 0), y + h + 1)
     cols = slice(max(x - 1, 0), x + w + 1)
-    to_outside = np.zeros_like(to_inside)
-    to_outside[rows, cols] = cv2.distanceTransform(
-        np.ascontiguousarray(inside_u8[rows, cols]), cv2.DIST_L2, cv2.DIST_MASK_PRECISE
-    )
-    return to_inside, to_outside
+    box = np.ascontiguousarray(inside_u8[rows, cols])
+    to_outside = cv2.distanceTransform(box, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    if signed:
+        out[rows, cols] += box - to_outside
+    else:
+        out[rows, cols] += to_outside
 
 
 def signed_distance_map(mask: np.ndarray, num_classes: int, ignore_index: int = 255) -> np.ndarray:
@@ -49,15 +58,13 @@ def signed_distance_map(mask: np.ndarray, num_classes: int, ignore_index: int = 
     mask = np.asarray(mask)
     out = np.zeros((num_classes, *mask.shape), dtype=np.float32)
     void = mask == ignore_index
-    for c in np.unique(mask[~void]):
+    void_pixels = np.flatnonzero(void)  # a flat index: 10x faster to assign than the boolean mask
+    for c in np.flatnonzero(np.bincount(mask[~void] if len(void_pixels) else mask.ravel())):
         inside = mask == c
         if inside.all():  # the class covers the whole image: no boundary, no distance
             continue
-        to_inside, to_outside = region_distances(inside)
-        # outside: distance to the region; inside: 1 - distance to the outside (0 on the border)
-        np.subtract(to_inside, to_outside, out=out[c])
-        out[c] += inside
-    out[:, void] = 0.0
+        boundary_distances(inside, out[c], signed=True)
+        out[c].reshape(-1)[void_pixels] = 0.0
     return out
 
 

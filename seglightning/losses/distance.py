@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..data.extras import region_distances, signed_distance_map
+from ..data.extras import boundary_distances, signed_distance_map
 
 
 def signed_distance_maps(target: Tensor, num_classes: int, ignore_index: int = 255) -> Tensor:
@@ -29,13 +29,12 @@ def unsigned_distance_field(mask: Tensor) -> Tensor:
     device: ``edt(mask) + edt(~mask)`` (>= 1 on both sides), and 0 for a slice that is all
     foreground or all background (no boundary) — MONAI ``HausdorffDTLoss.distance_field``.
 
-    Exact Euclidean transforms on the CPU (:func:`seglightning.data.extras.region_distances`;
+    Exact Euclidean transforms on the CPU (:func:`seglightning.data.extras.boundary_distances`;
     the mask is detached: no gradient flows).
     """
     flat = mask.detach().cpu().numpy().astype(bool).reshape(-1, *mask.shape[-2:])
     field = np.zeros(flat.shape, dtype=np.float32)
     for i, inside in enumerate(flat):
         if inside.any() and not inside.all():
-            to_inside, to_outside = region_distances(inside)
-            np.add(to_inside, to_outside, out=field[i])
+            boundary_distances(inside, field[i], signed=False)
     return torch.from_numpy(field).reshape(mask.shape).to(mask.device)

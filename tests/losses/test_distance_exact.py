@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy import ndimage
 
-from seglightning.data.extras import region_distances, signed_distance_map
+from seglightning.data.extras import boundary_distances, signed_distance_map
 from seglightning.losses.distance import unsigned_distance_field
 
 IGNORE = 255
@@ -55,15 +55,26 @@ def test_full_and_thin_classes() -> None:
     np.testing.assert_allclose(signed_distance_map(mask, 2), _scipy_signed(mask, 2), atol=1e-5)
 
 
-def test_region_distances_crop_is_exact_near_the_border() -> None:
+def test_boundary_distances_crop_is_exact_near_the_border() -> None:
     rng = np.random.default_rng(3)
     for _ in range(20):
         h, w = rng.integers(2, 60, size=2)
         inside = rng.random((h, w)) < rng.uniform(0.05, 0.95)
         inside[0, 0], inside[-1, -1] = True, False
-        to_inside, to_outside = region_distances(inside)
-        np.testing.assert_allclose(to_inside, ndimage.distance_transform_edt(~inside), atol=1e-5)
-        np.testing.assert_allclose(to_outside, ndimage.distance_transform_edt(inside), atol=1e-5)
+        to_inside, to_outside = ndimage.distance_transform_edt(~inside), ndimage.distance_transform_edt(inside)
+        signed, field = np.full((2, h, w), np.nan, dtype=np.float32)  # every pixel must be written
+        boundary_distances(inside, signed, signed=True)
+        boundary_distances(inside, field, signed=False)
+        np.testing.assert_allclose(signed, to_inside - to_outside + inside, atol=1e-5)
+        np.testing.assert_allclose(field, to_inside + to_outside, atol=1e-5)
+
+
+def test_boundary_distances_rejects_an_output_it_cannot_write_into() -> None:
+    inside = np.zeros((5, 7), dtype=bool)
+    inside[1:3, 2:4] = True
+    for out in (np.zeros((5, 7)), np.zeros((7, 5), np.float32), np.zeros((5, 14), np.float32)[:, ::2]):
+        with pytest.raises(ValueError, match="C-contiguous float32 array of shape \\(5, 7\\)"):
+            boundary_distances(inside, out, signed=True)
 
 
 def test_unsigned_distance_field_equals_scipy() -> None:
