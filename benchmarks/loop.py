@@ -52,7 +52,8 @@ def compose(overrides: list[str], run_dir: Path) -> Any:
 
 
 class BareLoop:
-    """The same work as the shared loop in plain PyTorch, one epoch per :meth:`epoch` call."""
+    """The same work as the shared loop in plain PyTorch, driven a piece at a time by the shared
+    loop's callback: :meth:`start_epoch`, :meth:`train_step` per batch, :meth:`validate_and_save`."""
 
     def __init__(self, cfg: Any, out_dir: Path):
         from omegaconf import OmegaConf
