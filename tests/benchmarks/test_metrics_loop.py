@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -30,13 +34,38 @@ def test_metric_rows_and_report_on_tiny_inputs() -> None:
     assert text.count("| 2 x 24x40, 3 classes") == 2
 
 
+def _bench(*args: str) -> str:
+    """``python -m benchmarks <args>`` as the README writes it; its standard output."""
+    done = subprocess.run([sys.executable, "-m", "benchmarks", *args], capture_output=True, text=True, timeout=600,
+                          cwd=Path(__file__).parents[2])
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
 @pytest.mark.slow
-def test_loop_benchmark_command_shrunk(capsys) -> None:
+def test_loop_benchmark_command_shrunk() -> None:
+    """README: ``python -m benchmarks loop``, shrunk to one epoch, one run, a tiny model and data."""
     tiny = ["data.dataset.length=8", "data.batch_size=4", "data.val_batch_size=8", "model.base_channels=4",
             "callbacks.overlays.num_images=1", "trainer.accelerator=cpu"]
-    result = loop.main(["--epochs", "1", "--repeats", "1", *tiny])
-    assert result["bare"] > 0 and result["loop"] > 0 and len(result["ratios"]) == 1
-    assert "median of the runs' bare / loop (goal >= 0.97)" in capsys.readouterr().out
+    out = _bench("loop", "--", "--epochs", "1", "--repeats", "1", *tiny)
+    assert "median of the runs' bare / loop (goal >= 0.97)" in out
+    row = next(line for line in out.splitlines() if line.startswith("| ") and line[2].isdigit())
+    bare, loop_s, speed, runs = (cell.strip() for cell in row.strip("|").split("|"))
+    assert float(bare) > 0 and float(loop_s) > 0 and float(speed) == pytest.approx(float(runs), abs=1e-3)
+
+
+@pytest.mark.slow
+def test_metrics_benchmark_command_shrunk() -> None:
+    """README: ``python -m benchmarks metrics -- --repeats 5``, shrunk to one repeat of the 64x64 rows."""
+    out = _bench("metrics", "--", "--repeats", "1", "--quick")
+    rows = [line for line in out.splitlines() if line.startswith("| 32 x 64x64, 5 classes")]
+    assert len(rows) == 2 and all(row.rstrip().endswith("| yes |") for row in rows)  # identical F
+
+
+def test_unknown_benchmark_is_named() -> None:
+    done = subprocess.run([sys.executable, "-m", "benchmarks", "lop"], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).parents[2])
+    assert done.returncode != 0 and "unknown benchmark(s) ['lop']" in done.stderr and "'loop'" in done.stderr
 
 
 @pytest.mark.slow
