@@ -1,4 +1,4 @@
-"""The run directory (DESIGN.md): what a run writes there and how a run is found finished or
+"""The run directory (docs/design.md): what a run writes there and how a run is found finished or
 resumed. Every reader and writer of these files goes through here.
 
 ``config.yaml`` (resolved), ``overrides.yaml``, ``run_meta.json``, ``metrics.json`` (``status``:

@@ -1,6 +1,6 @@
 """One LightningDataModule for every dataset: transforms, worker-side extras, padding collate.
 
-Batches follow DESIGN.md: ``image`` float32 [B,3,H,W] (normalised), ``mask`` int64 [B,H,W] with
+Batches follow docs/design.md: ``image`` float32 [B,3,H,W] (normalised), ``mask`` int64 [B,H,W] with
 ``ignore_index`` for void, the extras that losses/models asked for (``dist_map``, ``edge``), and
 ``meta`` (list of per-sample dicts). In instance mode each batch also carries ``targets``: a list of
 ``{"boxes" xyxy float32 [N,4], "labels" int64 [N], "masks" uint8 [N,H,W], "iscrowd" uint8 [N]}``.

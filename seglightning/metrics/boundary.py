@@ -17,7 +17,7 @@ ICCV 2019; ``nv-tlabs/GSCNN/utils/f_boundary.py``). For each image and class ``c
    ``F = 2PR / (P + R)`` (0 when ``P + R = 0``). DAVIS' empty cases: no predicted and no GT boundary
    -> ``P = R = 1`` (F = 1); only one of them empty -> F = 0.
 
-Aggregation (DESIGN.md): per class, the mean of F over the images in which the class occurs in the
+Aggregation (docs/design.md): per class, the mean of F over the images in which the class occurs in the
 prediction or the ground truth (valid pixels only), then the mean over classes that occurred at
 least once. With ``gscnn_compat=True`` every image counts for every class (an absent class scores
 F = 1, DAVIS' empty/empty branch) and the final mean runs over all classes; this is what GSCNN's

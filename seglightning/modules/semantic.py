@@ -2,7 +2,7 @@
 
 The loop knows no architecture or loss: the model returns ``{"logits", ...aux}``; the loss gets
 ``(logits, mask, **aux outputs, **batch extras)`` and owns every term (auxiliary heads included,
-through the model's ``loss_terms``); metrics are dataset-level (DESIGN.md). Logged names:
+through the model's ``loss_terms``); metrics are dataset-level (docs/design.md). Logged names:
 ``train/loss_step``, ``train/loss_epoch`` (+ ``train/loss/<term>``, epoch means), ``val/loss``,
 ``val/mIoU``, ``val/mDice``, ``val/bF1`` (+ ``val/bF1@<t>px``, or ``val/bF1@<f>diag`` for a
 fraction of the diagonal, when several are logged), ``val/pixel_acc``, ``val/IoU/<class>``; the

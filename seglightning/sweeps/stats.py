@@ -86,7 +86,7 @@ def sign_flip_pvalue(differences: Sequence[float], seed: int = BOOTSTRAP_SEED) -
 
 def mean_iou(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
     """Dataset-level mIoU from per-class counts ``[..., C]``: ``TP / (TP + FP + FN)`` averaged over
-    the classes with a non-empty union (DESIGN.md), NaN when every union is empty."""
+    the classes with a non-empty union (docs/design.md), NaN when every union is empty."""
     union = tp + fp + fn
     iou = np.where(union > 0, tp / np.maximum(union, 1), np.nan)
     present = np.isfinite(iou)

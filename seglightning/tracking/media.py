@@ -103,7 +103,7 @@ def class_report(snapshot: EvaluationSnapshot, out_dir: Path) -> ClassReport:
     """Write ``per_class.csv`` and ``confusion_matrix.png`` to ``out_dir`` and return their content.
 
     The snapshot's ``confmat`` is the dataset-level ``[C, C]`` confusion matrix, rows ground truth
-    (DESIGN.md: IoU and Dice come from it, NaN for a class absent from ground truth and prediction);
+    (docs/design.md: IoU and Dice come from it, NaN for a class absent from ground truth and prediction);
     its ``bf1`` maps a column name to per-class boundary F1 (NaN: class never seen).
     """
     confmat, bf1, class_names = snapshot.confmat, snapshot.bf1, snapshot.class_names
