@@ -29,6 +29,7 @@ from typing import Any
 import lightning as L
 from lightning.pytorch.callbacks import Checkpoint, ModelCheckpoint
 
+from ..compat import last_checkpoint_saved
 from ..distributed import any_rank
 from .atomic_io import link_atomically
 from .requeue import check_requeue_mode
@@ -137,10 +138,10 @@ class LastCheckpoint(Checkpoint):
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # the best callback (a Checkpoint listed before this one) has run its epoch end
-        written = self.best is not None and self.best._last_global_step_saved == trainer.global_step
-        if written and self.best._last_checkpoint_saved:
+        step, best_path = last_checkpoint_saved(self.best) if self.best is not None else (-1, "")
+        if step == trainer.global_step and best_path:
             if trainer.is_global_zero:
-                link_atomically(self.best._last_checkpoint_saved, self.path)
+                link_atomically(best_path, self.path)
             trainer.strategy.barrier()
         else:
             trainer.save_checkpoint(self.path)

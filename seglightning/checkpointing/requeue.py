@@ -21,6 +21,7 @@ import os
 import subprocess
 from typing import Any, NoReturn
 
+from ..compat import submitit_requeue_signal
 from .signals import Interrupted
 
 log = logging.getLogger(__name__)
@@ -60,10 +61,8 @@ def requeue(stop: Interrupted, mode: str = "auto", rank: int = 0) -> NoReturn:
     if mode == "auto":
         job = slurm_job_id()
         if handler is not None:
-            import submitit
-
             # rank 0: checkpoint the submission, requeue, exit; other ranks: returns
-            handler.checkpoint_and_try_requeue(submitit.JobEnvironment._usr_sig(), None)
+            handler.checkpoint_and_try_requeue(submitit_requeue_signal(), None)
         elif job is not None and rank == 0:
             try:
                 done = subprocess.run(

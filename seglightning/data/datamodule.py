@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
+from ..compat import train_batches_done
 from ..registry import lookup
 from .extras import EXTRAS
 from .registry import DATASETS
@@ -259,7 +260,7 @@ class SegmentationDataModule(L.LightningDataModule):
     def _train_batches_done(self) -> int:
         """Batches of the current epoch the fit loop counts as done (restored from a mid-epoch checkpoint)."""
         trainer = self.trainer
-        return 0 if trainer is None else int(trainer.fit_loop.epoch_loop.batch_progress.current.ready)
+        return 0 if trainer is None else train_batches_done(trainer)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", True, self.batch_size, self.drop_last)

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..compat import should_update_logs
 from ..metrics import EvaluationMetrics
 from ..optim import build_optimizer, build_scheduler
 from .epoch_means import EpochMeans
@@ -110,7 +111,7 @@ class SegmentationLoop(L.LightningModule):
         if self.nonfinite.check(self, loss, terms, batch, batch_idx):
             return loss  # skipped: its gradients are dropped before the optimizer step
         bs = batch["image"].shape[0]
-        if self.trainer._logger_connector.should_update_logs:  # Lightning's own rule for writing step metrics
+        if should_update_logs(self.trainer):  # Lightning's own rule for writing step metrics
             self.log("train/loss_step", loss.detach(), prog_bar=True, on_step=True, on_epoch=False, batch_size=bs)
         self.train_means.add({"train/loss_epoch": loss, **{f"train/loss/{k}": v for k, v in terms.items()}}, bs)
         return loss

@@ -61,7 +61,7 @@ class NonFiniteGuard:
         batch_idx: int,
     ) -> bool:
         """Whether this step's update is skipped; raises :class:`NonFiniteLossError` to stop the run."""
-        trainer = module._trainer
+        trainer = module.trainer
         (bad,) = any_rank(trainer, not bool(torch.isfinite(loss.detach()).all()))
         if not bad:
             self.consecutive = 0

@@ -25,7 +25,7 @@ class _Trainer:
 
 
 class _Module:
-    _trainer = _Trainer()
+    trainer = _Trainer()
 
     def log(self, *args, **kwargs):
         pass
