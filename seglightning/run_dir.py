@@ -18,13 +18,16 @@ from typing import Any
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
+from . import strict_json
 from .atomic_file import fsync, replace_atomically
+from .strict_json import nan_for_null
 
 # light to import: the sweep report reads run dirs without loading torch or Lightning
 
 METRICS_FILE = "metrics.json"
 PER_IMAGE_FILE = "per_image.csv"
 LAST_CHECKPOINT = Path("checkpoints") / "last.ckpt"
+SCORE_SECTIONS = ("final", "best", "test")  # the score groups of metrics.json (a null score is NaN)
 
 
 def hydra_overrides() -> list[str]:
@@ -40,7 +43,13 @@ def hydra_overrides() -> list[str]:
 def read_metrics(run_dir: Path) -> dict[str, Any] | None:
     """The run's ``metrics.json`` (None if it has none yet)."""
     path = run_dir / METRICS_FILE
-    return json.loads(path.read_text()) if path.exists() else None
+    if not path.exists():
+        return None
+    result = json.loads(path.read_text())
+    for section in SCORE_SECTIONS:
+        if isinstance(result.get(section), dict):
+            result[section] = nan_for_null(result[section])
+    return result
 
 
 def finished(run_dir: Path) -> dict[str, Any] | None:
@@ -56,8 +65,8 @@ def is_rank_zero() -> bool:
 
 
 def write_json(path: Path, data: Any) -> None:
-    """Write JSON atomically (a killed run never leaves a half-written file)."""
-    text = json.dumps(data, indent=2, sort_keys=True, default=str)
+    """Write strict JSON (NaN as ``null``) atomically (a killed run never leaves a half-written file)."""
+    text = strict_json.dumps(data)
 
     def fill(tmp: Path) -> None:
         tmp.write_text(text)

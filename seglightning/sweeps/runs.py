@@ -18,9 +18,10 @@ from typing import Any
 import yaml
 
 from ..losses.spec import loss_label
-from ..run_dir import METRICS_FILE
+from ..run_dir import METRICS_FILE, SCORE_SECTIONS
+from ..strict_json import nan_for_null
 
-SECTIONS = ("final", "best", "test")  # the metric groups of metrics.json
+SECTIONS = SCORE_SECTIONS  # the metric groups of metrics.json
 PREFIX = {"final": "val/", "best": "val/", "test": "test/"}  # how each group's metric names start
 LABELS = ("loss", "model")  # config-group choices every run is labelled with
 
@@ -120,7 +121,7 @@ def load_run(path: Path) -> Run:
         overrides=parse_overrides([str(o) for o in overrides]),
         labels=_labels(path, config),
         seed=int(seed) if isinstance(seed, int) else None,
-        metrics={s: dict(result[s]) for s in SECTIONS if isinstance(result.get(s), dict)},
+        metrics={s: nan_for_null(result[s]) for s in SECTIONS if isinstance(result.get(s), dict)},
         error=result.get("error"),
         monitor=result.get("monitor"),
     )
