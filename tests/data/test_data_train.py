@@ -34,6 +34,9 @@ def test_train_two_steps(name, written, tmp_path):
         cfg.run_dir = str(tmp_path / "run")
     result = train(cfg)
     assert result["status"] == "complete"
-    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
-    assert "val/mIoU" in json.dumps(metrics)
+    final = json.loads((tmp_path / "run" / "metrics.json").read_text())["final"]
+    assert 0.0 <= final["val/mIoU"] <= 1.0 and 0.0 <= final["val/pixel_acc"] <= 1.0
+    # mIoU is the mean of the per-class IoUs that are defined (null: class absent from both masks)
+    per_class = [v for k, v in final.items() if k.startswith("val/IoU/") and v is not None]
+    assert per_class and final["val/mIoU"] == pytest.approx(sum(per_class) / len(per_class), rel=1e-5)
 

@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
 
 from seglightning import train as train_mod
+from seglightning.losses.spec import normalize_loss_spec
 from tests.conftest import train_config
 
 CONF = Path(__file__).resolve().parents[2] / "conf" / "loss"
@@ -28,12 +31,31 @@ def logged_terms(run_dir: Path) -> set[str]:
     return {name for name in header if name.startswith("train/loss/")}
 
 
+def epoch_row(run_dir: Path) -> dict[str, str]:
+    """The metrics.csv row with the first epoch's training-loss means."""
+    (row,) = [r for r in csv.DictReader(open(run_dir / "metrics.csv")) if r.get("train/loss_epoch")]
+    return row
+
+
+def first_epoch_weights(spec) -> dict[str, float]:
+    """Each term's weight at epoch 0, keyed as the loop logs it (``train/loss/<name>``)."""
+    terms = normalize_loss_spec(OmegaConf.to_container(spec, resolve=True))
+    return {f"train/loss/{t['name']}": t["schedule"]["start"] if "schedule" in t else t["weight"] for t in terms}
+
+
 @pytest.mark.parametrize("name", SEMANTIC)
 def test_train_a_few_steps(name: str, tmp_path: Path) -> None:
-    result = train_mod.train(train_config(tmp_path, f"loss={name}", *FEW_STEPS))
+    cfg = train_config(tmp_path, f"loss={name}", *FEW_STEPS)
+    result = train_mod.train(cfg)
     assert result["status"] == "complete"
-    assert result["final"]["val/loss"] == result["final"]["val/loss"]  # not NaN
-    assert logged_terms(tmp_path)  # every term logged as train/loss/<term>
+    assert math.isfinite(result["final"]["val/loss"])
+    weights = first_epoch_weights(cfg.loss)
+    assert logged_terms(tmp_path) == set(weights)  # every term of the spec, and only those
+    row = epoch_row(tmp_path)
+    means = {k: float(row[k]) for k in weights}
+    assert all(math.isfinite(v) for v in means.values()), means
+    # the epoch's loss is the weighted sum of its terms' epoch means (means are linear)
+    assert float(row["train/loss_epoch"]) == pytest.approx(sum(weights[k] * means[k] for k in weights), rel=1e-5)
 
 
 @pytest.mark.slow

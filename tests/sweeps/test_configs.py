@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -19,12 +20,19 @@ def compose_with_hydra(*overrides: str) -> DictConfig:
         return compose(config_name="train", overrides=list(overrides), return_hydra_config=True)
 
 
-def test_experiments_folder_is_the_shipped_experiment_group():
+def test_experiments_folder_is_the_shipped_experiment_group(tmp_path):
     # the recipes ship in the package (seglightning/conf/experiment); experiments/ links there
     link = ROOT / "experiments"
-    assert link.is_symlink() and str(link.readlink()) == "seglightning/conf/experiment"  # relative: any clone
-    assert link.resolve() == (Path(CONFIG_DIR) / "experiment").resolve()
+    assert link.is_symlink() and link.resolve() == (Path(CONFIG_DIR) / "experiment").resolve()
     assert {"loss_ablation", "cityscapes_loss_ablation"} <= set(RECIPES)
+    # a clone elsewhere: the copied link still reaches the copied recipes (the link is relative)
+    clone = tmp_path / "clone"
+    shutil.copytree(ROOT / "seglightning" / "conf", clone / "seglightning" / "conf")
+    (clone / "experiments").symlink_to(link.readlink())
+    copied = clone / "experiments"
+    assert copied.resolve() == (clone / "seglightning" / "conf" / "experiment").resolve()
+    for recipe in RECIPES:
+        assert (copied / f"{recipe}.yaml").read_text() == (link / f"{recipe}.yaml").read_text()
 
 
 @pytest.mark.parametrize("recipe", RECIPES)
