@@ -20,6 +20,7 @@ from torch import nn
 
 from ..compat import should_update_logs
 from ..metrics import EvaluationMetrics
+from ..models.contract import contract_of
 from ..optim import build_optimizer, build_scheduler
 from .epoch_means import EpochMeans
 from .inference import Inference
@@ -31,7 +32,10 @@ STAGES = ("val", "test")
 def boundary_tolerance(model: nn.Module, configured: float | Sequence[float] | None) -> float | Sequence[float]:
     """``module.bf1_tolerance`` if set, else the model's declared default (Gated-SCNN: 0.0005,
     0.001875, 0.00375, 0.005 of the image diagonal), else DAVIS's 0.0075 of the diagonal."""
-    return configured if configured is not None else getattr(model, "bf1_tolerance", 0.0075)
+    if configured is not None:
+        return configured
+    declared = contract_of(model).bf1_tolerance
+    return declared if declared is not None else 0.0075
 
 
 def model_options(model: dict[str, Any], num_classes: int) -> dict[str, Any]:

@@ -39,6 +39,7 @@ from torch import Tensor, nn
 
 from ..losses import build_loss
 from ..models import MODELS, build_model
+from ..models.contract import contract_of
 from .base import STAGES, SegmentationLoop
 
 MAP_KEYS = {"map": "mAP", "map_50": "mAP50", "map_75": "mAP75"}
@@ -47,7 +48,7 @@ MAP_KEYS = {"map": "mAP", "map_50": "mAP50", "map_75": "mAP75"}
 def is_instance_model(name: str) -> bool:
     """Whether the registered model ``name`` is an instance model (trained by this module)."""
     builder = MODELS.get(name)
-    return getattr(builder, "task", "semantic") == "instance"
+    return builder is not None and contract_of(builder).task == "instance"
 
 
 def rasterize(

@@ -21,6 +21,7 @@ from torch import nn
 from ..losses import build_loss
 from ..losses.model_terms import with_model_terms
 from ..models import build_model
+from ..models.contract import contract_of
 from .base import SegmentationLoop
 
 BATCH_KEYS = ("image", "mask", "meta", "targets")
@@ -78,11 +79,12 @@ class SegmentationModule(SegmentationLoop):
             channels_last,
             inference=inference,
         )
-        spec = with_model_terms(loss, getattr(self.model, "loss_terms", []))
+        contract = contract_of(self.model)
+        spec = with_model_terms(loss, list(contract.loss_terms))
         frequency = _Memo(class_frequency)
         self.loss = build_loss(spec, ignore_index=ignore_index, num_classes=num_classes, class_frequency=frequency)
         self.hparams["class_frequency"] = frequency.value  # persisted so a checkpoint rebuilds the same loss
-        self.requires = tuple(sorted(set(self.loss.requires) | set(getattr(self.model, "requires", ()))))
+        self.requires = tuple(sorted(set(self.loss.requires) | set(contract.requires)))
 
     def build_network(self, name: str, options: dict[str, Any]) -> nn.Module:
         return build_model(name, num_classes=self.hparams.num_classes, **options)

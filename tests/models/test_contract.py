@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from seglightning.models import build_model
+from seglightning.models import MODELS, build_model
+from seglightning.models.contract import ModelContract, contract_of
 
 from .cases import EXTRA_OUTPUTS, SEMANTIC, registry_name
 
@@ -49,13 +50,33 @@ def test_state_dict_round_trip_gives_identical_logits(case, tmp_path):
 @pytest.mark.parametrize("case", sorted(SEMANTIC))
 def test_declared_loss_terms_and_requirements(case):
     model = _build(case)
-    terms = getattr(model, "loss_terms", [])
+    contract = contract_of(model)
+    assert contract.task == "semantic"
+    terms = list(contract.loss_terms)
     outputs = EXTRA_OUTPUTS.get(case, set())
     for term in terms:
         assert term.get("input", "logits") in outputs | {"logits"}
     if "aux_logits" in outputs:
         assert {"name": None, "weight": 0.4, "input": "aux_logits"} in terms
     if case == "gscnn":
-        assert model.requires == ("edge",)
+        assert model.requires == contract.requires == ("edge",)
+        assert contract.bf1_tolerance == (0.0005, 0.001875, 0.00375, 0.005)
         assert [t["name"] for t in terms] == ["gscnn_edge", "gscnn_attention", "gscnn_dualtask"]
         assert terms[0]["weight"] == 20.0
+
+
+def test_contract_defaults_and_the_instance_model():
+    assert contract_of(torch.nn.Conv2d(3, 2, 1)) == ModelContract("semantic", (), (), None)
+    assert contract_of(MODELS["maskrcnn"]).task == "instance"
+
+
+@pytest.mark.parametrize(
+    ("attribute", "value", "match"),
+    [("task", "panoptic", "task='panoptic'"), ("requires", "edge", "requires must be a tuple"),
+     ("loss_terms", [{"weight": 1}], "loss_terms must be a list")],
+)
+def test_a_malformed_declaration_names_the_model_and_attribute(attribute, value, match):
+    model = torch.nn.Identity()
+    setattr(model, attribute, value)
+    with pytest.raises(TypeError, match=f"model Identity: {match}"):
+        contract_of(model)
