@@ -31,10 +31,8 @@ import torch
 from PIL import Image
 
 from ..data.transforms import IMAGENET_MEAN, IMAGENET_STD
+from ..run_dir import PREDICTIONS_DIR, PREDICTIONS_INDEX
 from .media import VOID_COLOUR, denormalize
-
-PREDICTIONS_DIR = "predictions"
-INDEX_FILE = "index.json"
 
 
 def selection(num_samples: int, num_images: int, selection_seed: int) -> list[int]:
@@ -118,5 +116,5 @@ class SavePredictions(L.Callback):
             "class_names": list(dm.class_names),
             "images": images,
         }
-        (self.out_dir / INDEX_FILE).write_text(json.dumps(index, indent=2))
+        (self.out_dir / PREDICTIONS_INDEX).write_text(json.dumps(index, indent=2))
         return self.out_dir
