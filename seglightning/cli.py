@@ -109,6 +109,12 @@ def report(argv: list[str] | None = None) -> None:
         "(default: the first cell)",
     )
     parser.add_argument(
+        "--gallery-seed",
+        type=int,
+        default=None,
+        help="the seed whose predictions the gallery shows (default: the smallest seed most cells saved)",
+    )
+    parser.add_argument(
         "--logger",
         action="append",
         default=[],
@@ -121,7 +127,7 @@ def report(argv: list[str] | None = None) -> None:
         result = build_report(args.sweep_dir, args.metrics, args.baseline)
         if not result.runs:
             sys.exit(f"seglightning-report: no run directories under {args.sweep_dir}")
-        written = write_report(result, args.rows, args.cols)
+        written = write_report(result, args.rows, args.cols, args.gallery_seed)
     except (FileNotFoundError, ValueError) as err:
         sys.exit(f"seglightning-report: {err}")
     print(summary(result))

@@ -4,7 +4,9 @@ resumed. Every reader and writer of these files goes through here.
 ``config.yaml`` (resolved), ``overrides.yaml``, ``run_meta.json``, ``metrics.json`` (``status``:
 running | complete | failed | pruned | interrupted; final + best + test), ``metrics.csv``,
 ``checkpoints/{last,best}.ckpt``, ``per_class.csv``, ``per_image.csv`` (per image of the test, else
-the final validation pass: id, valid pixels, per-class IoU/Dice/bF1 and TP/FP/FN), ``overlays/*.png``.
+the final validation pass: id, valid pixels, per-class IoU/Dice/bF1 and TP/FP/FN), ``overlays/*.png``,
+``predictions/`` (a fixed set of images: prediction and ground truth as palette PNGs, the image,
+``index.json``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from .strict_json import nan_for_null
 
 METRICS_FILE = "metrics.json"
 PER_IMAGE_FILE = "per_image.csv"
+PREDICTIONS_DIR = "predictions"  # <id>.png, <id>_gt.png, <id>_image.jpg of a fixed image set (tracking/predictions.py)
+PREDICTIONS_INDEX = "index.json"  # in PREDICTIONS_DIR: split, selection seed, inference, ids
 LAST_CHECKPOINT = Path("checkpoints") / "last.ckpt"
 SCORE_SECTIONS = ("final", "best", "test")  # the score groups of metrics.json (a null score is NaN)
 

@@ -31,6 +31,7 @@ from .modules import SegmentationLoop, loop_class
 from .modules.nonfinite import NonFiniteGuard
 from .out_of_memory import explain_out_of_memory
 from .report_table import print_metrics
+from .run_cost import RunCost
 from .run_dir import (
     add_run_meta,
     checkpoint_step,
@@ -43,6 +44,7 @@ from .run_dir import (
 )
 from .tracking.loggers import build_loggers, finish_trackers
 from .tracking.media_callback import TrackerMedia
+from .tracking.predictions import SavePredictions
 
 
 def build_module(cfg: DictConfig, dm: Any) -> SegmentationLoop:
@@ -81,8 +83,10 @@ def build_callbacks(
         enable_version_counter=False,
     )
     last = build_last_checkpoint(run_dir, cb.checkpoint, cb.preemption, best=checkpoint)  # last.ckpt, stop signals
-    callbacks: list[L.Callback] = [history, ConfigInCheckpoint(config), checkpoint, last]
+    callbacks: list[L.Callback] = [RunCost(), history, ConfigInCheckpoint(config), checkpoint, last]
     callbacks.append(TrackerMedia(run_dir, cb.overlays.num_images, cb.overlays.every_n_epochs, seed=cfg.seed))
+    predictions = cb.get("predictions") or {}
+    callbacks.append(SavePredictions(run_dir, predictions.get("num_images", 16), predictions.get("selection_seed", 0)))
     if cb.progress_bar == "rich":
         callbacks.append(RichProgressBar())
     elif cb.progress_bar == "tqdm":
@@ -189,6 +193,9 @@ def fit_and_test(run: PreparedRun) -> dict[str, Any]:
         best = run.checkpoint.best_model_path or None
         tested = trainer.test(run.module, datamodule=run.datamodule, ckpt_path=best, verbose=False)
         result["test"] = {k: float(v) for k, v in tested[0].items()} if tested else {}
+    cost = next((cb for cb in trainer.callbacks if isinstance(cb, RunCost)), None)
+    if cost is not None:
+        result["cost"] = cost.summary()  # run_cost.py: times, images/s, memory peaks, device-hours
     return result
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -37,6 +38,14 @@ def train_config(run_dir: Path, *overrides: str, fast: bool = True) -> DictConfi
     with open_dict(cfg):
         cfg.run_dir = str(run_dir)
     return cfg
+
+
+def metrics_without_cost(run_dir: Path) -> dict:
+    """A run's ``metrics.json`` without its ``cost`` (wall times and memory differ between two runs
+    of the same computation; everything else is reproduced exactly)."""
+    result = json.loads((Path(run_dir) / "metrics.json").read_text())
+    result.pop("cost", None)
+    return result
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

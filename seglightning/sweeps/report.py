@@ -5,7 +5,9 @@ cell: mean, std, n and 95 % t-interval over seeds; the best in bold only where i
 above the runner-up's, else marked tied), ``comparison.csv``/``comparison.md`` (each cell against
 the baseline: paired over seeds with the sign-flip p-value, and the per-image bootstrap of the
 mIoU difference), ``heatmap.png`` (loss x architecture, mIoU), ``bars.png`` (mIoU / mDice / bF1 per
-loss) and ``paired.png`` (mIoU difference to the baseline), every interval a 95 % CI.
+loss) and ``paired.png`` (mIoU difference to the baseline), every interval a 95 % CI; ``cost.png``
+(mIoU against device-hours), ``gallery.png`` and ``worst_images.csv`` (predictions side by side,
+:mod:`.gallery`) and ``report.html`` (all of it on one self-contained page, :mod:`.html`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from pathlib import Path
 
 from .cells import Cell, aggregate, grid_columns, metric_names
 from .comparison import Comparison, choose_baseline, compare
+from .cost import total_cost
 from .grid import expected_jobs, not_started
+from .html import write_pages
 from .plots import bars, heatmap, paired, save
 from .runs import SECTIONS, Run, collect_runs
 from .tables import (
@@ -107,8 +111,12 @@ def build_report(sweep_dir: str | Path, section: str = "best", baseline: str | N
     )
 
 
-def write_report(report: SweepReport, rows: str = "loss", cols: str = "model") -> dict[str, Path]:
-    """Write the outputs into the sweep dir; plots need at least one complete run."""
+def write_report(
+    report: SweepReport, rows: str = "loss", cols: str = "model", gallery_seed: int | None = None
+) -> dict[str, Path]:
+    """Write the outputs into the sweep dir; plots need at least one complete run. Last ``cost.png``,
+    ``gallery.png`` (at ``gallery_seed``; default: see :mod:`.gallery`), ``worst_images.csv`` and
+    ``report.html`` (:mod:`.html`), the page of everything in the sweep dir."""
     for option, key in (("--rows", rows), ("--cols", cols)):
         if key not in report.columns:
             raise ValueError(f"{option} {key}: not a grid column of this sweep (columns: {', '.join(report.columns)})")
@@ -121,7 +129,7 @@ def write_report(report: SweepReport, rows: str = "loss", cols: str = "model") -
         markdown_report(title, report.status_line(), report.section_title(), table, report.runs, report.sweep_dir)
     )
     if report.baseline is None or not report.metrics:  # nothing finished yet: the run tables only
-        return {k: out[k] for k in ("runs.csv", "results.csv", "results.md")}
+        return {k: out[k] for k in ("runs.csv", "results.csv", "results.md")} | write_pages(report, "", gallery_seed)
     write_csv(out["comparison.csv"], *comparison_rows(report.comparisons, report.columns))
     out["comparison.md"].write_text(
         comparison_markdown(title, report.baseline, report.comparisons, report.columns, report.section_title())
@@ -132,12 +140,12 @@ def write_report(report: SweepReport, rows: str = "loss", cols: str = "model") -
     save(bars(report.cells, report.columns, bar_metrics, group=rows), out["bars.png"])
     baseline = ", ".join(f"{k}={v}" for k, v in zip(report.columns, report.baseline.key))
     save(paired(report.comparisons, report.columns, baseline, headline), out["paired.png"])
-    return out
+    return out | write_pages(report, headline, gallery_seed)
 
 
 def summary(report: SweepReport) -> str:
     """What the end of a multirun prints: job counts, failures with their error, the table."""
-    lines = [f"[seglightning] sweep {report.sweep_dir}: {report.status_line()}"]
+    lines = [f"[seglightning] sweep {report.sweep_dir}: {report.status_line()}; {total_cost(report.runs)}"]
     lines += [
         f"  FAILED {r.path.relative_to(report.sweep_dir)}: {r.error_line}" for r in report.runs if r.status == "failed"
     ]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .cells import HEADLINE, SEED, Cell, cell_of, ranking
 from .comparison import Comparison
+from .cost import CELL_COST, COST_COLUMNS, cell_cost, cost_values, format_cost
 from .runs import PREFIX, SECTIONS, Run
 from .stats import BOOTSTRAP_DRAWS, Summary
 
@@ -33,14 +34,14 @@ def _section_keys(runs: Sequence[Run], section: str) -> list[str]:
 def run_rows(runs: Sequence[Run], columns: Sequence[str], sweep_dir: Path) -> tuple[list[str], list[list[object]]]:
     """Header and rows of ``runs.csv``: grid values, seed, status, every metric, run dir, error."""
     metric_cols = [(s, k) for s in SECTIONS for k in _section_keys(runs, s)]
-    header = [*columns, SEED, "status", *(f"{s}/{k}" for s, k in metric_cols), "run_dir", "error"]
+    header = [*columns, SEED, "status", *(f"{s}/{k}" for s, k in metric_cols), *COST_COLUMNS, "run_dir", "error"]
     rows = []
     for r in runs:
         values = []
         for section, key in metric_cols:
             raw = r.metrics.get(section, {})
             values.append(raw.get(key, raw.get(PREFIX[section] + key, "")))
-        rows.append([*cell_of(r, columns), "" if r.seed is None else r.seed, r.status, *values,
+        rows.append([*cell_of(r, columns), "" if r.seed is None else r.seed, r.status, *values, *cost_values(r),
                      str(r.path.relative_to(sweep_dir)), r.error or ""])
     return header, rows
 
@@ -60,14 +61,15 @@ def result_rows(
     95 % t-interval and ``best``/``tied`` (see :func:`~seglightning.sweeps.cells.ranking`)."""
     marks = {m: ranking(cells, m) for m in metrics}
     stats = ("mean", "std", "n", "ci_low", "ci_high", "rank")
-    header = [*columns, "seeds", *(f"{m}/{k}" for m in metrics for k in stats)]
+    header = [*columns, "seeds", *(f"{m}/{k}" for m in metrics for k in stats), *(f"cost/{k}_mean" for k in CELL_COST)]
     rows = []
     for c in cells:
         values: list[object] = []
         for m in metrics:
             s = c.summary[m]
             values += [s.mean, s.std, s.n, s.low, s.high, marks[m].get(c.key, "")]
-        rows.append([*c.key, " ".join(str(seed) for seed in c.seeds), *values])
+        cost = cell_cost(c)
+        rows.append([*c.key, " ".join(str(seed) for seed in c.seeds), *values, *(cost[k] for k in CELL_COST)])
     return header, rows
 
 
@@ -82,15 +84,15 @@ def format_summary(s: Summary, mark: str = "") -> str:
 
 def markdown_table(cells: Sequence[Cell], columns: Sequence[str], metrics: Sequence[str]) -> str:
     """One row per cell: ``mean ± std [95 % CI]``; the best in bold only where its interval lies above
-    the runner-up's, otherwise the top cells are marked ``(tied)``."""
+    the runner-up's, otherwise the top cells are marked ``(tied)``; last the cost per run (mean over seeds)."""
     marks = {m: ranking(cells, m) for m in metrics}
     lines = [
-        "| " + " | ".join([*columns, "seeds", *metrics]) + " |",
-        "|" + "---|" * len(columns) + "---:|" * (1 + len(metrics)),
+        "| " + " | ".join([*columns, "seeds", *metrics, "cost per run"]) + " |",
+        "|" + "---|" * len(columns) + "---:|" * (2 + len(metrics)),
     ]
     for c in cells:
         scores = [format_summary(c.summary[m], marks[m].get(c.key, "")) for m in metrics]
-        lines.append("| " + " | ".join([*c.key, str(len(c.runs)), *scores]) + " |")
+        lines.append("| " + " | ".join([*c.key, str(len(c.runs)), *scores, format_cost(c)]) + " |")
     return "\n".join(lines)
 
 
@@ -98,7 +100,8 @@ RESULTS_LEGEND = (
     "Mean ± sample std (n−1) [95 % confidence interval of the mean, Student t with n−1 degrees of freedom] "
     "over seeds of the {section}. **Bold**: the highest mean, whose interval lies entirely above the "
     "runner-up's. (tied): the highest mean and every cell whose interval overlaps it: the seeds do not "
-    "separate them (a single seed has no interval and separates nothing)."
+    "separate them (a single seed has no interval and separates nothing). Cost per run: mean over seeds of the "
+    "device-hours (wall time × devices) and the wall time of fit and test."
 )
 
 

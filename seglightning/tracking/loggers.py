@@ -101,6 +101,11 @@ class MediaTensorBoardLogger(TensorBoardLogger):
 
         for name, text in report.texts.items():
             self.experiment.add_text(f"sweep/{name}", text, 0)
+        page = report.files.get("report.html")
+        if page is not None:  # TensorBoard shows no HTML: a link to the self-contained page
+            uri = Path(page).resolve().as_uri()
+            text = f"The whole report on one page: [report.html]({uri}) ({uri})"
+            self.experiment.add_text("sweep/report_html", text, 0)
         for name, path in report.images.items():
             self.experiment.add_image(
                 f"sweep/{name}", np.asarray(Image.open(path).convert("RGB")), 0, dataformats="HWC"

@@ -82,7 +82,7 @@ class ReportMedia:
     ]  # "runs", "results", "comparison" -> (columns, rows), None = missing
     texts: dict[str, str]  # "results", "comparison" -> the markdown of results.md / comparison.md
     images: dict[str, Path]  # "heatmap", "bars", "paired" -> PNG
-    files: dict[str, Path]  # every file of the report by its name ("results.csv", ...)
+    files: dict[str, Path]  # every file of the report by its name ("results.csv", ..., "report.html")
 
 
 @runtime_checkable

@@ -65,6 +65,8 @@ class MediaMLFlowLogger(MLFlowLogger):
             self.experiment.log_text(self.run_id, text, f"sweep/{name}.md")
         for path in report.images.values():
             self.experiment.log_artifact(self.run_id, str(path), artifact_path="sweep")
+        if "report.html" in report.files:  # the self-contained page
+            self.experiment.log_artifact(self.run_id, str(report.files["report.html"]), artifact_path="sweep")
 
 
 def _previous_run(tracking_uri: str, experiment_name: str, key: str) -> str | None:

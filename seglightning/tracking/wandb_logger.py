@@ -101,7 +101,9 @@ class WandbRunLogger(WandbLogger):
             f"sweep/{name}": wandb.Table(columns=columns, data=rows) for name, (columns, rows) in report.tables.items()
         }
         images = {f"sweep/{name}": wandb.Image(str(path), caption=name) for name, path in report.images.items()}
-        self.log_metrics({**tables, **images}, 0)
+        page = report.files.get("report.html")  # the self-contained page, as W&B Html
+        html = {"sweep/report": wandb.Html(page.read_text(encoding="utf-8"))} if page is not None else {}
+        self.log_metrics({**tables, **images, **html}, 0)
 
     def close(self, status: str) -> None:
         """Finish the W&B run (exit code 1 unless ``status == "success"``; an interrupted run is

@@ -216,6 +216,7 @@ def test_a_partial_sweep_lists_failed_unfinished_and_not_started_jobs(tmp_path):
         "heatmap.png",
         "bars.png",
         "paired.png",
+        "report.html",  # no cost, predictions or per-image results: no cost.png, gallery or worst images
     }
     table = (tmp_path / "results.md").read_text()
     assert "## Failed runs" in table and "ValueError: Invalid learning rate: -1" in table and "more lines" not in table
@@ -229,7 +230,7 @@ def test_a_partial_sweep_lists_failed_unfinished_and_not_started_jobs(tmp_path):
 
 def test_a_sweep_with_nothing_finished_gets_its_tables_only(tmp_path):
     fake_run(tmp_path, "ce", "unet", 0, status="running")
-    assert set(write_report(build_report(tmp_path))) == {"runs.csv", "results.csv", "results.md"}
+    assert set(write_report(build_report(tmp_path))) == {"runs.csv", "results.csv", "results.md", "report.html"}
     assert "0 of 1 jobs complete, 0 failed, 1 unfinished" in (tmp_path / "results.md").read_text()
 
 

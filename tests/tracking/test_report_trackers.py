@@ -65,6 +65,7 @@ def test_wandb_gets_the_tables_as_wandb_tables_and_the_plots(logged):
     assert [r[0] for r in table["data"]] == ["ce", "dice"]
     assert row["sweep/comparison/nrows"] == len(list(csv.DictReader(open(sweep / "comparison.csv"))))
     assert {k.split("/")[1] for k in row if k.endswith("/_type") and row[k] == "image-file"} == PLOTS
+    assert row["sweep/report/_type"] == "html-file"  # report.html as W&B Html
 
 
 def test_mlflow_gets_log_tables_texts_and_plots(logged):
@@ -81,7 +82,7 @@ def test_mlflow_gets_log_tables_texts_and_plots(logged):
     assert table["mIoU/mean"].tolist() == pytest.approx([float(r["mIoU/mean"]) for r in rows])
     artifacts = {Path(a.path).name for a in client.list_artifacts(run.info.run_id, "sweep")}
     assert {"runs.json", "results.json", "comparison.json", "results.md", "comparison.md",
-            "heatmap.png", "bars.png", "paired.png"} <= artifacts
+            "heatmap.png", "bars.png", "paired.png", "report.html"} <= artifacts
 
 
 def test_neptune_gets_the_report_files_and_the_cell_means(logged):
@@ -89,7 +90,8 @@ def test_neptune_gets_the_report_files_and_the_cell_means(logged):
     (db,) = (sweep / "report" / "neptune").glob("*/run_operations.sqlite3")
     run = neptune_run(db)
     uploads = {Path(u.source_path).name for u in run["uploads"]}
-    assert {"results.csv", "results.md", "comparison.csv", "comparison.md", "runs.csv", "paired.png"} <= uploads
+    assert {"results.csv", "results.md", "comparison.csv", "comparison.md", "runs.csv", "paired.png",
+            "report.html"} <= uploads
     assert "sweep/results_csv" in run["configs"] and "sweep/paired_png" in run["configs"]
     with open(sweep / "results.csv", newline="") as f:
         ce = next(r for r in csv.DictReader(f) if r["loss"] == "ce")
@@ -106,3 +108,5 @@ def test_tensorboard_gets_the_tables_as_text_and_the_plots_as_images(logged):
     assert {"sweep/results/text_summary", "sweep/comparison/text_summary"} <= set(acc.Tags()["tensors"])
     text = acc.Tensors("sweep/comparison/text_summary")[0].tensor_proto.string_val[0].decode()
     assert "Paired over images (mIoU)" in text
+    link = acc.Tensors("sweep/report_html/text_summary")[0].tensor_proto.string_val[0].decode()
+    assert (sweep / "report.html").resolve().as_uri() in link

@@ -16,7 +16,7 @@ import torch
 from seglightning import train as train_mod
 from seglightning.checkpointing import AtomicCheckpointIO
 from seglightning.run_dir import checkpoint_step
-from tests.conftest import train_config
+from tests.conftest import metrics_without_cost, train_config
 
 # 2 epochs x 4 batches (16 samples, batch 4): steps 1-4 in epoch 0, 5-8 in epoch 1
 STEPS_PER_EPOCH = 4
@@ -78,9 +78,15 @@ def test_a_crash_inside_an_epoch_resumes_from_the_next_batch(
     assert checkpoint_step(str(tmp_path / "checkpoints/last.ckpt")) == stop
     assert json.loads((tmp_path / "metrics.json").read_text())["status"] == "running"
     train_mod.train(config(tmp_path))  # resume=auto: from the mid-epoch last.ckpt
-    assert (tmp_path / "metrics.json").read_bytes() == (uninterrupted / "metrics.json").read_bytes()
+    assert metrics_without_cost(tmp_path) == metrics_without_cost(uninterrupted)
     # the resumed epoch's training loss mean covers the steps before the crash too (sums in last.ckpt)
     assert epoch_loss_means(tmp_path) == epoch_loss_means(uninterrupted)
+    # the cost sums both segments (state in last.ckpt): every training image counted once
+    cost, reference = (json.loads((d / "metrics.json").read_text())["cost"] for d in (tmp_path, uninterrupted))
+    assert cost["segments"] == 2 and reference["segments"] == 1
+    assert cost["train_images"] == reference["train_images"] == 2 * STEPS_PER_EPOCH * 4
+    assert cost["fit_seconds"] >= cost["train_seconds"] > 0 and cost["val_seconds"] > 0
+    assert cost["wall_seconds"] == pytest.approx(cost["fit_seconds"] + cost["test_seconds"], abs=2e-3)
 
 
 def test_a_stop_signal_saves_exits_for_requeue_and_resumes_exactly(
@@ -119,7 +125,7 @@ def test_a_stop_signal_saves_exits_for_requeue_and_resumes_exactly(
         "checkpoint": "checkpoints/last.ckpt",
     }
     train_mod.train(config(tmp_path, workers=2))
-    assert (tmp_path / "metrics.json").read_bytes() == (uninterrupted / "metrics.json").read_bytes()
+    assert metrics_without_cost(tmp_path) == metrics_without_cost(uninterrupted)
 
 
 def test_a_signal_during_an_epochs_last_batch_stops_after_validation(
@@ -137,4 +143,4 @@ def test_a_signal_during_an_epochs_last_batch_stops_after_validation(
     rows = [r for r in csv.DictReader(open(tmp_path / "metrics.csv")) if r.get("val/mIoU")]
     assert [r["epoch"] for r in rows] == ["0"]  # epoch 0 was validated before the stop
     train_mod.train(config(tmp_path))
-    assert (tmp_path / "metrics.json").read_bytes() == (uninterrupted / "metrics.json").read_bytes()
+    assert metrics_without_cost(tmp_path) == metrics_without_cost(uninterrupted)
