@@ -17,6 +17,7 @@ from .cells import Cell, aggregate, grid_columns, metric_names
 from .comparison import Comparison, choose_baseline, compare
 from .grid import expected_jobs, not_started
 from .plots import bars, heatmap, paired, save
+from .rerun import current_code_version, rerun_reason
 from .runs import SECTIONS, Run, collect_runs
 from .tables import (
     SECTION_TITLES,
@@ -66,6 +67,8 @@ class SweepReport:
             f"{self.count('failed')} failed",
             f"{self.count('incomplete')} unfinished",
         ]
+        if self.count("unreadable"):
+            parts.append(f"{self.count('unreadable')} unreadable (left out)")
         if self.pending is not None:
             parts.append(f"{len(self.pending)} not started")
         return ", ".join(parts)
@@ -135,12 +138,32 @@ def write_report(report: SweepReport, rows: str = "loss", cols: str = "model") -
     return out
 
 
+def code_lines(runs: list[Run]) -> list[str]:
+    """A warning when runs were made with other code than this (git commit or package version)."""
+    current = current_code_version()
+    other = [r for r in runs if r.code_version and current and r.code_version != current]
+    if not other:
+        return []
+    versions = ", ".join(sorted({r.code_version for r in other}))
+    return [
+        f"  CODE {len(other)} run(s) were made with other code ({versions}) than this ({current}); "
+        "their results are kept (sweep.on_code_change=keep; rerun the sweep with sweep.on_code_change=rerun "
+        "to run them again; runs.csv: code_version)"
+    ]
+
+
 def summary(report: SweepReport) -> str:
     """What the end of a multirun prints: job counts, failures with their error, the table."""
     lines = [f"[seglightning] sweep {report.sweep_dir}: {report.status_line()}"]
     lines += [
         f"  FAILED {r.path.relative_to(report.sweep_dir)}: {r.error_line}" for r in report.runs if r.status == "failed"
     ]
+    lines += [f"  UNREADABLE {r.path.relative_to(report.sweep_dir)} (left out): {r.error}"
+              for r in report.runs if r.status == "unreadable"]
+    lines += [f"  RERUN {r.path.relative_to(report.sweep_dir)}: {rerun_reason(r.rerun)}"
+              for r in report.runs if r.rerun]
+    lines += code_lines(report.runs)
+    lines += [f"  IMAGES {', '.join(c.key)}: {c.image_note}" for c in report.comparisons if c.image_note]
     if report.cells:
         lines += ["", markdown_table(report.cells, report.columns, report.metrics)]
     return "\n".join(lines)
