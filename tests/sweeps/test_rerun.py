@@ -137,3 +137,36 @@ def test_a_code_change_keeps_the_run_with_a_warning_or_reruns_it_on_request(tmp_
 def test_a_bad_on_code_change_is_named(tmp_path):
     with pytest.raises(ValueError, match="sweep.on_code_change=always: use one of keep, rerun"):
         supersede_changed_run(train_config(tmp_path, "sweep.on_code_change=always"), tmp_path)
+
+
+@pytest.mark.slow
+def test_the_issue_repro_an_edited_experiment_reruns_its_job_through_the_cli(tmp_path):
+    from tests.sweeps.helpers import SHRINK, TINY_MODELS, run_cli
+
+    conf = tmp_path / "my_conf"
+    (conf / "experiment").mkdir(parents=True)
+    (conf / "model").mkdir()
+    (conf / "model" / "tiny_unet.yaml").write_text(TINY_MODELS["tiny_unet"])
+
+    def launch(lr: float) -> str:
+        (conf / "experiment" / "my_exp.yaml").write_text(
+            f"# @package _global_\nsweep_name: my_exp\nmodel: {{base_channels: 8}}\noptim:\n  lr: {lr}\n"
+        )
+        args = ["-m", "--config-dir", str(conf), "experiment=my_exp", "loss=ce", "seed=0", *ONE_STEP,
+                *(s for s in SHRINK if not s.startswith("optim.lr"))]
+        proc = run_cli("seglightning-train", *args, output=tmp_path / "out")
+        assert proc.returncode == 0, proc.stdout[-4000:]
+        return proc.stdout
+
+    launch(0.003)
+    sweep = tmp_path / "out" / "sweeps" / "my_exp"
+    (job,) = (p.parent for p in sweep.glob("*/metrics.json"))
+    out = launch(0.05)
+    assert "already complete" not in out and "config changed (optim.lr)" in out
+    assert f"RERUN {job.name}: optim.lr: 0.003 -> 0.05 (the earlier run is kept in {job.name}.stale-1)" in out
+    stale = job.with_name(f"{job.name}.stale-1")
+    assert lr_of(stale) == 0.003 and lr_of(job) == 0.05
+    assert (job / ".hydra" / "overrides.yaml").is_file() and not (stale / ".hydra").exists()
+    with open(sweep / "runs.csv", newline="") as f:
+        assert [r["run_dir"] for r in csv.DictReader(f)] == [job.name]
+    assert f"{job} already complete; skipping" in launch(0.05)
