@@ -190,6 +190,7 @@ def fit_and_test(run: PreparedRun) -> dict[str, Any]:
         best = run.checkpoint.best_model_path or None
         tested = trainer.test(run.module, datamodule=run.datamodule, ckpt_path=best, verbose=False)
         result["test"] = {k: float(v) for k, v in tested[0].items()} if tested else {}
+        result["test_split"] = run.datamodule.splits["test"]  # "val" where the dataset has no test split
     return result
 
 

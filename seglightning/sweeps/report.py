@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..report_table import test_label
 from .cells import Cell, aggregate, grid_columns, metric_names
 from .comparison import Comparison, choose_baseline, compare
 from .grid import expected_jobs, not_started
@@ -73,8 +74,17 @@ class SweepReport:
             parts.append(f"{len(self.pending)} not started")
         return ", ".join(parts)
 
+    def test_on_other_split(self) -> list[str]:
+        """The splits other than ``test`` that complete runs' test passes ran on (no test split)."""
+        complete = [r for r in self.runs if r.status == "complete"]
+        return sorted({r.test_split for r in complete if r.test_split not in (None, "test")})
+
     def section_title(self) -> str:
         monitor = next((r.monitor for r in self.runs if r.monitor), "val/mIoU")
+        splits = self.test_on_other_split()
+        if self.section == "test" and splits:  # never a test label on a pass that ran on val
+            return f"{test_label(splits[0])} metrics of the best checkpoint: the test pass ran on the " \
+                   f"{'/'.join(splits)} split (the dataset has no test split), not an independent test set"
         return SECTION_TITLES[self.section].format(monitor=monitor)
 
 
@@ -163,6 +173,9 @@ def summary(report: SweepReport) -> str:
     lines += [f"  RERUN {r.path.relative_to(report.sweep_dir)}: {rerun_reason(r.rerun)}"
               for r in report.runs if r.rerun]
     lines += code_lines(report.runs)
+    for split in report.test_on_other_split():
+        lines.append(f"  NOTE the test pass ran on the {split} split (the dataset has no test split): "
+                     f"test/ metrics are {test_label(split)}, not an independent test set (runs.csv: test_split)")
     lines += [f"  IMAGES {', '.join(c.key)}: {c.image_note}" for c in report.comparisons if c.image_note]
     if report.cells:
         lines += ["", markdown_table(report.cells, report.columns, report.metrics)]

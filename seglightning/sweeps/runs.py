@@ -45,6 +45,7 @@ class Run:
     monitor: str | None = None  # the metric that picked the best epoch
     code_version: str | None = None  # git commit (or package version) of the code that made it
     rerun: dict[str, Any] | None = None  # what differed from the run it superseded (sweeps/rerun.py)
+    test_split: str | None = None  # the split of the test pass ("val" where the dataset has no test split)
 
     @property
     def error_line(self) -> str:
@@ -176,6 +177,7 @@ def load_run(path: Path) -> Run:
         monitor=result.get("monitor"),
         code_version=code_version(meta),
         rerun=meta.get("rerun") if isinstance(meta.get("rerun"), dict) else None,
+        test_split=str(result["test_split"]) if result.get("test_split") else None,
     )
 
 

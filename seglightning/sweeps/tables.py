@@ -34,7 +34,7 @@ def _section_keys(runs: Sequence[Run], section: str) -> list[str]:
 def run_rows(runs: Sequence[Run], columns: Sequence[str], sweep_dir: Path) -> tuple[list[str], list[list[object]]]:
     """Header and rows of ``runs.csv``: grid values, seed, status, every metric, run dir, error."""
     metric_cols = [(s, k) for s in SECTIONS for k in _section_keys(runs, s)]
-    header = [*columns, SEED, "status", *(f"{s}/{k}" for s, k in metric_cols), "run_dir", "error",
+    header = [*columns, SEED, "status", "test_split", *(f"{s}/{k}" for s, k in metric_cols), "run_dir", "error",
               "code_version", "code_differs", "rerun"]
     current = current_code_version()
     rows = []
@@ -43,7 +43,7 @@ def run_rows(runs: Sequence[Run], columns: Sequence[str], sweep_dir: Path) -> tu
         for section, key in metric_cols:
             raw = r.metrics.get(section, {})
             values.append(raw.get(key, raw.get(PREFIX[section] + key, "")))
-        rows.append([*cell_of(r, columns), "" if r.seed is None else r.seed, r.status, *values,
+        rows.append([*cell_of(r, columns), "" if r.seed is None else r.seed, r.status, r.test_split or "", *values,
                      str(r.path.relative_to(sweep_dir)), r.error or "", r.code_version or "",
                      code_differs(r, current), rerun_reason(r.rerun) if r.rerun else ""])
     return header, rows
