@@ -98,7 +98,7 @@ def _read_meta(run_dir: Path) -> dict[str, Any]:
 
 def _other_rank() -> bool:
     """True in a process that is not the launching one (rank > 0 of a multi-process run)."""
-    return any(os.environ.get(v, "0") != "0" for v in ("RANK", "LOCAL_RANK", "NODE_RANK"))
+    return any(os.environ.get(v, "0") != "0" for v in ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID"))
 
 
 def move_aside(run_dir: Path) -> Path:

@@ -104,10 +104,12 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 def _labels(path: Path, config: dict[str, Any]) -> dict[str, str]:
     """Group choices from Hydra's ``.hydra/hydra.yaml``; else the names in the run's config."""
-    hydra = _read_checked(path, ".hydra/hydra.yaml", dict, []) or {}  # damaged: labels from the config
-    runtime = (hydra.get("hydra") or {}).get("runtime") if isinstance(hydra.get("hydra"), dict) else None
-    choices = (runtime or {}).get("choices") or {} if isinstance(runtime, dict) else {}
-    fallback = {"loss": lambda: _config_loss_label(config), "model": lambda: (config.get("model") or {}).get("name")}
+    choices: Any = _read_checked(path, ".hydra/hydra.yaml", dict, []) or {}  # damaged: labels from the config
+    for key in ("hydra", "runtime", "choices"):
+        choices = choices.get(key) if isinstance(choices, dict) else None
+    choices = choices if isinstance(choices, dict) else {}
+    model = config.get("model") if isinstance(config.get("model"), dict) else {}
+    fallback = {"loss": lambda: _config_loss_label(config), "model": lambda: model.get("name")}
     return {k: str(choices.get(k) or fallback[k]()) for k in LABELS}
 
 
