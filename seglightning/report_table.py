@@ -11,6 +11,11 @@ from rich.table import Table
 HEADLINE = ("mIoU", "mDice", "bF1", "pixel_acc")  # the headline metrics of runs and sweep reports
 
 
+def test_label(split: str | None) -> str:
+    """``test``, or ``test (= val)`` when the test pass ran on another split (no test split)."""
+    return "test" if split in (None, "test") else f"test (= {split})"
+
+
 def _fmt(v: Any) -> str:
     return "-" if v is None else f"{v:.4f}"
 
@@ -22,7 +27,9 @@ def print_metrics(result: dict[str, Any], class_names: Sequence[str] | None = No
     table = Table(title="seglightning metrics")
     table.add_column("metric")
     for c, _ in columns:
-        table.add_column(c + (f" (epoch {result['best'].get('epoch', '?')})" if c == "best" else ""), justify="right")
+        label = test_label(result.get("test_split")) if c == "test" else c
+        epoch = f" (epoch {result['best'].get('epoch', '?')})" if c == "best" else ""
+        table.add_column(label + epoch, justify="right")
     names = [*HEADLINE, "loss"] + [f"IoU/{n}" for n in (class_names or [])]
     for name in names:
         values = [result[c].get(p + name) for c, p in columns]

@@ -42,6 +42,7 @@ from .run_dir import (
     write_metrics,
     write_run_files,
 )
+from .sweeps.rerun import supersede_changed_run
 from .tracking.loggers import build_loggers, finish_trackers
 from .tracking.media_callback import TrackerMedia
 from .tracking.predictions import SavePredictions
@@ -193,6 +194,7 @@ def fit_and_test(run: PreparedRun) -> dict[str, Any]:
         best = run.checkpoint.best_model_path or None
         tested = trainer.test(run.module, datamodule=run.datamodule, ckpt_path=best, verbose=False)
         result["test"] = {k: float(v) for k, v in tested[0].items()} if tested else {}
+        result["test_split"] = run.datamodule.splits["test"]  # "val" where the dataset has no test split
     cost = next((cb for cb in trainer.callbacks if isinstance(cb, RunCost)), None)
     if cost is not None:
         result["cost"] = cost.summary()  # run_cost.py: times, images/s, memory peaks, device-hours
@@ -203,9 +205,11 @@ def train(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> dict[str, An
     """Fit and test one configuration; returns the content of ``metrics.json``.
 
     ``callbacks`` are added to the configured ones (``seglightning-tune`` adds Optuna's pruning).
-    A run whose ``metrics.json`` says complete is skipped under ``resume=auto``.
+    Under ``resume=auto`` a run whose ``metrics.json`` says complete is skipped, and an unfinished
+    one resumed, only if its config is this one (:mod:`seglightning.sweeps.rerun`).
     """
     run_dir = Path(cfg.run_dir).resolve()
+    rerun = supersede_changed_run(cfg, run_dir)  # a changed config: the earlier run moves aside
     done = finished(run_dir) if cfg.resume == "auto" else None
     if done is not None:
         print(f"[seglightning] {run_dir} already complete; skipping (resume=never to rerun)")
@@ -214,6 +218,8 @@ def train(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> dict[str, An
     try:
         with finish_trackers(run.loggers):  # one tracker run per job, ended even when the job fails
             write_run_files(cfg, run_dir, run.ckpt_path)
+            if rerun:
+                add_run_meta(run_dir, rerun=rerun)
             result = fit_and_test(run)
     except Interrupted as stop:  # a stop signal: last.ckpt is written; record, requeue, exit
         record_interruption(run_dir, stop)

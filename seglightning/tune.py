@@ -8,6 +8,13 @@ callback on ``study.metric``, and returns that metric at the best epoch. A rerun
 command continues the study until ``study.n_trials`` trials have finished (complete or pruned).
 At the end ``trials.csv`` and ``best.json`` are written to the study dir.
 
+A study is one search: its identity (:func:`study_identity`) is the search space, the objective
+(``study.metric``, ``study.direction``) and the fixed config (every other key that can change
+results, as :mod:`seglightning.sweeps.rerun` decides). The default ``study.name`` is
+``study-<hash of it>``, so another model or loss starts another study. The identity is stored in
+the study; a study reused (same name) with another config is an error listing the differences,
+unless ``study.continue=true``.
+
 A running trial sends a heartbeat to the storage every ``study.heartbeat`` seconds (Optuna's
 ``RDBStorage`` heartbeat). A trial whose process was killed stops sending them; the next launch
 (and every new trial) marks a RUNNING trial without a heartbeat for ``2 × study.heartbeat``
@@ -18,6 +25,8 @@ shows as RUNNING forever and the study runs a replacement trial.
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,6 +42,60 @@ PRUNERS = {"median": "MedianPruner", "percentile": "PercentilePruner", "hyperban
            "successive_halving": "SuccessiveHalvingPruner", "none": "NopPruner"}
 DIRECTIONS = {"maximize": "max", "minimize": "min"}
 OWN_KEYS = ("run_dir", "callbacks.checkpoint.mode")  # set per trial; command-line values are replaced
+
+
+STUDY_KEYS = ("study.metric", "study.direction")  # the parts of the study node that define the search
+
+
+def study_identity(cfg: DictConfig) -> dict[str, Any]:
+    """What makes a study one search: ``{flat key: value}`` of the search space (``search_space.*``),
+    the objective and the fixed config (neither searched nor ignorable, see :func:`study_name`)."""
+    from .sweeps.rerun import flatten, ignored
+
+    space = flatten_space(OmegaConf.to_container(cfg.search_space, resolve=True))
+    plain = OmegaConf.to_container(cfg, resolve=False)  # a copy, interpolations kept
+    for key in ("hydra", "run_dir", "search_space"):  # Hydra's own; the job's dir; taken apart below
+        plain.pop(key, None)
+    plain.get("study", {}).pop("name", None)  # this very value
+    resolved = flatten(OmegaConf.to_container(OmegaConf.create(plain), resolve=True))
+    fixed = {k: v for k, v in resolved.items() if not k.startswith("study.")}
+    searched = tuple(space)
+    identity = {
+        k: v for k, v in fixed.items()
+        if not ignored(k) and k not in OWN_KEYS and not any(k == s or k.startswith(s + ".") for s in searched)
+    }
+    identity.update({k: OmegaConf.select(cfg, k) for k in STUDY_KEYS})
+    identity.update({f"search_space.{k}": v for k, v in flatten({key: dict(spec) for key, spec in space.items()},
+                                                                 "").items()})
+    return identity
+
+
+def study_name(*, _root_: DictConfig) -> str:
+    """The default ``study.name``: ``study-<8 hex digits of the study's identity>``."""
+    text = json.dumps(study_identity(_root_), sort_keys=True, default=str)
+    return f"study-{hashlib.sha1(text.encode()).hexdigest()[:8]}"
+
+
+def check_study_config(study: Any, cfg: DictConfig) -> None:
+    """Store the study's identity in a new study; a study made with another config is an error
+    listing the differences, unless ``study.continue=true``."""
+    from .sweeps.rerun import config_differences
+
+    identity = json.loads(json.dumps(study_identity(cfg), default=str))  # as the storage returns it
+    stored = study.user_attrs.get("config")
+    if stored is None:
+        study.set_user_attr("config", identity)
+        return
+    changed = config_differences(stored, identity)
+    if not changed:
+        return
+    listed = "; ".join(f"{k}: {old} -> {new}" for k, (old, new) in changed.items())
+    if not cfg.study.get("continue"):
+        raise ValueError(
+            f"study {study.study_name} was made with another config ({listed}); give another study.name "
+            "(or none: the default name follows the config), or continue this study anyway with study.continue=true"
+        )
+    print(f"[seglightning] continuing study {study.study_name} with another config (study.continue=true): {listed}")
 
 
 def _build(module: Any, names: dict[str, str], spec: dict[str, Any], what: str) -> Any:
@@ -236,6 +299,7 @@ def tune(cfg: DictConfig) -> dict[str, Any] | None:
         sampler=_build(optuna.samplers, SAMPLERS, OmegaConf.to_container(cfg.study.sampler, resolve=True), "sampler"),
         pruner=_build(optuna.pruners, PRUNERS, OmegaConf.to_container(cfg.study.pruner, resolve=True), "pruner"),
     )
+    check_study_config(study, cfg)
     optuna.storages.fail_stale_trials(study)  # trials of killed processes (Optuna also checks before each trial)
     finished = (TrialState.COMPLETE, TrialState.PRUNED)
     remaining = int(cfg.study.n_trials) - len(study.get_trials(deepcopy=False, states=finished))

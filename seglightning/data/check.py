@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader, Dataset
 from ..registry import lookup
 from .io import DatasetError, header_size
 from .reader import LEVELS
-from .registry import DATASETS
+from .registry import DATASETS, resolve_splits
 
 
 @dataclass
@@ -44,6 +44,7 @@ class CheckReport:
     class_names: Sequence[str] = ()
     ignore_index: int = 255
     splits: list[SplitReport] = field(default_factory=list)
+    stages: dict[str, str] = field(default_factory=dict)  # train/val/test -> the split each reads
 
     @property
     def problems(self) -> list[str]:
@@ -61,6 +62,10 @@ class CheckReport:
             sizes = ", ".join(f"{w}x{h} x{n}" for (w, h), n in s.sizes.most_common(4))
             more = f", … ({len(s.sizes)} sizes)" if len(s.sizes) > 4 else ""
             lines.append(f"{s.split:<10} {s.images:>7}  {sizes}{more}")
+        for stage, split in self.stages.items():  # every split a run reads, including a test pass on val
+            own = stage == split
+            lines.append(f"{stage} split: {split}" + ("" if own else f" (the {stage} pass runs on the {split} split: "
+                                                                     f"no {stage} split of its own)"))
         counted = [s for s in self.splits if s.pixels is not None and s.pixels.sum() > 0]
         if counted and self.class_names:
             lines += ["", "class pixel frequency (share of labelled pixels; void: share of all pixels)"]
@@ -169,7 +174,9 @@ def main(cfg: Mapping[str, Any]) -> int:
     returns 0 when the dataset is clean, 1 otherwise."""
     data = dict(cfg["data"])
     opts = dict(cfg.get("check") or {})
-    splits = list(dict.fromkeys((data.get("splits") or {}).values())) or None
+    stages = resolve_splits(lookup(DATASETS, data["name"], "dataset", "data.name"), data.get("root"),
+                            dict(data.get("splits") or {}))
+    splits = list(dict.fromkeys(stages.values())) or None
     kwargs = dict(data.get("dataset") or {})
     if data.get("instances"):
         kwargs["instances"] = True
@@ -181,5 +188,6 @@ def main(cfg: Mapping[str, Any]) -> int:
         level=str(opts.get("level", "full")),
         workers=int(opts.get("workers", data.get("num_workers", 0)) or 0),
     )
+    report.stages = stages
     print(report.render())
     return 0 if report.ok else 1

@@ -30,7 +30,7 @@ from torch.utils.data import DataLoader, Dataset
 from ..compat import train_batches_done
 from ..registry import lookup
 from .extras import EXTRAS
-from .registry import DATASETS
+from .registry import DATASETS, resolve_splits
 from .resumable import ResumableDataLoader
 from .samplers import ShardSampler
 from .statistics import class_frequency
@@ -170,7 +170,7 @@ class SegmentationDataModule(L.LightningDataModule):
         self.name, self.root = name, root
         self.batch_size, self.val_batch_size = batch_size, val_batch_size or batch_size
         self.num_workers, self.pin_memory, self.drop_last = num_workers, pin_memory, drop_last
-        self.splits = {**DEFAULT_SPLITS, **(splits or {})}
+        self.splits = resolve_splits(self.dataset_cls, root, {**DEFAULT_SPLITS, **(splits or {})})
         self.dataset_kwargs = dict(dataset or {})
         self.transform_specs = dict(transforms or {})
         self.extras: tuple[str, ...] = ()

@@ -18,7 +18,9 @@ Layout (``data.root``)::
 an RGB PNG is a colour mask when ``colors`` are given, or an index mask if it is gray (r = g = b)).
 Splits: ``splits/<split>.txt`` when that folder exists; otherwise a seeded random split of all
 stems (sorted, then permuted by ``numpy.random.default_rng(seed)``): the first
-``round(val_ratio * n)`` are ``val``, the rest ``train``; ``all`` is every stem.
+``round(val_ratio * n)`` are ``val``, the rest ``train``; ``all`` is every stem. The ``test`` split
+is ``splits/test.txt`` when it exists, else the ``val`` split (:meth:`FolderSegmentation.resolve_split`;
+the run records ``test_split: val`` and labels it ``test (= val)``).
 """
 
 from __future__ import annotations
@@ -98,6 +100,13 @@ class FolderSegmentation(SegmentationReader):
     """Images and masks matched by stem, classes (and colours) from a YAML file."""
 
     splits = ("train", "val")
+
+    @classmethod
+    def resolve_split(cls, root: str | Path, split: str) -> str:
+        """The split actually read for ``split``: ``test`` is ``val`` without ``splits/test.txt``."""
+        if split == "test" and not (Path(root) / "splits" / "test.txt").is_file():
+            return "val"
+        return split
 
     def __init__(
         self,

@@ -18,3 +18,10 @@ DATASETS: dict[str, Any] = {}
 
 def register_dataset(name: str) -> Callable[[Any], Any]:
     return _register(DATASETS, name)
+
+
+def resolve_splits(dataset_cls: Any, root: str | None, splits: dict[str, str]) -> dict[str, str]:
+    """``{stage: split}`` with each split as the reader will read it (``folder``: ``test`` is ``val``
+    without ``splits/test.txt``); the test pass's split is recorded as ``test_split``."""
+    resolve = getattr(dataset_cls, "resolve_split", None)
+    return {stage: resolve(root, split) if resolve and root else split for stage, split in splits.items()}

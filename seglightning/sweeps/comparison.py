@@ -6,7 +6,9 @@ default: the first cell of the grid).
   with its mean, 95 % Student-t interval and the exact sign-flip p-value
   (:mod:`~seglightning.sweeps.stats`).
 - Paired over test images (mIoU only): the percentile bootstrap of the dataset-level mIoU
-  difference over the images of each run's ``per_image.csv``, pooled over the common seeds.
+  difference over the images of each run's ``per_image.csv``, pooled over the common seeds. Only
+  the images every compared run scored count; when the runs disagree on the image set (a file cut
+  short, another data version) the comparison says so (``image_note``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 
 from .cells import Cell
 from .per_image import read_image_counts
-from .stats import BootstrapResult, Summary, paired_bootstrap, sign_flip_pvalue, t_interval
+from .stats import BootstrapResult, ImageCounts, Summary, paired_bootstrap, sign_flip_pvalue, t_interval
 
 BOOTSTRAP_METRIC = "mIoU"
 
@@ -33,6 +35,7 @@ class Comparison:
     p_value: float  # exact sign-flip permutation test
     bootstrap: BootstrapResult | None = None  # per-image bootstrap (mIoU only)
     bootstrap_split: str | None = None  # the split of the per-image files (test, or val)
+    image_note: str | None = None  # set when the compared runs disagree on the image set
 
 
 def parse_baseline(text: str) -> dict[str, str]:
@@ -70,19 +73,36 @@ def _by_seed(cell: Cell, section: str, metric: str) -> dict[int, float]:
     return {r.seed: v for r in cell.runs if r.seed is not None and (v := r.value(section, metric)) is not None}
 
 
-def _bootstrap(baseline: Cell, cell: Cell, seeds: Sequence[int]) -> tuple[BootstrapResult | None, str | None]:
-    """Per-image bootstrap over the runs of ``seeds`` that wrote ``per_image.csv`` of one split."""
-    read = {}
+def image_set_note(counts: dict[str, ImageCounts]) -> str | None:
+    """Why the bootstrap used fewer images than a run scored: ``counts`` (run dir -> its images)
+    disagree on the image set. None when every run has the same images."""
+    sets = {name: set(c.ids) for name, c in counts.items()}
+    common = set.intersection(*sets.values()) if sets else set()
+    if all(s == common for s in sets.values()):
+        return None
+    sizes = ", ".join(f"{name}: {len(s)}" for name, s in sets.items())
+    return f"the runs disagree on the image set; the bootstrap uses the {len(common)} images common to all ({sizes})"
+
+
+def _bootstrap(
+    baseline: Cell, cell: Cell, seeds: Sequence[int]
+) -> tuple[BootstrapResult | None, str | None, str | None]:
+    """Per-image bootstrap over the runs of ``seeds`` that wrote ``per_image.csv`` of one split, on
+    the images common to them; and the note when they disagree on the image set."""
+    read, names = {}, {}
     for c in (baseline, cell):
         for r in c.runs:
             if r.seed in seeds and (found := read_image_counts(r.path)) is not None:
                 read[(c.key, r.seed)] = found
+                names[(c.key, r.seed)] = r.path.name
     both = [s for s in seeds if (baseline.key, s) in read and (cell.key, s) in read]
     splits = {read[(k, s)][0] for k in (baseline.key, cell.key) for s in both}
     if not both or len(splits) != 1:
-        return None, None
+        return None, None, None
+    used = [(k, s) for k in (baseline.key, cell.key) for s in both]
+    note = image_set_note({names[u]: read[u][1] for u in used})
     result = paired_bootstrap([read[(baseline.key, s)][1] for s in both], [read[(cell.key, s)][1] for s in both])
-    return result, splits.pop()
+    return result, splits.pop(), note
 
 
 def compare(cells: Sequence[Cell], baseline: Cell, section: str, metrics: Sequence[str]) -> list[Comparison]:
@@ -95,7 +115,7 @@ def compare(cells: Sequence[Cell], baseline: Cell, section: str, metrics: Sequen
             base, other = _by_seed(baseline, section, metric), _by_seed(cell, section, metric)
             seeds = sorted(set(base) & set(other))
             differences = [other[s] - base[s] for s in seeds]
-            boot, split = _bootstrap(baseline, cell, seeds) if metric == BOOTSTRAP_METRIC else (None, None)
+            boot, split, note = _bootstrap(baseline, cell, seeds) if metric == BOOTSTRAP_METRIC else (None,) * 3
             out.append(
                 Comparison(
                     cell.key,
@@ -106,6 +126,7 @@ def compare(cells: Sequence[Cell], baseline: Cell, section: str, metrics: Sequen
                     sign_flip_pvalue(differences),
                     boot,
                     split,
+                    note,
                 )
             )
     return out

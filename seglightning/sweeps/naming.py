@@ -46,8 +46,16 @@ def sweep_dir(sweep_name: str | None, timestamp: str) -> str:
     return f"sweeps/{sweep_name}"
 
 
+def study_name(*, _root_: Any) -> str:
+    """``${seglightning.study_name:}``: the default study name of ``seglightning-tune``."""
+    from ..tune import study_name as name
+
+    return name(_root_=_root_)
+
+
 def register_resolvers() -> None:
-    """Make ``${seglightning.job_dir:...}`` and ``${seglightning.sweep_dir:...}`` available (idempotent)."""
-    for name, fn in ((RESOLVER, job_dir), (SWEEP_RESOLVER, sweep_dir)):
+    """Make ``${seglightning.job_dir:...}``, ``${seglightning.sweep_dir:...}`` and
+    ``${seglightning.study_name:}`` available (idempotent)."""
+    for name, fn in ((RESOLVER, job_dir), (SWEEP_RESOLVER, sweep_dir), ("seglightning.study_name", study_name)):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)

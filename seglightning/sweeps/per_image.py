@@ -13,20 +13,40 @@ from .stats import ImageCounts
 
 
 def read_image_counts(run_dir: Path) -> tuple[str, ImageCounts] | None:
-    """``(split, counts)`` of the run's per-image file; None if the run has none."""
+    """``(split, counts)`` of the run's per-image file; None if the run has none (or no rows).
+    A file that is not such a table (no ``id`` or ``TP/<class>`` columns, a row cut short, a count
+    that is no integer) raises a ``ValueError`` naming the file and the line."""
     path = Path(run_dir) / PER_IMAGE_FILE
     if not path.is_file():
         return None
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
+    try:
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            rows = list(reader)
+            header = list(reader.fieldnames or [])
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise ValueError(f"{path}: cannot be read as CSV ({error})") from error
     if not rows:
         return None
-    classes = [k[len("TP/"):] for k in rows[0] if k.startswith("TP/")]
-
-    def counts(kind: str) -> np.ndarray:
-        return np.array([[int(r[f"{kind}/{c}"]) for c in classes] for r in rows], dtype=np.int64).reshape(
-            len(rows), len(classes)
+    classes = [k[len("TP/"):] for k in header if k.startswith("TP/")]
+    needed = ["id", *(f"{kind}/{c}" for kind in ("TP", "FP", "FN") for c in classes)]
+    missing = [k for k in needed if k not in header]
+    if missing or not classes:
+        raise ValueError(
+            f"{path}: not a per-image table (missing column {(missing or ['TP/<class>'])[0]}; "
+            f"header: {','.join(header)[:120]}); rerun the job's test pass or delete the file"
         )
-
+    values = np.zeros((3, len(rows), len(classes)), dtype=np.int64)
+    for line, row in enumerate(rows, start=2):
+        for k, kind in enumerate(("TP", "FP", "FN")):
+            for j, c in enumerate(classes):
+                text = row.get(f"{kind}/{c}")
+                try:
+                    values[k, line - 2, j] = int(text)
+                except (TypeError, ValueError):
+                    raise ValueError(
+                        f"{path}, line {line}: {kind}/{c} is {text!r}, not a count (the file is cut short or "
+                        "damaged); rerun the job's test pass or delete the file"
+                    ) from None
     split = rows[0].get("split") or "?"
-    return split, ImageCounts([r["id"] for r in rows], counts("TP"), counts("FP"), counts("FN"))
+    return split, ImageCounts([r["id"] for r in rows], values[0], values[1], values[2])

@@ -15,12 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..report_table import test_label
 from .cells import Cell, aggregate, grid_columns, metric_names
 from .comparison import Comparison, choose_baseline, compare
 from .cost import total_cost
 from .grid import expected_jobs, not_started
 from .html import write_pages
 from .plots import bars, heatmap, paired, save
+from .rerun import current_code_version, rerun_reason
 from .runs import SECTIONS, Run, collect_runs
 from .tables import (
     SECTION_TITLES,
@@ -70,12 +72,23 @@ class SweepReport:
             f"{self.count('failed')} failed",
             f"{self.count('incomplete')} unfinished",
         ]
+        if self.count("unreadable"):
+            parts.append(f"{self.count('unreadable')} unreadable (left out)")
         if self.pending is not None:
             parts.append(f"{len(self.pending)} not started")
         return ", ".join(parts)
 
+    def test_on_other_split(self) -> list[str]:
+        """The splits other than ``test`` that complete runs' test passes ran on (no test split)."""
+        complete = [r for r in self.runs if r.status == "complete"]
+        return sorted({r.test_split for r in complete if r.test_split not in (None, "test")})
+
     def section_title(self) -> str:
         monitor = next((r.monitor for r in self.runs if r.monitor), "val/mIoU")
+        splits = self.test_on_other_split()
+        if self.section == "test" and splits:  # never a test label on a pass that ran on val
+            return f"{test_label(splits[0])} metrics of the best checkpoint: the test pass ran on the " \
+                   f"{'/'.join(splits)} split (the dataset has no test split), not an independent test set"
         return SECTION_TITLES[self.section].format(monitor=monitor)
 
 
@@ -143,12 +156,35 @@ def write_report(
     return out | write_pages(report, headline, gallery_seed)
 
 
+def code_lines(runs: list[Run]) -> list[str]:
+    """A warning when runs were made with other code than this (git commit or package version)."""
+    current = current_code_version()
+    other = [r for r in runs if r.code_version and current and r.code_version != current]
+    if not other:
+        return []
+    versions = ", ".join(sorted({r.code_version for r in other}))
+    return [
+        f"  CODE {len(other)} run(s) were made with other code ({versions}) than this ({current}); "
+        "their results are kept (sweep.on_code_change=keep; rerun the sweep with sweep.on_code_change=rerun "
+        "to run them again; runs.csv: code_version)"
+    ]
+
+
 def summary(report: SweepReport) -> str:
     """What the end of a multirun prints: job counts, failures with their error, the table."""
     lines = [f"[seglightning] sweep {report.sweep_dir}: {report.status_line()}; {total_cost(report.runs)}"]
     lines += [
         f"  FAILED {r.path.relative_to(report.sweep_dir)}: {r.error_line}" for r in report.runs if r.status == "failed"
     ]
+    lines += [f"  UNREADABLE {r.path.relative_to(report.sweep_dir)} (left out): {r.error}"
+              for r in report.runs if r.status == "unreadable"]
+    lines += [f"  RERUN {r.path.relative_to(report.sweep_dir)}: {rerun_reason(r.rerun)}"
+              for r in report.runs if r.rerun]
+    lines += code_lines(report.runs)
+    for split in report.test_on_other_split():
+        lines.append(f"  NOTE the test pass ran on the {split} split (the dataset has no test split): "
+                     f"test/ metrics are {test_label(split)}, not an independent test set (runs.csv: test_split)")
+    lines += [f"  IMAGES {', '.join(c.key)}: {c.image_note}" for c in report.comparisons if c.image_note]
     if report.cells:
         lines += ["", markdown_table(report.cells, report.columns, report.metrics)]
     return "\n".join(lines)

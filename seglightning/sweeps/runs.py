@@ -5,6 +5,10 @@ has a ``status`` (written by :func:`seglightning.train.train`). Its grid values 
 overrides of the job; the loss and architecture labels are the config-group choices (``loss=ce``,
 ``model=deeplabv3plus``), so two configs of the same family (``unet`` and ``unet_resnet34``) stay
 apart.
+
+A run dir whose ``config.yaml``, ``overrides.yaml``, ``metrics.json`` or ``per_image.csv`` cannot be
+read is ``unreadable``: the report leaves it out and names the file and the reason. Run dirs that a
+rerun with another config superseded (``<name>.stale-<n>``, :mod:`.rerun`) are not runs of the sweep.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ import yaml
 from ..losses.spec import loss_label
 from ..run_dir import METRICS_FILE, SCORE_SECTIONS
 from ..strict_json import nan_for_null
+from .per_image import read_image_counts
+from .rerun import code_version, is_stale
 
 SECTIONS = SCORE_SECTIONS  # the metric groups of metrics.json
 PREFIX = {"final": "val/", "best": "val/", "test": "test/"}  # how each group's metric names start
@@ -31,13 +37,16 @@ class Run:
     """One job of a sweep: where it is, what it was, how far it got."""
 
     path: Path
-    status: str  # complete | failed | incomplete (running, interrupted, or not started yet)
+    status: str  # complete | failed | unreadable | incomplete (running, interrupted, or not started yet)
     overrides: dict[str, str]  # the job's Hydra task overrides, key -> value as typed
     labels: dict[str, str]  # {"loss": group choice, "model": group choice}
     seed: int | None
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)  # section -> {metric: value}
     error: str | None = None
     monitor: str | None = None  # the metric that picked the best epoch
+    code_version: str | None = None  # git commit (or package version) of the code that made it
+    rerun: dict[str, Any] | None = None  # what differed from the run it superseded (sweeps/rerun.py)
+    test_split: str | None = None  # the split of the test pass ("val" where the dataset has no test split)
 
     @property
     def error_line(self) -> str:
@@ -50,10 +59,17 @@ class Run:
 
 
 def is_run_dir(path: Path) -> bool:
+    if is_stale(path):
+        return False
     if (path / ".hydra" / "hydra.yaml").is_file():
         return True
     metrics = path / METRICS_FILE
-    return metrics.is_file() and "status" in _read_json(metrics)
+    if not metrics.is_file():
+        return False
+    try:
+        return "status" in json.loads(metrics.read_text())
+    except (OSError, ValueError, TypeError):
+        return True  # a damaged metrics.json: reported as unreadable, not silently dropped
 
 
 def find_run_dirs(sweep_dir: Path) -> list[Path]:
@@ -87,15 +103,14 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _read_yaml(path: Path) -> Any:
-    return yaml.safe_load(path.read_text()) if path.is_file() else None
-
-
 def _labels(path: Path, config: dict[str, Any]) -> dict[str, str]:
     """Group choices from Hydra's ``.hydra/hydra.yaml``; else the names in the run's config."""
-    hydra = _read_yaml(path / ".hydra" / "hydra.yaml") or {}
-    choices = hydra.get("hydra", {}).get("runtime", {}).get("choices", {})
-    fallback = {"loss": lambda: _config_loss_label(config), "model": lambda: (config.get("model") or {}).get("name")}
+    choices: Any = _read_checked(path, ".hydra/hydra.yaml", dict, []) or {}  # damaged: labels from the config
+    for key in ("hydra", "runtime", "choices"):
+        choices = choices.get(key) if isinstance(choices, dict) else None
+    choices = choices if isinstance(choices, dict) else {}
+    model = config.get("model") if isinstance(config.get("model"), dict) else {}
+    fallback = {"loss": lambda: _config_loss_label(config), "model": lambda: model.get("name")}
     return {k: str(choices.get(k) or fallback[k]()) for k in LABELS}
 
 
@@ -108,22 +123,64 @@ def _config_loss_label(config: dict[str, Any]) -> str | None:
         return None
 
 
+def _problem(name: str, error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{name}: {type(error).__name__}" + (f": {text[0]}" if text else "")
+
+
+def _read_checked(path: Path, name: str, kind: type, problems: list[str]) -> Any:
+    """The content of ``path/name`` (YAML or JSON) if it is a ``kind``; None if the file is absent.
+    A file that cannot be read, or holds something else, adds its reason to ``problems``."""
+    file = path / name
+    if not file.is_file():
+        return None
+    try:
+        text = file.read_text()
+        value = json.loads(text) if name.endswith(".json") else yaml.safe_load(text)
+    except (OSError, ValueError, yaml.YAMLError) as error:
+        problems.append(_problem(name, error))
+        return None
+    if not isinstance(value, kind):
+        found = "nothing (empty file)" if value is None else type(value).__name__
+        problems.append(f"{name}: expected a {'mapping' if kind is dict else 'list'}, found {found}")
+        return None
+    return value
+
+
 def load_run(path: Path) -> Run:
-    """Read one run dir; missing files make an ``incomplete`` run, never an error."""
-    config = _read_yaml(path / "config.yaml") or _read_yaml(path / ".hydra" / "config.yaml") or {}
-    overrides = _read_yaml(path / ".hydra" / "overrides.yaml") or _read_yaml(path / "overrides.yaml") or []
-    result = _read_json(path / METRICS_FILE)
-    status = result.get("status")
+    """Read one run dir. Missing files make an ``incomplete`` run; files that cannot be read make
+    an ``unreadable`` one (its ``error`` names them), never an error."""
+    problems: list[str] = []
+    config = (
+        _read_checked(path, "config.yaml", dict, problems)
+        if (path / "config.yaml").is_file()
+        else _read_checked(path, ".hydra/config.yaml", dict, problems)
+    ) or {}
+    overrides = (
+        _read_checked(path, ".hydra/overrides.yaml", list, problems)
+        or _read_checked(path, "overrides.yaml", list, problems)
+        or []
+    )
+    result = _read_checked(path, METRICS_FILE, dict, problems) or {}
+    try:
+        read_image_counts(path)
+    except ValueError as error:
+        problems.append(str(error).removeprefix(f"{path}/"))
+    meta = _read_json(path / "run_meta.json")
+    status = "unreadable" if problems else result.get("status")
     seed = config.get("seed")
     return Run(
         path=path,
-        status=status if status in ("complete", "failed") else "incomplete",
+        status=status if status in ("complete", "failed", "unreadable") else "incomplete",
         overrides=parse_overrides([str(o) for o in overrides]),
         labels=_labels(path, config),
         seed=int(seed) if isinstance(seed, int) else None,
-        metrics={s: nan_for_null(result[s]) for s in SECTIONS if isinstance(result.get(s), dict)},
-        error=result.get("error"),
+        metrics={} if problems else {s: nan_for_null(result[s]) for s in SECTIONS if isinstance(result.get(s), dict)},
+        error="; ".join(problems) if problems else result.get("error"),
         monitor=result.get("monitor"),
+        code_version=code_version(meta),
+        rerun=meta.get("rerun") if isinstance(meta.get("rerun"), dict) else None,
+        test_split=str(result["test_split"]) if result.get("test_split") else None,
     )
 
 

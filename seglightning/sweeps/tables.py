@@ -12,6 +12,7 @@ from pathlib import Path
 from .cells import HEADLINE, SEED, Cell, cell_of, ranking
 from .comparison import Comparison
 from .cost import CELL_COST, COST_COLUMNS, cell_cost, cost_values, format_cost
+from .rerun import current_code_version, rerun_reason
 from .runs import PREFIX, SECTIONS, Run
 from .stats import BOOTSTRAP_DRAWS, Summary
 
@@ -34,16 +35,26 @@ def _section_keys(runs: Sequence[Run], section: str) -> list[str]:
 def run_rows(runs: Sequence[Run], columns: Sequence[str], sweep_dir: Path) -> tuple[list[str], list[list[object]]]:
     """Header and rows of ``runs.csv``: grid values, seed, status, every metric, run dir, error."""
     metric_cols = [(s, k) for s in SECTIONS for k in _section_keys(runs, s)]
-    header = [*columns, SEED, "status", *(f"{s}/{k}" for s, k in metric_cols), *COST_COLUMNS, "run_dir", "error"]
+    header = [*columns, SEED, "status", "test_split", *(f"{s}/{k}" for s, k in metric_cols), *COST_COLUMNS,
+              "run_dir", "error", "code_version", "code_differs", "rerun"]
+    current = current_code_version()
     rows = []
     for r in runs:
         values = []
         for section, key in metric_cols:
             raw = r.metrics.get(section, {})
             values.append(raw.get(key, raw.get(PREFIX[section] + key, "")))
-        rows.append([*cell_of(r, columns), "" if r.seed is None else r.seed, r.status, *values, *cost_values(r),
-                     str(r.path.relative_to(sweep_dir)), r.error or ""])
+        rows.append([*cell_of(r, columns), "" if r.seed is None else r.seed, r.status, r.test_split or "", *values,
+                     *cost_values(r), str(r.path.relative_to(sweep_dir)), r.error or "", r.code_version or "",
+                     code_differs(r, current), rerun_reason(r.rerun) if r.rerun else ""])
     return header, rows
+
+
+def code_differs(run: Run, current: str | None) -> str:
+    """``yes`` when ``run`` was made with other code than ``current``; empty when either is unknown."""
+    if run.code_version is None or current is None:
+        return ""
+    return "yes" if run.code_version != current else "no"
 
 
 def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
@@ -114,6 +125,10 @@ def markdown_report(
     if failed:
         parts += ["", "## Failed runs", ""]
         parts += [f"- `{r.path.relative_to(sweep_dir)}`: {r.error_line}" for r in failed]
+    unreadable = [r for r in runs if r.status == "unreadable"]
+    if unreadable:
+        parts += ["", "## Unreadable runs (left out)", ""]
+        parts += [f"- `{r.path.relative_to(sweep_dir)}`: {r.error}" for r in unreadable]
     unfinished = [r for r in runs if r.status == "incomplete"]
     if unfinished:
         parts += ["", "## Unfinished runs (running, interrupted or not started)", ""]
@@ -224,4 +239,7 @@ def comparison_markdown(
                 + " | ".join([*c.key, str(b.images), str(len(c.seeds)), _fmt(b.difference), _interval(b.low, b.high)])
                 + " |"
             )
+        notes = [c for c in booted if c.image_note]
+        if notes:
+            parts += ["", *(f"- {', '.join(c.key)}: {c.image_note}" for c in notes)]
     return "\n".join(parts) + "\n"

@@ -54,7 +54,8 @@ class TrackerMedia(OverlayImages):
     def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         snapshot = pl_module.metrics["test"].last
         if snapshot is not None and trainer.is_global_zero:
-            per_image_table(snapshot, self.run_dir, "test")
+            split = getattr(trainer.datamodule, "splits", {}).get("test", "test")  # "val" without a test split
+            per_image_table(snapshot, self.run_dir, split)
 
 
 def _media_loggers(trainer: L.Trainer) -> list[MediaLogger]:

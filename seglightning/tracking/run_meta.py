@@ -11,8 +11,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import torch
-
 PACKAGES = (
     "seglightning",
     "torch",
@@ -55,6 +53,8 @@ def package_versions() -> dict[str, str | None]:
 
 
 def run_meta(seed: int, overrides: list[str] | None = None) -> dict[str, Any]:
+    import torch  # here: the sweep report reads code versions without loading torch
+
     return {
         "git": git_state(),
         "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),

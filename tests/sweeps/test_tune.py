@@ -129,3 +129,46 @@ def test_a_trial_whose_process_was_killed_is_marked_failed_at_the_next_launch(tm
     assert json.loads((run_dir / "metrics.json").read_text()) == {"status": "failed", "error": KILLED}
     with open(study_dir / "trials.csv", newline="") as f:
         assert [r["state"] for r in csv.DictReader(f)] == ["FAIL"]
+
+
+def test_the_default_study_name_follows_the_config_but_not_what_cannot_change_results():
+    from seglightning.tune import study_identity
+
+    base = compose_config("tune")
+    assert str(base.study.name).startswith("study-")
+    assert compose_config("tune", ["model=deeplabv3plus", "loss=lovasz"]).study.name != base.study.name
+    assert compose_config("tune", ["search_space.optim.lr.high=0.05"]).study.name != base.study.name
+    same = compose_config("tune", ["study.n_trials=3", "logger=[csv]", "optim.lr=0.5", "sweep_name=x"])
+    assert same.study.name == base.study.name  # optim.lr is searched: its fixed value is never used
+    assert compose_config("tune", ["study.name=lr"]).study.name == "lr"
+    assert study_identity(base)["search_space.optim.lr.high"] == 1.0e-2 and "optim.lr" not in study_identity(base)
+
+
+def test_a_study_reused_with_another_config_is_an_error_listing_the_differences(capsys):
+    from seglightning.tune import check_study_config
+
+    study = optuna.create_study(study_name="shared", direction="maximize")
+    check_study_config(study, compose_config("tune", ["study.name=shared"]))
+    check_study_config(study, compose_config("tune", ["study.name=shared", "study.n_trials=40"]))  # top-up: same
+    other = ["study.name=shared", "model=deeplabv3plus", "loss=lovasz"]
+    with pytest.raises(ValueError) as error:
+        check_study_config(study, compose_config("tune", other))
+    message = str(error.value)
+    assert message.startswith("study shared was made with another config (")
+    assert "model.name: unet -> deeplabv3plus" in message and "loss.name: <absent> -> lovasz" in message
+    assert "study.continue=true" in message
+    check_study_config(study, compose_config("tune", [*other, "study.continue=true"]))
+    assert "continuing study shared with another config (study.continue=true): " in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_two_tune_invocations_with_another_model_and_loss_get_two_studies(tmp_path):
+    names = []
+    for args in ([], ["model=deeplabv3plus", "loss=lovasz"]):
+        proc = run_cli("seglightning-tune", "study.n_trials=0", *args, output=tmp_path / "out")
+        assert proc.returncode == 0, proc.stdout[-4000:]
+        (name,) = [line.split()[2].rstrip(":") for line in proc.stdout.splitlines() if "] study study-" in line]
+        names.append(name)
+        study = optuna.load_study(study_name=name, storage=f"sqlite:///{tmp_path / 'out' / 'tune' / name / 'study.db'}")
+        assert study.user_attrs["config"]["model.name"] == ("unet" if not args else "deeplabv3plus")
+    assert names[0] != names[1]
