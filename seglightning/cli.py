@@ -50,7 +50,12 @@ def _lazy(module: str, name: str) -> Callable[[Any], Any]:
     def task(cfg: Any) -> Any:
         from importlib import import_module
 
-        return getattr(import_module(f".{module}", __package__), name)(cfg)
+        from .data.io import DatasetError
+
+        try:
+            return getattr(import_module(f".{module}", __package__), name)(cfg)
+        except DatasetError as err:  # bad data (even from a loader worker): its message, not a traceback
+            sys.exit(f"{Path(sys.argv[0]).name}: {err.reason()}")
 
     task.__module__ = f"{__package__}.{module}"  # Hydra names the job after it (hydra.job.name)
     return task

@@ -24,7 +24,7 @@ from omegaconf.errors import OmegaConfBaseException
 # choices duplicated here so that no torch-importing module is needed (tests/cli/test_config_check.py
 # checks them against modules/inference.py MODES and data/reader.py LEVELS)
 INFERENCE_MODES = ("whole", "slide")
-VALIDATE_LEVELS = ("full", "header", "index", "none")
+VALIDATE_LEVELS = ("full", "masks", "header", "index", "none")
 
 
 class ConfigError(ValueError):

@@ -161,7 +161,7 @@ class SegmentationDataModule(L.LightningDataModule):
         pin_memory: bool = False,
         drop_last: bool = True,
         cache_dir: str | None = None,
-        validate: str = "header",
+        validate: str = "masks",
     ):
         super().__init__()
         self.validation_level = validate
@@ -188,7 +188,7 @@ class SegmentationDataModule(L.LightningDataModule):
             kwargs["instances"] = True
         ds = self.dataset_cls(root=self.root, split=self.splits[stage], **kwargs)
         # on-disk readers list bad files before training (seglightning/data/reader.py levels:
-        # index | header | full; "none" skips); the DatasetError names every file
+        # index | header | masks | full; "none" skips); the DatasetError names every file
         check = getattr(ds, "validate", None)
         if check is not None and self.validation_level != "none":
             check(self.validation_level)
