@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from ..registry import lookup
+from .crop_check import check_crop, first_image_size
 from .extras import EXTRAS
 from .registry import DATASETS
 from .resumable import ResumableDataLoader
@@ -224,6 +225,8 @@ class SegmentationDataModule(L.LightningDataModule):
                 continue
             base = self._info if s == "train" else self.base_dataset(s)
             spec = self.transform_specs.get("train" if s == "train" else "val")
+            if s == "train":  # once per run: warn about a crop larger than the images, refuse a huge one
+                check_crop(spec, first_image_size(base), f"first {self.name} train image")
             self._datasets[s] = SegmentationSamples(
                 base,
                 build_transforms(spec, self.ignore_index),
