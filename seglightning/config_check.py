@@ -302,6 +302,17 @@ def check_command(config_name: str, argv: Sequence[str], config_dir: str) -> Non
         except (HydraException, OmegaConfBaseException) as err:
             raise ConfigError(explain_composition_error(err, compose, overrides)) from err
 
+    if not command.multirun:  # the common case in one composition, unless a config sets hydra.mode=MULTIRUN
+        try:
+            single = compose(command.overrides)
+        except (HydraException, OmegaConfBaseException) as err:
+            if "Ambiguous value" not in str(err):  # a sweep without -m: the multirun check below decides
+                raise ConfigError(explain_composition_error(err, compose, command.overrides)) from err
+        else:
+            if OmegaConf.select(single, "hydra.mode") != RunMode.MULTIRUN:
+                if not command.show_cfg:
+                    check_values(single)
+                return
     master = composed(command.overrides, mode=RunMode.MULTIRUN, validate_sweeps=False)
     multirun = command.multirun or OmegaConf.select(master, "hydra.mode") == RunMode.MULTIRUN
     if not multirun:

@@ -165,3 +165,12 @@ def test_choices_match_the_code():
     assert INFERENCE_MODES == MODES
     assert set(VALIDATE_LEVELS) == {*LEVELS, "none"}
     assert SCHEMA["data.validate"].choices == VALIDATE_LEVELS
+
+
+def test_a_config_that_sets_multirun_mode_is_checked_per_swept_value(tmp_path):
+    (tmp_path / "experiment").mkdir()
+    (tmp_path / "experiment" / "grid.yaml").write_text("# @package _global_\nhydra:\n  mode: MULTIRUN\n")
+    with pytest.raises(ConfigError, match="optim.lr=-1: must be a number > 0"):
+        check_command("train", ["--config-dir", str(tmp_path), "experiment=grid", "optim.lr=0.1,-1"], CONFIG_DIR)
+    with pytest.raises(ConfigError, match="^Ambiguous value for argument 'optim.lr=0.1,-1'"):
+        check_command("train", ["optim.lr=0.1,-1"], CONFIG_DIR)
