@@ -150,7 +150,7 @@ SCHEMA: dict[str, Rule] = {
     "check.level": _choice("index", "header", "full"),
     "check.workers": _int(0),
     # seglightning-tune
-    "study.n_trials": _int(1),
+    "study.n_trials": _int(0, hint="0: only tidy the study (trials left RUNNING)"),
     "study.direction": _choice("maximize", "minimize"),
 }
 
@@ -172,7 +172,7 @@ _ABSENT = object()
 
 
 def _show(value: Any) -> str:
-    return "null" if value is None else str(value)
+    return "null" if value is None else repr(value) if isinstance(value, str) else str(value)  # 'abc': a string
 
 
 # -- composition ---------------------------------------------------------------------------------

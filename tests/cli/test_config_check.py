@@ -40,7 +40,7 @@ def _train(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
         (["trainer.max_epoch=3"], "'trainer' has no key 'max_epoch'; did you mean trainer.max_epochs"),
         (["--cfg", "job", "loss=lovaz"], "did you mean loss=lovasz"),
         (["-m", "loss=ce,lovaz"], "did you mean loss=lovasz"),
-        (["trainer.max_epochs=abc"], "trainer.max_epochs=abc: must be an integer >= -1"),
+        (["trainer.max_epochs=abc"], "trainer.max_epochs='abc': must be an integer >= -1"),
         (["data.batch_size=0"], "data.batch_size=0: must be an integer >= 1"),
         (["optim.lr=-0.01"], "optim.lr=-0.01: must be a number > 0"),
     ],
@@ -108,7 +108,7 @@ def test_good_values_pass(override):
         ("eval", "split=train"),
         ("eval", "inference.mode=tiles"),
         ("predict", "batch_size=0"),
-        ("tune", "study.n_trials=0"),
+        ("tune", "study.n_trials=-1"),
         ("data_check", "check.level=deep"),
     ],
 )
