@@ -35,28 +35,42 @@ def quiet_third_party() -> None:
 def _hydra_app(config_name: str, fn: Callable[[Any], Any]) -> None:
     import hydra
 
+    from .config_check import precheck
+
     quiet_third_party()
     if not Path(CONFIG_DIR, f"{config_name}.yaml").exists():
         sys.exit(f"seglightning: config directory {CONFIG_DIR} has no {config_name}.yaml (set SEGLIGHTNING_CONFIG_DIR)")
+    precheck(Path(sys.argv[0]).name, config_name, CONFIG_DIR)  # typos and bad values: seconds, before torch
     hydra.main(config_path=CONFIG_DIR, config_name=config_name, version_base="1.3")(fn)()
 
 
-def train() -> None:
-    from .train import train_job
+def _lazy(module: str, name: str) -> Callable[[Any], Any]:
+    """The task ``seglightning.<module>.<name>``, imported (with torch) only when Hydra runs it."""
 
-    _hydra_app("train", train_job)
+    def task(cfg: Any) -> Any:
+        from importlib import import_module
+
+        from .data.io import DatasetError
+
+        try:
+            return getattr(import_module(f".{module}", __package__), name)(cfg)
+        except DatasetError as err:  # bad data (even from a loader worker): its message, not a traceback
+            sys.exit(f"{Path(sys.argv[0]).name}: {err.reason()}")
+
+    task.__module__ = f"{__package__}.{module}"  # Hydra names the job after it (hydra.job.name)
+    return task
+
+
+def train() -> None:
+    _hydra_app("train", _lazy("train", "train_job"))
 
 
 def evaluate() -> None:
-    from .evaluate import evaluate as run
-
-    _hydra_app("eval", run)
+    _hydra_app("eval", _lazy("evaluate", "evaluate"))
 
 
 def predict() -> None:
-    from .predict import predict as run
-
-    _hydra_app("predict", run)
+    _hydra_app("predict", _lazy("predict", "predict"))
 
 
 DATA_COMMANDS = ("check",)
@@ -70,9 +84,10 @@ def data() -> None:
             "[check.level=index|header|full]"
         )
     sys.argv.pop(1)
-    from .data.check import main as check
 
     def run(cfg: Any) -> None:
+        from .data.check import main as check
+
         sys.exit(check(cfg))
 
     _hydra_app("data_check", run)
@@ -140,6 +155,4 @@ def report(argv: list[str] | None = None) -> None:
 
 
 def tune() -> None:
-    from .tune import tune as run
-
-    _hydra_app("tune", run)
+    _hydra_app("tune", _lazy("tune", "tune"))

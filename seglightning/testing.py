@@ -116,8 +116,21 @@ def _save_jpg(array: np.ndarray, path: Path) -> None:
     Image.fromarray(array).save(path, quality=95)
 
 
-def _counts(counts: Mapping[str, int] | None, default: Mapping[str, int] = DEFAULT_COUNTS) -> dict[str, int]:
-    return dict(default if counts is None else counts)
+def _counts(
+    counts: Mapping[str, int] | None,
+    default: Mapping[str, int] = DEFAULT_COUNTS,
+    splits: Sequence[str] | None = None,
+    fixture: str = "",
+) -> dict[str, int]:
+    """``counts`` (or ``default``); a split the writer cannot write is refused before anything is written."""
+    chosen = dict(default if counts is None else counts)
+    unknown = [s for s in chosen if splits is not None and s not in splits]
+    if unknown:
+        raise ValueError(
+            f"counts={chosen}: the {fixture} fixture has no split {', '.join(map(repr, unknown))}; "
+            f"use {', '.join(splits)}"
+        )
+    return chosen
 
 
 # -- VOC ------------------------------------------------------------------------------------
@@ -141,9 +154,10 @@ def write_voc(
     root = Path(root)
     base = root / "VOCdevkit" / "VOC2012"
     lists = base / "ImageSets" / "Segmentation"
+    chosen = _counts(counts, splits=("train", "val", "test"), fixture="voc")
     lists.mkdir(parents=True, exist_ok=True)
     written: dict[str, list[str]] = {}
-    for split, n in _counts(counts).items():
+    for split, n in chosen.items():
         written[split] = []
         for i in range(n):
             image, labels, _ = _encode(seed, split, i, size, VOC_SHAPES, (0,), 255)
@@ -222,7 +236,7 @@ def write_cityscapes(
 ) -> Path:
     """leftImg8bit + gtFine (labelIds uint8, instanceIds 16-bit, color) [+ gtCoarse for train]."""
     root = Path(root)
-    for split, n in _counts(counts).items():
+    for split, n in _counts(counts, splits=tuple(CITIES), fixture="cityscapes").items():
         cities = CITIES[split]
         for i in range(n):
             city = cities[i % len(cities)]
@@ -260,7 +274,7 @@ def write_camvid(
 ) -> Path:
     """SegNet CamVid: {split}/ RGB PNGs and {split}annot/ grayscale PNGs (0-10, 11 = void)."""
     root = Path(root)
-    for split, n in _counts(counts, {"train": 4, "val": 2, "test": 2}).items():
+    for split, n in _counts(counts, {"train": 4, "val": 2, "test": 2}, ("train", "val", "test"), "camvid").items():
         for i in range(n):
             image, labels, _ = _encode(seed, split, i, size, CAMVID11_SHAPES, CAMVID11_BANDS, 11)
             stem = camvid_stem(split, i)
@@ -278,13 +292,14 @@ def write_camvid32(
 ) -> Path:
     """32-class CamVid: {split}/ images, {split}_labels/<stem>_L.png RGB labels, class_dict.csv."""
     root = Path(root)
+    chosen = _counts(counts, {"train": 4, "val": 2, "test": 2}, ("train", "val", "test"), "camvid32")
     root.mkdir(parents=True, exist_ok=True)
     with (root / "class_dict.csv").open("w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["name", "r", "g", "b"])
         writer.writerows(CAMVID32_CLASS_DICT)
     colors = np.asarray([rgb for _, *rgb in CAMVID32_CLASS_DICT], np.uint8)
-    for split, n in _counts(counts, {"train": 4, "val": 2, "test": 2}).items():
+    for split, n in chosen.items():
         for i in range(n):
             image, labels, _ = _encode(seed, split, i, size, CAMVID32_SHAPES, CAMVID32_BANDS, _C32["Void"])
             stem = camvid_stem(split, i)
@@ -395,7 +410,7 @@ def write_coco(
     h, w = size
     cat_of = {c + 1: cid for c, (cid, _) in enumerate(COCO_CATEGORIES)}  # synthetic class -> category
     class_of = {cid: c for c, cid in cat_of.items()}
-    for split, n in _counts(counts).items():
+    for split, n in _counts(counts, splits=("train", "val"), fixture="coco").items():  # test2017 has no labels
         js = _COCOJson()
         folder = root / f"{split}2017"
         for i in range(n):

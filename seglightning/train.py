@@ -25,6 +25,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from .callbacks import ConfigInCheckpoint, MetricHistory
 from .checkpointing import Interrupted, build_last_checkpoint, requeue, trainer_plugins
+from .config_check import check_values
 from .data import build_datamodule
 from .losses.spec import loss_label
 from .modules import SegmentationLoop, loop_class
@@ -137,7 +138,8 @@ class PreparedRun:
 
 
 def prepare_run(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> PreparedRun:
-    """Pin threads, seed, build the data, the loop, the callbacks, the trackers and the trainer."""
+    """Check the values, pin threads, seed, build the data, the loop, the callbacks, the trackers and the trainer."""
+    check_values(cfg)  # types, ranges, choices (seglightning/config_check.py), before any file is written
     run_dir = Path(cfg.run_dir).resolve()
     pin_torch_threads(cfg)
     L.seed_everything(cfg.seed, workers=True)

@@ -193,10 +193,12 @@ class COCOSegmentation(SegmentationReader):
         img_id = sample.extra["image_id"]
         if img_id in self.bad_images:
             raise DatasetError(self.bad_images[img_id])
-        if self._cache[0] != img_id:
+        cached = self._cache  # one read: the pre-training check decodes from several threads
+        if cached[0] != img_id:
             anns = [a for a in self.coco.imgToAnns.get(img_id, []) if a["category_id"] in self.class_of]
-            self._cache = (img_id, [(a, self.coco.annToMask(a)) for a in sorted(anns, key=lambda a: a["id"])])
-        return self._cache[1]
+            cached = (img_id, [(a, self.coco.annToMask(a)) for a in sorted(anns, key=lambda a: a["id"])])
+            self._cache = cached
+        return cached[1]
 
     def read_mask(self, sample: Sample) -> np.ndarray:
         width, height = sample.size

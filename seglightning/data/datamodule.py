@@ -29,6 +29,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..compat import train_batches_done
 from ..registry import lookup
+from .crop_check import check_crop, first_image_size
 from .extras import EXTRAS
 from .registry import DATASETS, resolve_splits
 from .resumable import ResumableDataLoader
@@ -162,7 +163,7 @@ class SegmentationDataModule(L.LightningDataModule):
         pin_memory: bool = False,
         drop_last: bool = True,
         cache_dir: str | None = None,
-        validate: str = "header",
+        validate: str = "masks",
     ):
         super().__init__()
         self.validation_level = validate
@@ -189,7 +190,7 @@ class SegmentationDataModule(L.LightningDataModule):
             kwargs["instances"] = True
         ds = self.dataset_cls(root=self.root, split=self.splits[stage], **kwargs)
         # on-disk readers list bad files before training (seglightning/data/reader.py levels:
-        # index | header | full; "none" skips); the DatasetError names every file
+        # index | header | masks | full; "none" skips); the DatasetError names every file
         check = getattr(ds, "validate", None)
         if check is not None and self.validation_level != "none":
             check(self.validation_level)
@@ -225,6 +226,8 @@ class SegmentationDataModule(L.LightningDataModule):
                 continue
             base = self._info if s == "train" else self.base_dataset(s)
             spec = self.transform_specs.get("train" if s == "train" else "val")
+            if s == "train":  # once per run: warn about a crop larger than the images, refuse a huge one
+                check_crop(spec, first_image_size(base), f"first {self.name} train image")
             self._datasets[s] = SegmentationSamples(
                 base,
                 build_transforms(spec, self.ignore_index),

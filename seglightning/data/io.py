@@ -33,6 +33,15 @@ IGNORE_INDEX = 255
 class DatasetError(ValueError):
     """Bad or missing data on disk; the message names the file, what is wrong and the fix."""
 
+    def reason(self) -> str:
+        """The message alone: without the worker traceback a DataLoader wraps around it when the
+        error is raised in a loader worker process."""
+        text = str(self)
+        marker = f"{type(self).__module__}.{type(self).__qualname__}: "
+        if "Original Traceback" in text and marker in text:
+            return text.rsplit(marker, 1)[1].strip()
+        return text
+
 
 def _open(path: PathLike, what: str) -> Image.Image:
     path = Path(path)
