@@ -66,10 +66,10 @@ def replace_atomically(target: Path, fill: Callable[[Path], None]) -> None:
 
 
 def write_text_atomically(target: Path, text: str) -> None:
-    """Replace ``target`` with ``text`` atomically (durable before the rename)."""
+    """Replace ``target`` with ``text`` atomically (durable before the rename; newlines as given)."""
 
     def fill(tmp: Path) -> None:
-        with open(tmp, "w") as f:
+        with open(tmp, "w", newline="") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())

@@ -314,3 +314,27 @@ def test_tokens_are_redacted_from_the_checkpoints_hyperparameters(monkeypatch):
     ConfigInCheckpoint({"model": {"token": "hf_abcdefghijklmnop"}}).on_save_checkpoint(None, None, checkpoint)
     assert checkpoint["hyper_parameters"]["model"] == {"name": "unet", "token": "<redacted:HF_TOKEN>", "depth": 1}
     assert checkpoint["seglightning_config"] == {"model": {"token": "<redacted:HF_TOKEN>"}}
+
+
+def test_the_per_class_and_per_image_tables_are_replaced_atomically(tmp_path, monkeypatch):
+    """A full disk while rewriting per_class.csv or per_image.csv leaves the previous table whole."""
+    from seglightning.metrics import EvaluationMetrics
+    from seglightning.tracking.media import class_report, per_image_table
+
+    metrics = EvaluationMetrics(2, 255, ["bg", "fg"], [2])
+    target = torch.zeros(2, 16, 16, dtype=torch.long)
+    target[:, 4:12, 4:12] = 1
+    metrics.update(target.clone(), target, torch.tensor(0.0), [{"id": "a"}, {"id": "b"}])
+    snapshot = metrics.snapshot()
+    class_report(snapshot, tmp_path)
+    per_image_table(snapshot, tmp_path, "val")
+    before = {name: (tmp_path / name).read_bytes() for name in ("per_class.csv", "per_image.csv")}
+    write = {"per_class.csv": lambda: class_report(snapshot, tmp_path),
+             "per_image.csv": lambda: per_image_table(snapshot, tmp_path, "test")}
+    for name, rewrite in write.items():
+        with monkeypatch.context() as patch:
+            _disk_fills_on({name}, patch)
+            with pytest.raises(DiskFull, match=f"^no space left on device while writing {tmp_path / name}$"):
+                rewrite()
+        assert (tmp_path / name).read_bytes() == before[name]
+    assert not list(tmp_path.glob(".*.tmp"))
