@@ -128,7 +128,9 @@ def describe(config: dict[str, Any] | None, hparams: dict[str, Any]) -> str:
 def check_fits(path: str, module: Any, config: dict[str, Any], key: str = "resume") -> None:
     """One clear error when the weights in ``path`` do not fit ``module`` (built from ``config``)."""
     ckpt = load_checkpoint_file(path, key, mmap=True)
-    stored, own = ckpt.get("state_dict", {}), module.state_dict()
+    # the network's weights (buffers set up later, e.g. a loss's class weights, are Lightning's to check)
+    stored = {k: v for k, v in ckpt.get("state_dict", {}).items() if k.startswith("model.")}
+    own = {k: v for k, v in module.state_dict().items() if k.startswith("model.")}
     missing = [k for k in own if k not in stored]
     unexpected = [k for k in stored if k not in own]
     reshaped = [k for k in own if k in stored and tuple(stored[k].shape) != tuple(own[k].shape)]
