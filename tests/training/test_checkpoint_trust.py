@@ -115,6 +115,11 @@ def test_eval_of_a_checkpoint_without_stored_config_follows_its_own_hint(referen
     metrics = evaluate(compose_config("eval", [*common, "data=synthetic", *SMALL[:1]]))
     best = json.loads((reference / "metrics.json").read_text())["best"]
     assert metrics["val/mIoU"] == pytest.approx(best["val/mIoU"], abs=1e-7)
+    # predict has no data= to pass: it says what it needs instead
+    (tmp_path / "images").mkdir()
+    shutil.copy(reference / "confusion_matrix.png", tmp_path / "images" / "a.png")
+    with pytest.raises(ValueError, match="no stored config\\): predict needs the run's data transforms"):
+        predict(compose_config("predict", [f"ckpt={bare}", f"input={tmp_path / 'images'}", f"output={tmp_path / 'p'}"]))
 
 
 def test_resume_from_another_architecture_is_one_line(reference, tmp_path):
