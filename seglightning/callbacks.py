@@ -9,6 +9,8 @@ import lightning as L
 import numpy as np
 import torch
 
+from .redact import redact
+
 
 def _scalars(metrics: dict[str, Any], prefix: str) -> dict[str, float]:
     return {k: float(v) for k, v in metrics.items() if k.startswith(prefix) and torch.as_tensor(v).numel() == 1}
@@ -45,10 +47,13 @@ class MetricHistory(L.Callback):
 
 
 class ConfigInCheckpoint(L.Callback):
-    """Stores the resolved run config in every checkpoint, so eval/predict need only the file."""
+    """Stores the resolved run config in every checkpoint, so eval/predict need only the file;
+    tokens redacted there and in the hyperparameters (:mod:`seglightning.redact`)."""
 
     def __init__(self, config: dict[str, Any]):
         self.config = config
 
     def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]) -> None:
-        checkpoint["seglightning_config"] = self.config
+        checkpoint["seglightning_config"] = redact(self.config)
+        if "hyper_parameters" in checkpoint:
+            checkpoint["hyper_parameters"] = redact(checkpoint["hyper_parameters"])

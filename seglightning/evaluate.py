@@ -14,17 +14,24 @@ import lightning as L
 from omegaconf import DictConfig, OmegaConf
 
 from .data import build_datamodule
-from .modules.checkpoint import load_checkpoint_config, load_module
+from .modules.checkpoint import load_module, stored_config
 from .report_table import print_metrics
 from .run_dir import write_json
 from .tracking.media import class_report, per_image_table
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
-    stored = load_checkpoint_config(cfg.ckpt)
-    data_cfg = OmegaConf.to_container(cfg.data, resolve=True) if cfg.get("data") else stored["data"]
     if cfg.split not in ("val", "test"):
         raise ValueError(f"split={cfg.split}: choose val or test")
+    stored = stored_config(cfg.ckpt) or {}
+    if cfg.get("data"):
+        data_cfg = OmegaConf.to_container(cfg.data, resolve=True)
+    elif "data" in stored:
+        data_cfg = stored["data"]
+    else:
+        raise ValueError(
+            f"ckpt={cfg.ckpt} was not written by seglightning-train (no stored config); pass data=<name> explicitly"
+        )
     module = load_module(cfg.ckpt, inference=OmegaConf.to_container(cfg.inference, resolve=True))
     dm = build_datamodule(**data_cfg, seed=stored.get("seed", 0))
     if dm.num_classes != module.hparams.num_classes:
@@ -57,8 +64,17 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         },
     )
     print_metrics({"final" if cfg.split == "val" else "test": metrics}, module.hparams.class_names)
-    print(f"[seglightning] evaluation written to {out}")
+    print(
+        f"[seglightning] evaluated split={cfg.split} of data={data_cfg['name']} with inference "
+        f"{_describe(module.inference.as_dict())}; evaluation written to {out}"
+    )
     return metrics
+
+
+def _describe(inference: dict[str, Any]) -> str:
+    """``mode=slide crop=[64, 64] ...``: the inference keys that apply to the mode."""
+    keys = ["mode", *(["crop", "stride"] if inference["mode"] == "slide" else []), "scales", "flip"]
+    return " ".join(f"{k}={inference[k]}" for k in keys)
 
 
 class _ClassReportWriter(L.Callback):

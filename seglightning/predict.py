@@ -16,7 +16,7 @@ from PIL import Image
 
 from .data.reader import IMAGE_SUFFIXES
 from .data.transforms import build_transforms
-from .modules.checkpoint import load_checkpoint_config, load_module
+from .modules.checkpoint import load_module, stored_config
 from .tracking.media import colourize
 
 
@@ -31,7 +31,12 @@ def predict(cfg: DictConfig) -> list[Path]:
     files = sorted(p for p in src.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise FileNotFoundError(f"input={src}: no images with suffix {sorted(IMAGE_SUFFIXES)}")
-    stored = load_checkpoint_config(cfg.ckpt)
+    stored = stored_config(cfg.ckpt)
+    if stored is None:
+        raise ValueError(
+            f"ckpt={cfg.ckpt} was not written by seglightning-train (no stored config): predict needs the "
+            "run's data transforms stored there; use a checkpoint from checkpoints/ of a run directory"
+        )
     device = _device(str(cfg.device))
     module = load_module(cfg.ckpt, device, OmegaConf.to_container(cfg.inference, resolve=True))
     transform = build_transforms(stored["data"].get("transforms", {}).get("val"), module.hparams.ignore_index)

@@ -21,7 +21,8 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from . import strict_json
-from .atomic_file import fsync, replace_atomically
+from .atomic_file import write_text_atomically
+from .redact import redact
 from .strict_json import nan_for_null
 
 # light to import: the sweep report reads run dirs without loading torch or Lightning
@@ -69,14 +70,9 @@ def is_rank_zero() -> bool:
 
 
 def write_json(path: Path, data: Any) -> None:
-    """Write strict JSON (NaN as ``null``) atomically (a killed run never leaves a half-written file)."""
-    text = strict_json.dumps(data)
-
-    def fill(tmp: Path) -> None:
-        tmp.write_text(text)
-        fsync(tmp)
-
-    replace_atomically(path, fill)
+    """Write strict JSON (NaN as ``null``) atomically (a killed run never leaves a half-written file),
+    tokens redacted."""
+    write_text_atomically(path, strict_json.dumps(redact(data)))
 
 
 def write_metrics(run_dir: Path, result: dict[str, Any]) -> None:
@@ -113,10 +109,11 @@ def write_run_files(cfg: DictConfig, run_dir: Path, resumed_from: str | None) ->
 
     if not is_rank_zero():
         return
-    overrides = hydra_overrides()
+    overrides = redact(hydra_overrides())
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
-    (run_dir / "overrides.yaml").write_text(yaml.safe_dump(overrides))
+    config = redact(OmegaConf.to_container(cfg, resolve=True))
+    write_text_atomically(run_dir / "config.yaml", OmegaConf.to_yaml(config))
+    write_text_atomically(run_dir / "overrides.yaml", yaml.safe_dump(overrides))
     write_json(run_dir / "run_meta.json", {**run_meta(cfg.seed, overrides), "resumed_from": resumed_from})
     write_metrics(run_dir, {"status": "running"})
 
@@ -133,7 +130,10 @@ def record_failure(run_dir: Path, error: BaseException, log: bool = True) -> dic
     it unless the caller re-raises it."""
     result = {"status": "failed", "error": f"{type(error).__name__}: {error}",
               "traceback": "".join(traceback.format_exception(error))}
-    write_metrics(run_dir, result)
+    try:
+        write_metrics(run_dir, result)
+    except OSError as unwritten:  # e.g. the full disk that failed the run: report the run's error
+        logging.getLogger(__name__).error("could not record the failure in %s: %s", run_dir, unwritten)
     if log:
         logging.getLogger(__name__).error("run %s failed: %s", run_dir, result["error"], exc_info=error)
     return result

@@ -25,18 +25,22 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from .callbacks import ConfigInCheckpoint, MetricHistory
 from .checkpointing import Interrupted, build_last_checkpoint, requeue, trainer_plugins
+from .checkpointing.recovery import check_fits, checked_resume, remove_stale_temporaries
+from .checkpointing.run_relative import RunRelativeCheckpoint
 from .config_check import check_values
 from .data import build_datamodule
 from .losses.spec import loss_label
 from .modules import SegmentationLoop, loop_class
 from .modules.nonfinite import NonFiniteGuard
 from .out_of_memory import explain_out_of_memory
+from .redact import redact, redact_hyperparameters
 from .report_table import print_metrics
 from .run_cost import RunCost
 from .run_dir import (
     add_run_meta,
     checkpoint_step,
     finished,
+    is_rank_zero,
     record_failure,
     record_interruption,
     resume_checkpoint,
@@ -75,7 +79,7 @@ def build_callbacks(
 ) -> tuple[list[L.Callback], MetricHistory, ModelCheckpoint]:
     cb = cfg.callbacks
     history = MetricHistory()
-    checkpoint = ModelCheckpoint(  # best.ckpt; every last.ckpt is LastCheckpoint's
+    checkpoint = RunRelativeCheckpoint(  # best.ckpt (paths relative to the run); last.ckpt is LastCheckpoint's
         dirpath=run_dir / "checkpoints",
         filename="best",
         monitor=cb.checkpoint.monitor,
@@ -135,6 +139,7 @@ class PreparedRun:
     history: MetricHistory
     checkpoint: ModelCheckpoint
     ckpt_path: str | None  # the checkpoint this run resumes from
+    resume_fallback: dict[str, Any] | None = None  # an unreadable last.ckpt and what was used instead
 
 
 def prepare_run(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> PreparedRun:
@@ -143,11 +148,18 @@ def prepare_run(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> Prepar
     run_dir = Path(cfg.run_dir).resolve()
     pin_torch_threads(cfg)
     L.seed_everything(cfg.seed, workers=True)
-    config = OmegaConf.to_container(cfg, resolve=True)
+    config = redact(OmegaConf.to_container(cfg, resolve=True))
     dm = build_datamodule(**OmegaConf.to_container(cfg.data, resolve=True), seed=cfg.seed)
     module = build_module(cfg, dm)
     configured, history, checkpoint = build_callbacks(cfg, run_dir, config)
-    ckpt_path = resume_checkpoint(str(cfg.resume), run_dir)
+    rank_zero = is_rank_zero()
+    if rank_zero:
+        remove_stale_temporaries(run_dir)
+    ckpt_path, fallback = checked_resume(
+        str(cfg.resume), resume_checkpoint(str(cfg.resume), run_dir), run_dir, rank_zero
+    )
+    if ckpt_path is not None:
+        check_fits(ckpt_path, module, config)
     context = {
         "config": config,
         "tags": run_tags(cfg),
@@ -156,6 +168,7 @@ def prepare_run(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> Prepar
         "resume_step": checkpoint_step(ckpt_path),
     }
     loggers = build_loggers(OmegaConf.to_container(cfg.logger, resolve=True), run_dir, context)
+    redact_hyperparameters(loggers)
     trainer = L.Trainer(
         **OmegaConf.to_container(cfg.trainer, resolve=True),
         logger=loggers,
@@ -165,7 +178,7 @@ def prepare_run(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> Prepar
         enable_progress_bar=cfg.callbacks.progress_bar != "none",
         plugins=trainer_plugins(),  # atomic checkpoint files; no second Slurm requeue handler
     )
-    return PreparedRun(cfg, run_dir, dm, module, trainer, loggers, history, checkpoint, ckpt_path)
+    return PreparedRun(cfg, run_dir, dm, module, trainer, loggers, history, checkpoint, ckpt_path, fallback)
 
 
 def fit_and_test(run: PreparedRun) -> dict[str, Any]:
@@ -190,6 +203,8 @@ def fit_and_test(run: PreparedRun) -> dict[str, Any]:
         "fit_seconds": round(fit_seconds, 2),
         "inference": run.module.inference.as_dict(),  # how val/test predictions were made
     }
+    if run.resume_fallback is not None:
+        result["resume_fallback"] = run.resume_fallback
     if run.module.nonfinite.policy == "skip":
         result["nonfinite_skips"] = run.module.nonfinite.skipped
     if cfg.test_after_fit:

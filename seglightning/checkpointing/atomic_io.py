@@ -20,6 +20,7 @@ import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
 from ..atomic_file import fsync, replace_atomically
+from .safe_load import load_checkpoint_file
 
 
 def link_atomically(source: str | Path, target: str | Path) -> None:
@@ -62,3 +63,11 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         path.parent.mkdir(parents=True, exist_ok=True)
         replace_atomically(path, _torch_save(checkpoint))
         return None
+
+    def load_checkpoint(
+        self, path: Any, map_location: Any | None = None, weights_only: bool | None = None
+    ) -> dict[str, Any]:
+        """Every checkpoint Lightning reads (resume, the test pass's best.ckpt) as data only."""
+        if "://" in str(path):
+            return super().load_checkpoint(path, map_location, weights_only=True)
+        return load_checkpoint_file(path, "checkpoint", map_location=map_location)

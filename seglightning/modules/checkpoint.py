@@ -1,4 +1,5 @@
-"""Loading a trained run back: the module and the config stored in its checkpoint."""
+"""Loading a trained run back: the module and the config stored in its checkpoint (read as data
+only: :mod:`seglightning.checkpointing.safe_load`)."""
 
 from __future__ import annotations
 
@@ -7,21 +8,24 @@ from typing import Any
 
 import torch
 
+from ..checkpointing.safe_load import load_checkpoint_file
 from .base import SegmentationLoop
 from .inference import Inference
 
 
-def load_checkpoint_config(path: str | Path) -> dict[str, Any]:
+def stored_config(path: str | Path, key: str = "ckpt") -> dict[str, Any] | None:
+    """The resolved run config stored in a seglightning checkpoint (None if it has none)."""
+    return load_checkpoint_file(path, key, mmap=True).get("seglightning_config")
+
+
+def load_checkpoint_config(path: str | Path, key: str = "ckpt") -> dict[str, Any]:
     """The resolved run config stored in a seglightning checkpoint (clear error if absent)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"ckpt={path}: no such checkpoint file")
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    if "seglightning_config" not in ckpt:
+    config = stored_config(path, key)
+    if config is None:
         raise ValueError(
-            f"ckpt={path} was not written by seglightning-train (no stored config); pass data=<name> explicitly"
+            f"{key}={path} was not written by seglightning-train (no stored config); pass data=<name> explicitly"
         )
-    return ckpt["seglightning_config"]
+    return config
 
 
 def load_module(
@@ -31,9 +35,9 @@ def load_module(
     non-null keys of ``inference`` replace those of the run's ``module.inference``."""
     from . import loop_class
 
-    hparams = torch.load(path, map_location="cpu", weights_only=False, mmap=True).get("hyper_parameters", {})
+    hparams = load_checkpoint_file(path, "ckpt", mmap=True).get("hyper_parameters", {})
     module = loop_class(hparams.get("model", {}).get("name", "")).load_from_checkpoint(
-        str(path), map_location=device, weights_only=False
+        str(path), map_location=device, weights_only=True
     )
     if inference:
         chosen = {k: v for k, v in inference.items() if v is not None}

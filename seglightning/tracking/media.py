@@ -5,6 +5,7 @@ sweep report's tables and plots."""
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import torch
 
+from ..atomic_file import write_text_atomically
 from ..metrics import EvaluationSnapshot, scores_from_confmat
 from ..run_dir import PER_IMAGE_FILE
 
@@ -116,10 +118,11 @@ def class_report(snapshot: EvaluationSnapshot, out_dir: Path) -> ClassReport:
     ]
     out_dir.mkdir(parents=True, exist_ok=True)
     table_path, figure_path = out_dir / "per_class.csv", out_dir / "confusion_matrix.png"
-    with open(table_path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(columns)
-        writer.writerows(rows)
+    table = io.StringIO()
+    writer = csv.writer(table)
+    writer.writerow(columns)
+    writer.writerows(rows)
+    write_text_atomically(table_path, table.getvalue())
     plot_confusion(confmat, class_names, figure_path)
     return ClassReport(columns, rows, table_path, figure_path)
 
@@ -144,12 +147,13 @@ def per_image_table(snapshot: EvaluationSnapshot, out_dir: Path, split: str) -> 
     header = ["split", "id", "valid_pixels", *(f"{kind}/{c}" for kind in blocks for c in names)]
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / PER_IMAGE_FILE
-    with open(path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        for i, image_id in enumerate(per_image.ids):
-            values = [v.item() for block in blocks.values() for v in block[i]]
-            writer.writerow([split, image_id, int(per_image.valid_pixels[i]), *values])
+    table = io.StringIO()
+    writer = csv.writer(table)
+    writer.writerow(header)
+    for i, image_id in enumerate(per_image.ids):
+        values = [v.item() for block in blocks.values() for v in block[i]]
+        writer.writerow([split, image_id, int(per_image.valid_pixels[i]), *values])
+    write_text_atomically(path, table.getvalue())  # a kill never leaves a table cut short
     return path
 
 

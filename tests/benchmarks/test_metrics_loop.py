@@ -103,7 +103,7 @@ def test_interleaved_bare_loop_leaves_the_shared_run_unchanged(tmp_path) -> None
         callback = loop._interleaved(loop.BareLoop(cfg, tmp_path / name / "bare")) if interleave else None
         probe = RngProbe()  # after the interleaving callback: sees the states the shared loop goes on with
         train_mod.train(cfg, callbacks=[callback, probe] if callback else [probe])
-        weights = torch.load(tmp_path / name / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
+        weights = torch.load(tmp_path / name / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
         return weights, probe.states, callback
 
     alone, alone_rng, _ = fit("alone", interleave=False)
