@@ -9,6 +9,10 @@ import contextlib
 import json
 import os
 import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import lightning as L
 import pytest
@@ -16,7 +20,7 @@ import pytest
 from seglightning import train as train_mod
 from seglightning.checkpointing import StopSignals
 from seglightning.run_dir import checkpoint_step
-from tests.conftest import train_config
+from tests.conftest import FAST, train_config
 
 # 2 epochs x 3 batches, 2 validation and 2 test batches of 32 x 32 images
 OVERRIDES = (
@@ -145,3 +149,33 @@ def test_every_signal_at_every_stage(tmp_path, name, stage, with_callback, _own_
     # the rerun is checked for one requeue signal and Ctrl-C at each stage (the others take the same path)
     rerun = name in ("SIGUSR1", "SIGINT")
     interrupt_and_rerun(tmp_path, name, stage, with_callback, _own_handlers, reference, rerun=rerun)
+
+
+@pytest.mark.slow
+def test_multirun_stopped_inside_a_job_writes_its_summary_and_the_rerun_finishes(tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    cmd = [
+        str(Path(sys.executable).with_name("seglightning-train")), "-m",
+        *(o for o in FAST if not o.startswith("trainer.max_epochs=")), *OVERRIDES[1:],
+        "trainer.max_epochs=1", "torch_threads=1", "seed=0,1,2",
+        f"hydra.sweep.dir={sweep_dir}", "hydra.sweep.subdir=seed${seed}",
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
+    proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    last = sweep_dir / "seed1" / "checkpoints" / "last.ckpt"
+    deadline = time.monotonic() + 600
+    while not (last.exists() and checkpoint_step(str(last)) >= 1):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[0][-3000:]
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    out = proc.communicate(timeout=600)[0]
+    assert proc.returncode == 75, out[-3000:]
+    status = {d.name: json.loads((d / "metrics.json").read_text())["status"] for d in sweep_dir.glob("seed*")}
+    assert status == {"seed0": "complete", "seed1": "interrupted"}  # seed2 never launched
+    assert "sweep interrupted" in out and (sweep_dir / "runs.csv").is_file()
+    assert "1 interrupted" in out or "interrupted" in (sweep_dir / "runs.csv").read_text()
+
+    rerun = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
+    for seed in range(3):
+        assert json.loads((sweep_dir / f"seed{seed}" / "metrics.json").read_text())["status"] == "complete"
