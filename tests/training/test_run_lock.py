@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -88,7 +89,7 @@ def test_two_identical_sweeps_at_once_give_the_sequential_results(tmp_path):
     outputs = [p.communicate(timeout=900)[0] for p in (first, second)]
     assert [p.returncode for p in (first, second)] == [0, 0], outputs
     text = "\n".join(outputs)
-    assert "Traceback" not in text and "failed" not in text, text[-5000:]
+    assert "Traceback" not in text and not re.search(r"[1-9]\d* failed", text), text[-5000:]
     assert text.count("[seglightning] run directory:") == 4, text[-5000:]  # each job trained once
     for seed in range(4):
         job = f"seed{seed}"
