@@ -140,14 +140,14 @@ def record_failure(run_dir: Path, error: BaseException, log: bool = True) -> dic
 
 
 def record_interruption(run_dir: Path, stop: Any) -> dict[str, Any]:
-    """Write ``metrics.json`` with ``status: interrupted``: the signal, and the step and epoch of the
-    ``last.ckpt`` a rerun resumes from (rank zero). ``stop`` is a
+    """Write ``metrics.json`` with ``status: interrupted``: the signal, the stage it arrived in, and
+    the step and epoch of the ``last.ckpt`` a rerun resumes from (None before one exists; rank zero). ``stop`` is a
     :class:`~seglightning.checkpointing.Interrupted`."""
-    checkpoint = Path(stop.checkpoint)
-    if checkpoint.is_relative_to(run_dir):
+    checkpoint = None if stop.checkpoint is None else Path(stop.checkpoint)
+    if checkpoint is not None and checkpoint.is_relative_to(run_dir):
         checkpoint = checkpoint.relative_to(run_dir)
-    result = {"status": "interrupted", "signal": stop.signal_name, "step": stop.step, "epoch": stop.epoch,
-              "checkpoint": str(checkpoint)}
+    result = {"status": "interrupted", "signal": stop.signal_name, "stage": getattr(stop, "stage", None),
+              "step": stop.step, "epoch": stop.epoch, "checkpoint": None if checkpoint is None else str(checkpoint)}
     write_metrics(run_dir, result)
     logging.getLogger(__name__).warning("run %s interrupted: %s", run_dir, stop)
     return result

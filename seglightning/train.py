@@ -21,12 +21,14 @@ from lightning.pytorch.callbacks import (
     RichProgressBar,
     TQDMProgressBar,
 )
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from .callbacks import ConfigInCheckpoint, MetricHistory
-from .checkpointing import Interrupted, build_last_checkpoint, requeue, trainer_plugins
+from .checkpointing import Interrupted, StopSignals, build_last_checkpoint, requeue, trainer_plugins
 from .checkpointing.recovery import check_fits, checked_resume, remove_stale_temporaries
 from .checkpointing.run_relative import RunRelativeCheckpoint
+from .checkpointing.stages import SignalStages, check_stop, from_lightning, stop_signals
 from .config_check import check_values
 from .data import build_datamodule
 from .losses.spec import loss_label
@@ -47,6 +49,7 @@ from .run_dir import (
     write_metrics,
     write_run_files,
 )
+from .run_lock import RunLocked, run_lock
 from .sweeps.rerun import supersede_changed_run
 from .tracking.loggers import build_loggers, finish_trackers
 from .tracking.media_callback import TrackerMedia
@@ -75,7 +78,7 @@ def build_module(cfg: DictConfig, dm: Any) -> SegmentationLoop:
 
 
 def build_callbacks(
-    cfg: DictConfig, run_dir: Path, config: dict[str, Any]
+    cfg: DictConfig, run_dir: Path, config: dict[str, Any], stop: StopSignals | None = None
 ) -> tuple[list[L.Callback], MetricHistory, ModelCheckpoint]:
     cb = cfg.callbacks
     history = MetricHistory()
@@ -88,8 +91,10 @@ def build_callbacks(
         auto_insert_metric_name=False,
         enable_version_counter=False,
     )
-    last = build_last_checkpoint(run_dir, cb.checkpoint, cb.preemption, best=checkpoint)  # last.ckpt, stop signals
+    last = build_last_checkpoint(run_dir, cb.checkpoint, cb.preemption, best=checkpoint, stop=stop)  # last.ckpt
     callbacks: list[L.Callback] = [RunCost(), history, ConfigInCheckpoint(config), checkpoint, last]
+    if stop is not None:  # the run's signals outside the training loop (test pass, handlers)
+        callbacks.append(SignalStages(stop, run_dir, int(cb.preemption.exit_code)))
     callbacks.append(TrackerMedia(run_dir, cb.overlays.num_images, cb.overlays.every_n_epochs, seed=cfg.seed))
     predictions = cb.get("predictions") or {}
     callbacks.append(SavePredictions(run_dir, predictions.get("num_images", 16), predictions.get("selection_seed", 0)))
@@ -142,8 +147,11 @@ class PreparedRun:
     resume_fallback: dict[str, Any] | None = None  # an unreadable last.ckpt and what was used instead
 
 
-def prepare_run(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> PreparedRun:
-    """Check the values, pin threads, seed, build the data, the loop, the callbacks, the trackers and the trainer."""
+def prepare_run(
+    cfg: DictConfig, callbacks: Sequence[L.Callback] = (), stop: StopSignals | None = None
+) -> PreparedRun:
+    """Check the values, pin threads, seed, build the data, the loop, the callbacks, the trackers and
+    the trainer (``stop``: the run's stop signals, see :func:`train`)."""
     check_values(cfg)  # types, ranges, choices (seglightning/config_check.py), before any file is written
     run_dir = Path(cfg.run_dir).resolve()
     pin_torch_threads(cfg)
@@ -151,7 +159,7 @@ def prepare_run(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> Prepar
     config = redact(OmegaConf.to_container(cfg, resolve=True))
     dm = build_datamodule(**OmegaConf.to_container(cfg.data, resolve=True), seed=cfg.seed)
     module = build_module(cfg, dm)
-    configured, history, checkpoint = build_callbacks(cfg, run_dir, config)
+    configured, history, checkpoint = build_callbacks(cfg, run_dir, config, stop)
     rank_zero = is_rank_zero()
     if rank_zero:
         remove_stale_temporaries(run_dir)
@@ -223,24 +231,42 @@ def train(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> dict[str, An
 
     ``callbacks`` are added to the configured ones (``seglightning-tune`` adds Optuna's pruning).
     Under ``resume=auto`` a run whose ``metrics.json`` says complete is skipped, and an unfinished
-    one resumed, only if its config is this one (:mod:`seglightning.sweeps.rerun`).
+    one resumed, only if its config is this one (:mod:`seglightning.sweeps.rerun`). The run dir is
+    locked for the run (:mod:`seglightning.run_lock`). A stop signal or Ctrl-C at any stage ends
+    the run as interrupted (:mod:`seglightning.checkpointing.stages`).
     """
     run_dir = Path(cfg.run_dir).resolve()
-    rerun = supersede_changed_run(cfg, run_dir)  # a changed config: the earlier run moves aside
-    done = finished(run_dir) if cfg.resume == "auto" else None
-    if done is not None:
-        print(f"[seglightning] {run_dir} already complete; skipping (resume=never to rerun)")
-        return done
-    run = prepare_run(cfg, callbacks)
+    with run_lock(run_dir, is_rank_zero()):
+        rerun = supersede_changed_run(cfg, run_dir)  # a changed config: the earlier run moves aside
+        done = finished(run_dir) if cfg.resume == "auto" else None
+        if done is not None:
+            print(f"[seglightning] {run_dir} already complete; skipping (resume=never to rerun)")
+            return done
+        with stop_signals(cfg.callbacks.preemption).held() as stop:
+            return _train(cfg, run_dir, stop, callbacks, rerun)
+
+
+def _train(
+    cfg: DictConfig, run_dir: Path, stop: StopSignals, callbacks: Sequence[L.Callback], rerun: dict[str, Any] | None
+) -> dict[str, Any]:
+    exit_code = int(cfg.callbacks.preemption.exit_code)
+    run = None
     try:
+        run = prepare_run(cfg, callbacks, stop)
         with finish_trackers(run.loggers):  # one tracker run per job, ended even when the job fails
+            check_stop(stop, run_dir, exit_code)  # a signal during set-up
             write_run_files(cfg, run_dir, run.ckpt_path)
             if rerun:
                 add_run_meta(run_dir, rerun=rerun)
-            result = fit_and_test(run)
-    except Interrupted as stop:  # a stop signal: last.ckpt is written; record, requeue, exit
-        record_interruption(run_dir, stop)
-        requeue(stop, cfg.callbacks.preemption.requeue, run.trainer.global_rank)
+            try:
+                result = fit_and_test(run)
+            except SIGTERMException as error:  # Lightning's handler saw our SIGTERM first
+                raise from_lightning(error, stop, run_dir, exit_code) from None
+            stop.stage = "report"
+        check_stop(stop, run_dir, exit_code)  # a signal while the trackers closed
+    except Interrupted as stopped:  # last.ckpt is written; record, requeue, exit
+        record_interruption(run_dir, stopped)
+        requeue(stopped, cfg.callbacks.preemption.requeue, run.trainer.global_rank if run else 0)
     fit_seconds = result.pop("fit_seconds")
     if run.trainer.is_global_zero:
         write_metrics(run_dir, result)
@@ -265,9 +291,21 @@ def train_job(cfg: DictConfig) -> dict[str, Any]:
     """The ``seglightning-train`` task. A failing run is recorded in its ``metrics.json`` (status
     failed, the error). A single run then raises (non-zero exit); in a multirun the other jobs go on
     (the sweep summary lists it, and a rerun of the sweep retries it). A run stopped by a signal
-    exits for its requeue (:mod:`seglightning.checkpointing.requeue`)."""
+    exits for its requeue (:mod:`seglightning.checkpointing.requeue`), a multirun after writing its
+    summary. A run dir another process holds is an error; a multirun skips that job."""
     try:
         return train(cfg)
+    except Interrupted:
+        if in_multirun():
+            from .sweeps.callback import summarize_interrupted_sweep
+
+            summarize_interrupted_sweep()
+        raise
+    except RunLocked as locked:
+        if not in_multirun():
+            raise
+        print(f"[seglightning] skipping this job: {locked}")
+        return {"status": "skipped", "reason": str(locked)}
     except Exception as error:
         multirun = in_multirun()
         result = record_failure(Path(cfg.run_dir).resolve(), error, log=multirun)

@@ -78,14 +78,14 @@ class LastCheckpoint(Checkpoint):
 
     def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         if stage == "fit" and self.stop is not None:
-            self.stop.restore()
+            self.stop.release()
 
     def on_exception(
         self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
     ) -> None:
         # an interrupted run keeps its handlers until it has requeued (a second signal is ignored)
         if self.stop is not None and not isinstance(exception, Interrupted):
-            self.stop.restore()
+            self.stop.release()
 
     # -- saves and stops
     def _stop_requested(self) -> bool:
@@ -103,7 +103,7 @@ class LastCheckpoint(Checkpoint):
             trainer.global_step,
             trainer.current_epoch,
             str(self.path),
-            self.exit_code,
+            self.stop.exit_code(self.exit_code),
             self.stop,
         )
 
@@ -164,18 +164,25 @@ def _safe_point(trainer: L.Trainer, batch_idx: int) -> bool:
 
 
 def build_last_checkpoint(
-    run_dir: Path, checkpoint: Any, preemption: Any, best: ModelCheckpoint | None = None
+    run_dir: Path,
+    checkpoint: Any,
+    preemption: Any,
+    best: ModelCheckpoint | None = None,
+    stop: StopSignals | None = None,
 ) -> LastCheckpoint:
     """From ``callbacks.checkpoint`` (``every_n_train_steps``, ``train_time_interval``) and
     ``callbacks.preemption`` (``signals``, ``exit_code``; ``requeue`` is checked here, used by
-    :func:`~.requeue.requeue`); ``best`` writes ``best.ckpt`` (listed before this callback)."""
+    :func:`~.requeue.requeue`); ``best`` writes ``best.ckpt`` (listed before this callback);
+    ``stop``: the run's own :class:`StopSignals` (else one for ``signals``)."""
     signals = list(preemption.get("signals") or [])
     check_requeue_mode(preemption.get("requeue", "auto"))
+    if stop is None and signals:
+        stop = StopSignals(signals)
     return LastCheckpoint(
         Path(run_dir) / "checkpoints" / "last.ckpt",
         checkpoint.get("every_n_train_steps"),
         checkpoint.get("train_time_interval"),
-        StopSignals(signals) if signals else None,
+        stop,
         int(preemption.get("exit_code", 75)),
         best,
     )

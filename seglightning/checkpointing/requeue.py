@@ -11,7 +11,8 @@
 - ``never``: only exit; the caller (a wrapper script, ``RequeueExit=75`` in slurm.conf) decides.
 
 The exit status is ``callbacks.preemption.exit_code`` (default 75, ``EX_TEMPFAIL``: "try again").
-Rerunning the same command resumes from ``last.ckpt`` (``resume=auto``).
+Rerunning the same command resumes from ``last.ckpt`` (``resume=auto``). Ctrl-C (SIGINT) is the
+user's stop, never requeued: exit status 130.
 """
 
 from __future__ import annotations
@@ -54,8 +55,11 @@ def check_requeue_mode(mode: str) -> None:
 
 
 def requeue(stop: Interrupted, mode: str = "auto", rank: int = 0) -> NoReturn:
-    """Requeue the job as described in the module docstring, then exit (raises ``SystemExit``)."""
+    """Requeue the job as described in the module docstring, then exit (raises ``stop``, a
+    ``SystemExit`` with its exit code)."""
     check_requeue_mode(mode)
+    if stop.signal_name == "SIGINT":
+        mode = "never"
     handler = submitit_handler(stop.signals.previous)
     stop.signals.restore()  # the handlers from before the run (ours ignored signals until now)
     if mode == "auto":
@@ -80,4 +84,4 @@ def requeue(stop: Interrupted, mode: str = "auto", rank: int = 0) -> NoReturn:
                 )
             else:
                 log.warning("requeued Slurm job %s; it resumes from %s", job, stop.checkpoint)
-    raise SystemExit(stop.exit_code)
+    raise stop

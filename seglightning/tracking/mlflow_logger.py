@@ -14,6 +14,10 @@
 - A sweep report: its tables with ``log_table`` (``sweep/<table>.json``, readable with
   ``mlflow.load_table``), ``results.md``/``comparison.md`` as texts and its plots under ``sweep/``.
 - A SQLite store takes one writer at a time: with a parallel launcher, prefer an MLflow server.
+- An MLflow server (``http(s)://`` ``tracking_uri``) is probed first, for ``connect_timeout``
+  seconds at most; one that cannot be reached sends the run to the local SQLite store above, with a
+  warning (:mod:`.reachable`). MLflow has no sync command: copy the runs to the server later with
+  mlflow-export-import (``export-experiment`` from the local store, ``import-experiment`` into it).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from lightning.pytorch.utilities import rank_zero_only
 
 from .context import RunContext, stable_run_id
 from .media import ClassReport, Overlay, ReportMedia
+from .reachable import DEFAULT_CONNECT_TIMEOUT, check_timeout, unreachable, warn_offline
 
 RUN_ID_TAG = "seglightning.run_id"
 
@@ -82,9 +87,20 @@ def _previous_run(tracking_uri: str, experiment_name: str, key: str) -> str | No
 
 
 def build(run_dir: Path, context: RunContext, experiment_name: str | None = None, tracking_uri: str | None = None,
-          artifact_location: str | None = None, tags: Mapping[str, str] | None = None) -> MediaMLFlowLogger:
+          artifact_location: str | None = None, tags: Mapping[str, str] | None = None,
+          connect_timeout: float = DEFAULT_CONNECT_TIMEOUT) -> MediaMLFlowLogger:
     """The ``mlflow`` entry of the logger registry (options: ``conf/logger/mlflow.yaml``)."""
     root = Path(run_dir).resolve().parent
+    timeout = check_timeout("mlflow", connect_timeout)
+    if tracking_uri is not None and tracking_uri.startswith(("http://", "https://")):
+        why = unreachable(tracking_uri, timeout)
+        if why is not None:
+            local = f"sqlite:///{root / 'mlflow.db'}"
+            warn_offline("MLflow", tracking_uri, why, f"logging to the local store {local} instead (browse: "
+                         f"`mlflow ui --backend-store-uri {local}`); upload later with mlflow-export-import "
+                         f"(`export-experiment` with MLFLOW_TRACKING_URI={local}, then `import-experiment` "
+                         f"with MLFLOW_TRACKING_URI={tracking_uri})")
+            tracking_uri, artifact_location = None, None
     if tracking_uri is None:
         root.mkdir(parents=True, exist_ok=True)
         tracking_uri = f"sqlite:///{root / 'mlflow.db'}"

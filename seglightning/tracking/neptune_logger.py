@@ -16,6 +16,9 @@ so seglightning carries this small Lightning ``Logger`` on ``neptune_scale.Run``
   per-class scores as values ``val/per_class/<class>/<column>``; a sweep report as files
   ``sweep/<file>`` (``sweep/results_csv``, ``sweep/comparison_md``, ``sweep/heatmap_png``, ...; the
   client has no table type) and each grid cell's mean as values ``sweep/results/<cell>/<metric>``.
+- In ``async`` mode the server named by the token is probed first, for ``connect_timeout`` seconds
+  at most; one that cannot be reached makes the run ``offline``, with a warning naming the
+  ``neptune sync`` command (:mod:`.reachable`).
 - One Neptune run per attempt, in one experiment per run dir (named ``<parent dir>/<run dir>``): the
   first attempt's id is derived from the run dir; a resumed run forks the previous attempt (listed
   in ``<run_dir>/neptune/runs.txt``) at the step before the checkpoint, so its history continues
@@ -24,6 +27,9 @@ so seglightning carries this small Lightning ``Logger`` on ``neptune_scale.Run``
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -36,6 +42,7 @@ from lightning.pytorch.utilities import rank_zero_only
 
 from .context import RunContext, stable_run_id, tag_list
 from .media import ClassReport, Overlay, ReportMedia
+from .reachable import DEFAULT_CONNECT_TIMEOUT, check_timeout, unreachable, warn_offline
 
 OFFLINE_PROJECT = "seglightning/offline"
 MODES = ("auto", "async", "offline", "disabled")
@@ -175,6 +182,18 @@ class NeptuneScaleLogger(Logger):
             self._run = None
 
 
+def token_server(token: str | None) -> str | None:
+    """The server address a Neptune API token names (None if it names none)."""
+    try:
+        data = json.loads(base64.b64decode(token or "", validate=False))
+    except (binascii.Error, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    address = data.get("api_address") or data.get("api_url")
+    return str(address) if address else None
+
+
 def _lineage(log_dir: Path) -> list[str]:
     path = log_dir / "runs.txt"
     return path.read_text().split() if path.is_file() else []
@@ -187,10 +206,19 @@ def build(
     mode: str = "auto",
     tags: Sequence[str] = (),
     capture_console: bool = False,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
 ) -> NeptuneScaleLogger:
     """The ``neptune`` entry of the logger registry (options: ``conf/logger/neptune.yaml``)."""
     run_dir = Path(run_dir)
     project = project or os.environ.get("NEPTUNE_PROJECT")
+    timeout = check_timeout("neptune", connect_timeout)
+    mode = resolve_mode(mode, project)
+    server = token_server(os.environ.get("NEPTUNE_API_TOKEN")) if mode == "async" else None
+    why = unreachable(server, timeout) if server else None
+    if why is not None:
+        warn_offline("Neptune", server, why, f"logging offline under {run_dir / 'neptune'}; upload later with "
+                     f"`neptune sync {run_dir / 'neptune'}/<run>/run_operations.sqlite3`")
+        mode = "offline"
     log_dir = run_dir / "neptune"
     previous = _lineage(log_dir)
     base = stable_run_id(run_dir)
@@ -202,7 +230,7 @@ def build(
         run_id,
         f"{run_dir.parent.name}/{run_dir.name}",
         project or OFFLINE_PROJECT,
-        resolve_mode(mode, project),
+        mode,
         fork=fork,
         tags=tag_list(context, tags),
         group_tags=[context["group"]] if context.get("group") else [],

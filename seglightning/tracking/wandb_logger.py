@@ -3,6 +3,9 @@
 - Mode ``auto``: ``WANDB_MODE`` if set, else ``online`` when ``WANDB_API_KEY`` is set and
   ``offline`` without it (an offline run never prompts and never waits for the network; upload it
   later with ``wandb sync <run_dir>/wandb/offline-run-*``).
+- Online, the server (``WANDB_BASE_URL``, else api.wandb.ai) is probed first, for
+  ``connect_timeout`` seconds at most; one that cannot be reached makes the run offline, with a
+  warning naming the ``wandb sync`` command (:mod:`.reachable`).
 - Everything W&B writes stays in the run dir: the run under ``<run_dir>/wandb/``, and while the run
   is open ``WANDB_DATA_DIR``, ``WANDB_ARTIFACT_DIR`` and ``WANDB_CACHE_DIR`` point at
   ``<run_dir>/wandb/{data,artifacts,cache}`` (restored when it closes).
@@ -31,8 +34,10 @@ from lightning.pytorch.utilities import rank_zero_only
 
 from .context import RunContext, stable_run_id, tag_list
 from .media import ClassReport, Overlay, ReportMedia
+from .reachable import DEFAULT_CONNECT_TIMEOUT, check_timeout, unreachable, warn_offline
 
 DATA_DIRS = {"WANDB_DATA_DIR": "data", "WANDB_ARTIFACT_DIR": "artifacts", "WANDB_CACHE_DIR": "cache"}
+DEFAULT_SERVER = "https://api.wandb.ai"
 MODES = ("auto", "online", "offline", "disabled")
 
 
@@ -130,8 +135,19 @@ def build(
     mode: str = "auto",
     job_type: str = "train",
     tags: Sequence[str] = (),
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
 ) -> WandbRunLogger:
     """The ``wandb`` entry of the logger registry (options: ``conf/logger/wandb.yaml``)."""
+    mode = resolve_mode(mode)
+    timeout = check_timeout("wandb", connect_timeout)
+    if mode == "online":
+        server = os.environ.get("WANDB_BASE_URL") or DEFAULT_SERVER
+        why = unreachable(server, timeout)
+        if why is not None:
+            where = Path(run_dir) / "wandb"
+            warn_offline("W&B", server, why, f"logging offline to {where}; upload later with "
+                         f"`wandb sync {where}/offline-run-*`")
+            mode = "offline"
     return WandbRunLogger(
         Path(run_dir),
         name=context.get("name"),
@@ -142,5 +158,5 @@ def build(
         job_type=job_type,
         tags=tag_list(context, tags),
         config=context.get("config"),
-        mode=resolve_mode(mode),
+        mode=mode,
     )

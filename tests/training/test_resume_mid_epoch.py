@@ -120,6 +120,7 @@ def test_a_stop_signal_saves_exits_for_requeue_and_resumes_exactly(
     assert result == {
         "status": "interrupted",
         "signal": "SIGTERM",
+        "stage": "training",
         "step": stop,
         "epoch": 1,
         "checkpoint": "checkpoints/last.ckpt",
