@@ -104,15 +104,26 @@ def rank_bootstrap(cells: Sequence[tuple[tuple[str, ...], dict[int, ImageCounts]
                    confidence: float = CONFIDENCE) -> RankStability | None:
     """The rank bootstrap of ``cells`` (each ``(key, {seed: counts})``) on ``metric`` (``mIoU`` or
     ``mDice``), see the module docstring; None with fewer than two cells or no common image."""
-    if metric not in SCORES:
-        raise ValueError(f"rank stability needs a score the per-image counts determine ({', '.join(SCORES)})")
+    found = rank_bootstraps(cells, [metric], draws, seed, confidence)
+    return found[0] if found else None
+
+
+def rank_bootstraps(cells: Sequence[tuple[tuple[str, ...], dict[int, ImageCounts]]], metrics: Sequence[str],
+                    draws: int = BOOTSTRAP_DRAWS, seed: int = BOOTSTRAP_SEED,
+                    confidence: float = CONFIDENCE) -> list[RankStability]:
+    """:func:`rank_bootstrap` of several metrics from the same draws (one pass over the weighted
+    counts; each metric's result is the one :func:`rank_bootstrap` gives alone)."""
+    unknown = [m for m in metrics if m not in SCORES]
+    if unknown:
+        raise ValueError(f"rank stability needs a score the per-image counts determine ({', '.join(SCORES)}), "
+                         f"not {', '.join(unknown)}")
     cells = [(key, runs) for key, runs in cells if runs]
-    if len(cells) < 2:
-        return None
+    if len(cells) < 2 or not metrics:
+        return []
     all_runs = [r for _, runs in cells for r in runs.values()]
     common = set(all_runs[0].ids).intersection(*(r.ids for r in all_runs[1:]))
     if not common:
-        return None
+        return []
     ids = sorted(common)
     n, k = len(ids), len(cells)
     seeds = sorted({s for _, runs in cells for s in runs})
@@ -131,21 +142,22 @@ def rank_bootstrap(cells: Sequence[tuple[tuple[str, ...], dict[int, ImageCounts]
     owner_a, seed_a = np.array(owner), np.array(seed_of)
     membership = np.zeros((len(owner), k))
     membership[np.arange(len(owner)), owner_a] = 1.0  # [R, K]
-    score = SCORES[metric]
 
-    def cell_scores(weighted: np.ndarray, seed_weights: np.ndarray) -> np.ndarray:
+    def cell_scores(weighted: np.ndarray, seed_weights: np.ndarray, metric: str) -> np.ndarray:
         """weighted [D, R·3C] summed counts, seed_weights [D, S] -> cell scores [D, K]."""
-        per_run = score(*np.split(weighted.reshape(len(weighted), len(owner), 3, classes), 3, axis=2))[..., 0]
+        sums = weighted.reshape(len(weighted), len(owner), 3, classes)
+        per_run = SCORES[metric](sums[:, :, 0], sums[:, :, 1], sums[:, :, 2])  # [D, R]
         w = seed_weights[:, seed_a]  # [D, R]
         total = w @ membership  # [D, K]
         plain = per_run @ membership / membership.sum(0)
         return np.where(total > 0, (per_run * w) @ membership / np.maximum(total, 1e-300), plain)
 
-    full = cell_scores(counts.sum(0)[None], np.ones((1, len(seeds))))[0]
-    tie_rng, image_rng, seed_rng = (np.random.default_rng([seed, i]) for i in range(3))
-    full_rank = _rank(full[None], tie_rng)[0]
+    image_rng, seed_rng = np.random.default_rng([seed, 1]), np.random.default_rng([seed, 2])
+    tie_rngs = {m: np.random.default_rng([seed, 0, list(SCORES).index(m)]) for m in metrics}
+    full = {m: cell_scores(counts.sum(0)[None], np.ones((1, len(seeds))), m)[0] for m in metrics}
+    full_rank = {m: _rank(full[m][None], tie_rngs[m])[0] for m in metrics}
     chunk = max(1, _CHUNK_ELEMENTS // max(n, counts.shape[1]))
-    ranks = []
+    ranks: dict[str, list[np.ndarray]] = {m: [] for m in metrics}
     for start in range(0, draws, chunk):
         rows = min(chunk, draws - start)
         index = image_rng.integers(0, n, (rows, n))
@@ -153,16 +165,20 @@ def rank_bootstrap(cells: Sequence[tuple[tuple[str, ...], dict[int, ImageCounts]
         picked = seed_rng.integers(0, len(seeds), (rows, len(seeds)))
         seed_weights = np.zeros((rows, len(seeds)))
         np.add.at(seed_weights, (np.arange(rows)[:, None], picked), 1.0)
-        ranks.append(_rank(cell_scores(weights.astype(np.float64) @ counts, seed_weights), tie_rng))
-    ranks = np.concatenate(ranks)  # [D, K]
+        weighted = weights.astype(np.float64) @ counts
+        for m in metrics:
+            ranks[m].append(_rank(cell_scores(weighted, seed_weights, m), tie_rngs[m]))
     alpha = (1 - confidence) / 2
-    frequency = (ranks[:, :, None] == np.arange(1, k + 1)).mean(0)  # [K, K]
-    low = np.quantile(ranks, alpha, axis=0, method="inverted_cdf")
-    high = np.quantile(ranks, 1 - alpha, axis=0, method="inverted_cdf")
-    median = np.median(ranks, axis=0)
-    out = [
-        CellRanks(key, float(full[c]), int(full_rank[c]), float(frequency[c, 0]), float(median[c]), int(low[c]),
-                  int(high[c]), frequency[c])
-        for c, (key, _) in enumerate(cells)
-    ]
-    return RankStability(metric, out, n, seeds, draws, seed)
+    out = []
+    for m in metrics:
+        drawn = np.concatenate(ranks[m])  # [D, K]
+        frequency = (drawn[:, :, None] == np.arange(1, k + 1)).mean(0)  # [K, K]
+        low = np.quantile(drawn, alpha, axis=0, method="inverted_cdf")
+        high = np.quantile(drawn, 1 - alpha, axis=0, method="inverted_cdf")
+        median = np.median(drawn, axis=0)
+        out.append(RankStability(m, [
+            CellRanks(key, float(full[m][c]), int(full_rank[m][c]), float(frequency[c, 0]), float(median[c]),
+                      int(low[c]), int(high[c]), frequency[c])
+            for c, (key, _) in enumerate(cells)
+        ], n, seeds, draws, seed))
+    return out

@@ -29,7 +29,7 @@ from .multiple_testing import DEFAULT_METHOD
 from .multiple_testing import METHODS as ADJUST_METHODS
 from .plots import bars, heatmap, paired, save
 from .rank_report import rank_rows, ranks_markdown, ranks_plot
-from .rank_stability import SCORES, RankStability, rank_bootstrap
+from .rank_stability import SCORES, RankStability, rank_bootstraps
 from .runs import SECTIONS, Run, collect_runs
 from .stats import BOOTSTRAP_DRAWS
 from .tables import (
@@ -119,12 +119,8 @@ def rank_stability(cells: list[Cell], metrics: list[str], reader: ImageCountsCac
                 for i, r in enumerate(c.runs) if read.get((c.key, r.path), ("",))[0] == split}
         per_cell.append((c.key, runs))
     left_out = [key for key, runs in per_cell if not runs]
-    out = []
-    for metric in (m for m in SCORES if m in metrics):
-        result = rank_bootstrap(per_cell, metric, draws=draws)
-        if result is not None:
-            out.append(replace(result, split=split))
-    return out, left_out
+    found = rank_bootstraps(per_cell, [m for m in SCORES if m in metrics], draws=draws)
+    return [replace(result, split=split) for result in found], left_out
 
 
 def build_report(sweep_dir: str | Path, section: str = DEFAULT_SECTION, baseline: str | None = None,
