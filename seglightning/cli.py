@@ -95,14 +95,18 @@ def data() -> None:
 
 def report(argv: list[str] | None = None) -> None:
     """``seglightning-report <sweep dir> [--metrics best|final|test] [--baseline loss=ce,model=unet]
-    [--logger wandb ...]``."""
+    [--adjust holm|bh|none] [--delta 0.01] [--logger wandb ...]``. Imports no torch or Lightning
+    (unless ``--logger`` needs them)."""
     import argparse
 
     from .sweeps.report import OUTPUTS, build_report, summary, write_report
 
     parser = argparse.ArgumentParser(
         prog="seglightning-report",
-        description=(f"Aggregate a sweep (finished or not) into {', '.join(OUTPUTS)} in the sweep directory."),
+        description=(
+            f"Aggregate a sweep (finished or not) into {', '.join(OUTPUTS)} in the sweep directory "
+            "(with --metrics final/test: results-test.md etc.)."
+        ),
     )
     parser.add_argument("sweep_dir", type=Path, help="the multirun's sweep directory (hydra.sweep.dir)")
     parser.add_argument(
@@ -130,6 +134,21 @@ def report(argv: list[str] | None = None) -> None:
         help="the seed whose predictions the gallery shows (default: the smallest seed most cells saved)",
     )
     parser.add_argument(
+        "--adjust",
+        default="holm",
+        choices=("holm", "bh", "none"),
+        help="adjust the comparisons' p-values for their number, per metric: holm (default; family-wise "
+        "error), bh (Benjamini-Hochberg false discovery rate) or none",
+    )
+    parser.add_argument(
+        "--delta",
+        type=float,
+        default=None,
+        metavar="DIFFERENCE",
+        help="also give the seeds a paired t-test needs to detect this difference (e.g. 0.01 mIoU) "
+        "with 80%% power at alpha 0.05",
+    )
+    parser.add_argument(
         "--logger",
         action="append",
         default=[],
@@ -139,7 +158,7 @@ def report(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     quiet_third_party()
     try:
-        result = build_report(args.sweep_dir, args.metrics, args.baseline)
+        result = build_report(args.sweep_dir, args.metrics, args.baseline, args.adjust, args.delta)
         if not result.runs:
             sys.exit(f"seglightning-report: no run directories under {args.sweep_dir}")
         written = write_report(result, args.rows, args.cols, args.gallery_seed)

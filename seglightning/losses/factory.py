@@ -38,6 +38,9 @@ from .spec import LossSpec, is_single_loss, normalize_loss_spec
 
 def build_loss(spec: LossSpec, **defaults: Any) -> SegLoss:
     """Build the loss described by ``spec`` (config group ``loss``); see the module docstring."""
+    from . import load_losses  # every loss registered, however this module was reached
+
+    load_losses()
     terms = normalize_loss_spec(spec)
     only = terms[0]
     if is_single_loss(spec) and only.get("weight") == 1.0 and only["input"] == "logits":

@@ -9,15 +9,22 @@ default: the first cell of the grid).
   difference over the images of each run's ``per_image.csv``, pooled over the common seeds. Only
   the images every compared run scored count; when the runs disagree on the image set (a file cut
   short, another data version) the comparison says so (``image_note``).
+- The p-values of one metric's comparisons are adjusted for their number (Holm by default,
+  :mod:`~seglightning.sweeps.multiple_testing`), and each comparison says how many seeds a paired
+  t-test needs to detect its observed difference, or ``delta`` (:mod:`~seglightning.sweeps.power`).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 from .cells import Cell
+from .multiple_testing import ALPHA, DEFAULT_METHOD, adjust_pvalues
 from .per_image import read_image_counts
+from .power import SeedsNeeded, seeds_needed
 from .stats import BootstrapResult, ImageCounts, Summary, paired_bootstrap, sign_flip_pvalue, t_interval
 
 BOOTSTRAP_METRIC = "mIoU"
@@ -36,6 +43,22 @@ class Comparison:
     bootstrap: BootstrapResult | None = None  # per-image bootstrap (mIoU only)
     bootstrap_split: str | None = None  # the split of the per-image files (test, or val)
     image_note: str | None = None  # set when the compared runs disagree on the image set
+    p_adjusted: float = math.nan  # adjusted for the comparisons of this metric (method: adjust)
+    adjust: str = "none"  # holm | bh | none
+    seeds_needed: SeedsNeeded | None = None  # to detect the observed mean difference
+    seeds_needed_delta: SeedsNeeded | None = None  # to detect the difference the user named
+
+    @property
+    def p_used(self) -> float:
+        """The p-value the decision uses: the adjusted one (the unadjusted one with ``none``)."""
+        return self.p_value if self.adjust == "none" else self.p_adjusted
+
+    @property
+    def decision(self) -> str:
+        """``better`` / ``worse`` when :attr:`p_used` < 0.05, else ``tied`` (no evidence either way)."""
+        if not self.p_used < ALPHA:
+            return "tied"
+        return "better" if self.summary.mean > 0 else "worse"
 
 
 def parse_baseline(text: str) -> dict[str, str]:
@@ -84,15 +107,29 @@ def image_set_note(counts: dict[str, ImageCounts]) -> str | None:
     return f"the runs disagree on the image set; the bootstrap uses the {len(common)} images common to all ({sizes})"
 
 
+class ImageCountsCache:
+    """Each run's ``per_image.csv`` read once per report (the comparisons and the rank bootstrap
+    all resample the same files)."""
+
+    def __init__(self) -> None:
+        self._read: dict[Path, tuple[str, ImageCounts] | None] = {}
+
+    def __call__(self, run_dir: Path) -> tuple[str, ImageCounts] | None:
+        if run_dir not in self._read:
+            self._read[run_dir] = read_image_counts(run_dir)
+        return self._read[run_dir]
+
+
 def _bootstrap(
-    baseline: Cell, cell: Cell, seeds: Sequence[int]
+    baseline: Cell, cell: Cell, seeds: Sequence[int], reader: ImageCountsCache | None = None
 ) -> tuple[BootstrapResult | None, str | None, str | None]:
     """Per-image bootstrap over the runs of ``seeds`` that wrote ``per_image.csv`` of one split, on
     the images common to them; and the note when they disagree on the image set."""
+    reader = reader or ImageCountsCache()
     read, names = {}, {}
     for c in (baseline, cell):
         for r in c.runs:
-            if r.seed in seeds and (found := read_image_counts(r.path)) is not None:
+            if r.seed in seeds and (found := reader(r.path)) is not None:
                 read[(c.key, r.seed)] = found
                 names[(c.key, r.seed)] = r.path.name
     both = [s for s in seeds if (baseline.key, s) in read and (cell.key, s) in read]
@@ -105,8 +142,13 @@ def _bootstrap(
     return result, splits.pop(), note
 
 
-def compare(cells: Sequence[Cell], baseline: Cell, section: str, metrics: Sequence[str]) -> list[Comparison]:
-    """Every other cell against ``baseline`` on every metric (seed-paired; mIoU also per image)."""
+def compare(cells: Sequence[Cell], baseline: Cell, section: str, metrics: Sequence[str],
+            adjust: str = DEFAULT_METHOD, delta: float | None = None,
+            reader: ImageCountsCache | None = None) -> list[Comparison]:
+    """Every other cell against ``baseline`` on every metric (seed-paired; mIoU also per image),
+    the p-values adjusted with ``adjust`` within each metric, and the seeds needed to detect the
+    observed difference (and ``delta``)."""
+    reader = reader or ImageCountsCache()
     out = []
     for cell in cells:
         if cell is baseline:
@@ -115,7 +157,9 @@ def compare(cells: Sequence[Cell], baseline: Cell, section: str, metrics: Sequen
             base, other = _by_seed(baseline, section, metric), _by_seed(cell, section, metric)
             seeds = sorted(set(base) & set(other))
             differences = [other[s] - base[s] for s in seeds]
-            boot, split, note = _bootstrap(baseline, cell, seeds) if metric == BOOTSTRAP_METRIC else (None,) * 3
+            boot, split, note = (
+                _bootstrap(baseline, cell, seeds, reader) if metric == BOOTSTRAP_METRIC else (None,) * 3
+            )
             out.append(
                 Comparison(
                     cell.key,
@@ -127,6 +171,19 @@ def compare(cells: Sequence[Cell], baseline: Cell, section: str, metrics: Sequen
                     boot,
                     split,
                     note,
+                    seeds_needed=seeds_needed(differences),
+                    seeds_needed_delta=None if delta is None else seeds_needed(differences, delta),
                 )
             )
+    return adjust_family(out, adjust)
+
+
+def adjust_family(comparisons: Sequence[Comparison], method: str = DEFAULT_METHOD) -> list[Comparison]:
+    """``comparisons`` with ``p_adjusted`` set, the family being one metric's comparisons."""
+    out = list(comparisons)
+    for metric in dict.fromkeys(c.metric for c in out):
+        where = [i for i, c in enumerate(out) if c.metric == metric]
+        adjusted = adjust_pvalues([out[i].p_value for i in where], method)
+        for i, p in zip(where, adjusted):
+            out[i] = replace(out[i], p_adjusted=float(p), adjust=method)
     return out

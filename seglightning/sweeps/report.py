@@ -4,26 +4,40 @@ Writes into the sweep dir ``runs.csv`` (one row per run), ``results.csv``/``resu
 cell: mean, std, n and 95 % t-interval over seeds; the best in bold only where its interval lies
 above the runner-up's, else marked tied), ``comparison.csv``/``comparison.md`` (each cell against
 the baseline: paired over seeds with the sign-flip p-value, and the per-image bootstrap of the
-mIoU difference), ``heatmap.png`` (loss x architecture, mIoU), ``bars.png`` (mIoU / mDice / bF1 per
-loss) and ``paired.png`` (mIoU difference to the baseline), every interval a 95 % CI; ``cost.png``
-(mIoU against device-hours), ``gallery.png`` and ``worst_images.csv`` (predictions side by side,
-:mod:`.gallery`) and ``report.html`` (all of it on one self-contained page, :mod:`.html`).
+mIoU difference; p-values adjusted per metric, seeds needed), ``ranks.csv``/``ranks.md``/``ranks.png``
+(the bootstrap of the cells' ranking over images and seeds), ``heatmap.png`` (loss x architecture,
+mIoU), ``bars.png`` (mIoU / mDice / bF1 per loss) and ``paired.png`` (mIoU difference to the
+baseline), every interval a 95 % CI; ``cost.png`` (mIoU against device-hours), ``gallery.png`` and
+``worst_images.csv`` (predictions side by side, :mod:`.gallery`) and ``report.html`` (all of it on
+one self-contained page, :mod:`.html`).
+
+The files that depend on the metrics section (all but ``runs.csv``) of ``--metrics best`` (the
+default) have the names above; those of ``final`` and ``test`` carry the section as a suffix
+(``results-test.md``, ``heatmap-test.png``), so reports of several sections live side by side.
+
+This module and everything it imports read files and compute with numpy/scipy/matplotlib: no torch,
+no Lightning (``tests/sweeps/test_report_imports.py``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..report_table import test_label
 from .cells import Cell, aggregate, grid_columns, metric_names
-from .comparison import Comparison, choose_baseline, compare
+from .comparison import Comparison, ImageCountsCache, choose_baseline, compare
 from .cost import total_cost
 from .grid import expected_jobs, not_started
 from .html import write_pages
+from .multiple_testing import DEFAULT_METHOD
+from .multiple_testing import METHODS as ADJUST_METHODS
 from .plots import bars, heatmap, paired, save
+from .rank_report import rank_rows, ranks_markdown, ranks_plot
+from .rank_stability import SCORES, RankStability, rank_bootstraps
 from .rerun import current_code_version, rerun_reason
 from .runs import SECTIONS, Run, collect_runs
+from .stats import BOOTSTRAP_DRAWS
 from .tables import (
     SECTION_TITLES,
     comparison_markdown,
@@ -44,8 +58,21 @@ OUTPUTS = (
     "heatmap.png",
     "bars.png",
     "paired.png",
+    "ranks.csv",
+    "ranks.md",
+    "ranks.png",
 )
 BAR_METRICS = ("mIoU", "mDice", "bF1")
+DEFAULT_SECTION = "best"
+UNSUFFIXED = ("runs.csv",)  # the same whatever the metrics section
+
+
+def output_name(name: str, section: str) -> str:
+    """``results.md`` for the default section, ``results-test.md`` for ``test`` (``runs.csv`` always)."""
+    if section == DEFAULT_SECTION or name in UNSUFFIXED:
+        return name
+    stem, dot, ext = name.rpartition(".")
+    return f"{stem}-{section}{dot}{ext}"
 
 
 @dataclass
@@ -61,6 +88,8 @@ class SweepReport:
     pending: list[dict[str, str]] | None  # jobs with no run dir yet; None when unknown
     baseline: Cell | None = None  # what comparisons are against (None: no complete run yet)
     comparisons: list[Comparison] = field(default_factory=list)
+    ranks: list[RankStability] = field(default_factory=list)  # per metric the per-image counts determine
+    ranks_left_out: list[tuple[str, ...]] = field(default_factory=list)  # cells without per-image results
 
     def count(self, status: str) -> int:
         return sum(r.status == status for r in self.runs)
@@ -92,9 +121,34 @@ class SweepReport:
         return SECTION_TITLES[self.section].format(monitor=monitor)
 
 
-def build_report(sweep_dir: str | Path, section: str = "best", baseline: str | None = None) -> SweepReport:
-    """Collect the runs under ``sweep_dir``, aggregate ``section`` (best | final | test) and compare
-    every cell with ``baseline`` (``"loss=ce,model=unet"``; default: the first cell)."""
+def rank_stability(cells: list[Cell], metrics: list[str], reader: ImageCountsCache, draws: int = BOOTSTRAP_DRAWS,
+                   ) -> tuple[list[RankStability], list[tuple[str, ...]]]:
+    """The rank bootstrap of every metric the per-image counts determine (mIoU, mDice), over the cells
+    whose runs wrote ``per_image.csv`` of the most common split; and the cells left out."""
+    read = {(c.key, r.path): found for c in cells for r in c.runs if (found := reader(r.path)) is not None}
+    if not read:
+        return [], [c.key for c in cells]
+    splits = [split for split, _ in read.values()]
+    split = max(dict.fromkeys(splits), key=splits.count)
+    per_cell = []
+    for c in cells:
+        runs = {(r.seed if r.seed is not None else -1 - i): read[(c.key, r.path)][1]
+                for i, r in enumerate(c.runs) if read.get((c.key, r.path), ("",))[0] == split}
+        per_cell.append((c.key, runs))
+    left_out = [key for key, runs in per_cell if not runs]
+    found = rank_bootstraps(per_cell, [m for m in SCORES if m in metrics], draws=draws)
+    return [replace(result, split=split) for result in found], left_out
+
+
+def build_report(sweep_dir: str | Path, section: str = DEFAULT_SECTION, baseline: str | None = None,
+                 adjust: str = DEFAULT_METHOD, delta: float | None = None,
+                 draws: int = BOOTSTRAP_DRAWS) -> SweepReport:
+    """Collect the runs under ``sweep_dir``, aggregate ``section`` (best | final | test), compare
+    every cell with ``baseline`` (``"loss=ce,model=unet"``; default: the first cell) with p-values
+    adjusted by ``adjust`` (holm | bh | none) and the seeds needed (also for ``delta``), and
+    bootstrap the ranking (``draws`` draws)."""
+    if adjust not in ADJUST_METHODS:
+        raise ValueError(f"--adjust {adjust}: not one of {', '.join(ADJUST_METHODS)}")
     if section not in SECTIONS:
         raise ValueError(f"metrics section '{section}' is not one of {', '.join(SECTIONS)} (option --metrics)")
     sweep_dir = Path(sweep_dir).resolve()
@@ -111,6 +165,8 @@ def build_report(sweep_dir: str | Path, section: str = "best", baseline: str | N
     jobs = expected_jobs(sweep_dir)
     cells = aggregate(runs, columns, section, metrics)
     base = choose_baseline(cells, columns, baseline) if cells else None
+    reader = ImageCountsCache()
+    ranks, left_out = rank_stability(cells, metrics, reader, draws) if len(cells) > 1 else ([], [])
     return SweepReport(
         sweep_dir,
         runs,
@@ -120,7 +176,9 @@ def build_report(sweep_dir: str | Path, section: str = "best", baseline: str | N
         cells,
         None if jobs is None else not_started(jobs, runs),
         base,
-        compare(cells, base, section, metrics) if base else [],
+        compare(cells, base, section, metrics, adjust, delta, reader) if base else [],
+        ranks,
+        left_out,
     )
 
 
@@ -133,7 +191,7 @@ def write_report(
     for option, key in (("--rows", rows), ("--cols", cols)):
         if key not in report.columns:
             raise ValueError(f"{option} {key}: not a grid column of this sweep (columns: {', '.join(report.columns)})")
-    out = {name: report.sweep_dir / name for name in OUTPUTS}
+    out = {name: report.sweep_dir / output_name(name, report.section) for name in OUTPUTS}
     title = f"Sweep {report.sweep_dir.name}"
     write_csv(out["runs.csv"], *run_rows(report.runs, report.columns, report.sweep_dir))
     write_csv(out["results.csv"], *result_rows(report.cells, report.columns, report.metrics))
@@ -153,6 +211,12 @@ def write_report(
     save(bars(report.cells, report.columns, bar_metrics, group=rows), out["bars.png"])
     baseline = ", ".join(f"{k}={v}" for k, v in zip(report.columns, report.baseline.key))
     save(paired(report.comparisons, report.columns, baseline, headline), out["paired.png"])
+    write_csv(out["ranks.csv"], *rank_rows(report.ranks, report.columns))
+    out["ranks.md"].write_text(ranks_markdown(title, report.ranks, report.columns, report.ranks_left_out))
+    if report.ranks:
+        save(ranks_plot(report.ranks, report.columns), out["ranks.png"])
+    else:
+        del out["ranks.png"]
     return out | write_pages(report, headline, gallery_seed)
 
 

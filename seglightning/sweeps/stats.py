@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy import stats
@@ -118,9 +119,34 @@ class BootstrapResult:
     draws: int
 
 
-def _pooled_miou(runs: Sequence[ImageCounts], weights: np.ndarray) -> np.ndarray:
-    """Mean over ``runs`` of the mIoU of each weighting of the images (``weights [D, N]``)."""
-    return np.mean([mean_iou(weights @ r.tp, weights @ r.fp, weights @ r.fn) for r in runs], axis=0)
+def _stacked(runs: Sequence[ImageCounts]) -> np.ndarray:
+    """Every run's ``[TP | FP | FN]`` side by side, ``[N, R·3C]`` float64 (exact for counts below 2^53),
+    so that one matrix product (BLAS; numpy's integer product is not) weighs all of them."""
+    return np.concatenate([np.concatenate([r.tp, r.fp, r.fn], axis=1) for r in runs], axis=1).astype(np.float64)
+
+
+def _pooled_miou(stacked: np.ndarray, runs: int, weights: np.ndarray) -> np.ndarray:
+    """Mean over the ``runs`` of ``stacked`` (see :func:`_stacked`) of the mIoU of each weighting of
+    the images (``weights [D, N]``)."""
+    sums = (weights @ stacked).reshape(len(weights), runs, 3, -1)
+    return mean_iou(sums[:, :, 0], sums[:, :, 1], sums[:, :, 2]).mean(axis=1)
+
+
+@lru_cache(maxsize=2)
+def _image_weights(n: int, draws: int, seed: int) -> tuple[np.ndarray, ...]:
+    """The bootstrap resamples of ``n`` images as chunks of weights ``[rows, n]`` (how often each
+    image was drawn), float64; cached: every comparison of a report resamples the same images."""
+    rng = np.random.default_rng(seed)
+    chunk = max(1, _CHUNK_ELEMENTS // n)
+    out = []
+    for start in range(0, draws, chunk):
+        rows = min(chunk, draws - start)
+        index = rng.integers(0, n, (rows, n))  # as scipy.stats.bootstrap draws its resamples
+        weights = np.bincount((index + n * np.arange(rows)[:, None]).ravel(), minlength=rows * n).reshape(rows, n)
+        weights = weights.astype(np.float64)
+        weights.flags.writeable = False
+        out.append(weights)
+    return tuple(out)
 
 
 def paired_bootstrap(baseline: Sequence[ImageCounts], cell: Sequence[ImageCounts], draws: int = BOOTSTRAP_DRAWS,
@@ -135,16 +161,13 @@ def paired_bootstrap(baseline: Sequence[ImageCounts], cell: Sequence[ImageCounts
     ids = sorted(common)
     baseline, cell = [r.select(ids) for r in baseline], [r.select(ids) for r in cell]
     n = len(ids)
-    full = np.ones((1, n))
-    difference = float((_pooled_miou(cell, full) - _pooled_miou(baseline, full))[0])
-    rng = np.random.default_rng(seed)
-    chunk = max(1, _CHUNK_ELEMENTS // n)
-    samples = []
-    for start in range(0, draws, chunk):
-        rows = min(chunk, draws - start)
-        index = rng.integers(0, n, (rows, n))  # as scipy.stats.bootstrap draws its resamples
-        weights = np.bincount((index + n * np.arange(rows)[:, None]).ravel(), minlength=rows * n).reshape(rows, n)
-        samples.append(_pooled_miou(cell, weights) - _pooled_miou(baseline, weights))
+    base_counts, cell_counts = _stacked(baseline), _stacked(cell)
+
+    def difference_of(weights: np.ndarray) -> np.ndarray:
+        return _pooled_miou(cell_counts, len(cell), weights) - _pooled_miou(base_counts, len(baseline), weights)
+
+    difference = float(difference_of(np.ones((1, n)))[0])
+    samples = [difference_of(weights) for weights in _image_weights(n, draws, seed)]
     alpha = (1 - confidence) / 2
     low, high = np.quantile(np.concatenate(samples), [alpha, 1 - alpha])
     return BootstrapResult(difference, float(low), float(high), n, draws)

@@ -12,6 +12,8 @@ from pathlib import Path
 from .cells import HEADLINE, SEED, Cell, cell_of, ranking
 from .comparison import Comparison
 from .cost import CELL_COST, COST_COLUMNS, cell_cost, cost_values, format_cost
+from .multiple_testing import ALPHA, DEFAULT_METHOD, DESCRIPTION
+from .power import SeedsNeeded
 from .rerun import current_code_version, rerun_reason
 from .runs import PREFIX, SECTIONS, Run
 from .stats import BOOTSTRAP_DRAWS, Summary
@@ -71,48 +73,80 @@ def result_rows(
     """Header and rows of ``results.csv``: per cell and metric the mean, sample std, number of seeds,
     95 % t-interval and ``best``/``tied`` (see :func:`~seglightning.sweeps.cells.ranking`)."""
     marks = {m: ranking(cells, m) for m in metrics}
-    stats = ("mean", "std", "n", "ci_low", "ci_high", "rank")
+    stats = ("mean", "std", "n", "ci_low", "ci_high", "ci_clipped", "rank")
     header = [*columns, "seeds", *(f"{m}/{k}" for m in metrics for k in stats), *(f"cost/{k}_mean" for k in CELL_COST)]
     rows = []
     for c in cells:
         values: list[object] = []
         for m in metrics:
             s = c.summary[m]
-            values += [s.mean, s.std, s.n, s.low, s.high, marks[m].get(c.key, "")]
+            low, high, clipped = clip_interval(m, s.low, s.high)
+            values += [s.mean, s.std, s.n, low, high, "yes" if clipped else "", marks[m].get(c.key, "")]
         cost = cell_cost(c)
         rows.append([*c.key, " ".join(str(seed) for seed in c.seeds), *values, *(cost[k] for k in CELL_COST)])
     return header, rows
 
 
-def format_summary(s: Summary, mark: str = "") -> str:
-    """``mean ± std [low, high]`` (as far as defined); bold when ``best``, ``(tied)`` when tied."""
+BOUNDED_PREFIXES = ("mIoU", "mDice", "bF1", "pixel_acc", "IoU/", "Dice/", "bIoU", "ECE")  # scores in [0, 1]
+
+
+def is_bounded(metric: str) -> bool:
+    """Whether ``metric`` is a score in [0, 1] (its interval is clipped to that range)."""
+    return metric.startswith(BOUNDED_PREFIXES)
+
+
+def clip_interval(metric: str, low: float, high: float) -> tuple[float, float, bool]:
+    """The t-interval clipped to [0, 1] for a bounded score (the t-interval ignores the bound);
+    ``(low, high, clipped)``."""
+    if not is_bounded(metric) or math.isnan(low):
+        return low, high, False
+    clipped_low, clipped_high = max(low, 0.0), min(high, 1.0)
+    return clipped_low, clipped_high, (clipped_low, clipped_high) != (low, high)
+
+
+def plural(n: int, word: str) -> str:
+    """``1 seed``, ``3 seeds``."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def format_summary(s: Summary, mark: str = "", metric: str = "") -> list[str]:
+    """The cells ``mean``, ``std``, ``[low, high]`` (``–`` where undefined; ``*`` after a bound
+    clipped to [0, 1]); the mean bold when ``best``, followed by ``(tied)`` when tied."""
     if math.isnan(s.mean):
-        return "–"
-    text = f"{s.mean:.4f}" + ("" if math.isnan(s.std) else f" ± {s.std:.4f}")
-    text += "" if math.isnan(s.low) else f" [{s.low:.4f}, {s.high:.4f}]"
-    return f"**{text}**" if mark == "best" else f"{text} (tied)" if mark == "tied" else text
+        return ["–", "–", "–"]
+    mean = f"{s.mean:.4f}"
+    mean = f"**{mean}**" if mark == "best" else f"{mean} (tied)" if mark == "tied" else mean
+    std = "–" if math.isnan(s.std) else f"{s.std:.4f}"
+    if math.isnan(s.low):
+        return [mean, std, "–"]
+    low, high, _ = clip_interval(metric, s.low, s.high)
+    ci = f"[{low:.4f}{'*' if low != s.low else ''}, {high:.4f}{'*' if high != s.high else ''}]"
+    return [mean, std, ci]
 
 
 def markdown_table(cells: Sequence[Cell], columns: Sequence[str], metrics: Sequence[str]) -> str:
-    """One row per cell: ``mean ± std [95 % CI]``; the best in bold only where its interval lies above
-    the runner-up's, otherwise the top cells are marked ``(tied)``; last the cost per run (mean over seeds)."""
+    """One row per cell and, per metric, the columns mean, std and 95 % CI; the best mean in bold only
+    where its interval lies above the runner-up's, otherwise the top cells are marked ``(tied)``; last
+    the cost per run (mean over seeds)."""
     marks = {m: ranking(cells, m) for m in metrics}
     lines = [
-        "| " + " | ".join([*columns, "seeds", *metrics, "cost per run"]) + " |",
-        "|" + "---|" * len(columns) + "---:|" * (2 + len(metrics)),
+        "| " + " | ".join([*columns, "seeds", *(f"{m} {k}" for m in metrics for k in ("mean", "std", "95 % CI")),
+                           "cost per run"]) + " |",
+        "|" + "---|" * len(columns) + "---:|" + "---:|---:|---|" * len(metrics) + "---:|",
     ]
     for c in cells:
-        scores = [format_summary(c.summary[m], marks[m].get(c.key, "")) for m in metrics]
+        scores = [text for m in metrics for text in format_summary(c.summary[m], marks[m].get(c.key, ""), m)]
         lines.append("| " + " | ".join([*c.key, str(len(c.runs)), *scores, format_cost(c)]) + " |")
     return "\n".join(lines)
 
 
 RESULTS_LEGEND = (
-    "Mean ± sample std (n−1) [95 % confidence interval of the mean, Student t with n−1 degrees of freedom] "
-    "over seeds of the {section}. **Bold**: the highest mean, whose interval lies entirely above the "
-    "runner-up's. (tied): the highest mean and every cell whose interval overlaps it: the seeds do not "
-    "separate them (a single seed has no interval and separates nothing). Cost per run: mean over seeds of the "
-    "device-hours (wall time × devices) and the wall time of fit and test."
+    "Per metric: the mean, the sample std (n−1) and the 95 % confidence interval of the mean (Student t "
+    "with n−1 degrees of freedom) over seeds of the {section}. Scores lie in [0, 1]: an interval bound "
+    "marked * is clipped to that range (the t-interval ignores it). **Bold**: the highest mean, whose "
+    "interval lies entirely above the runner-up's. (tied): the highest mean and every cell whose interval "
+    "overlaps it: the seeds do not separate them (a single seed has no interval and separates nothing). "
+    "Cost per run: mean over seeds of the device-hours (wall time × devices) and the wall time of fit and test."
 )
 
 
@@ -144,13 +178,23 @@ def _interval(low: float, high: float) -> str:
     return "–" if math.isnan(low) else f"[{low:+.4f}, {high:+.4f}]"
 
 
+def _seeds_text(needed: SeedsNeeded | None) -> str:
+    return "–" if needed is None else needed.text()
+
+
 def comparison_rows(comparisons: Sequence[Comparison], columns: Sequence[str]) -> tuple[list[str], list[list[object]]]:
     """Header and rows of ``comparison.csv``: one row per cell, metric and method (``seeds``: paired
-    over seeds, ``images``: paired bootstrap over images), difference = cell − baseline."""
-    header = [*columns, "metric", "method", "n", "per_seed", "difference", "ci_low", "ci_high", "p_value", "split"]
+    over seeds, ``images``: paired bootstrap over images), difference = cell − baseline; for
+    ``seeds`` also the unadjusted and adjusted p-value, the method, the decision taken on the adjusted
+    one, and the seeds a paired t-test needs (80 % power, α = 0.05) for the observed difference and for
+    ``--delta`` (``seeds_needed_reliable``: the pilot had at least 3 seeds)."""
+    header = [*columns, "metric", "method", "n", "per_seed", "difference", "ci_low", "ci_high", "p_value",
+              "p_adjusted", "adjust", "decision", "seeds_needed", "seeds_needed_reliable", "delta",
+              "seeds_needed_delta", "split"]
     rows: list[list[object]] = []
     for c in comparisons:
         per_seed = " ".join(f"{s}:{d!r}" for s, d in zip(c.seeds, c.differences))
+        need, need_delta = c.seeds_needed, c.seeds_needed_delta
         rows.append(
             [
                 *c.key,
@@ -162,25 +206,42 @@ def comparison_rows(comparisons: Sequence[Comparison], columns: Sequence[str]) -
                 c.summary.low,
                 c.summary.high,
                 c.p_value,
+                c.p_adjusted,
+                c.adjust,
+                c.decision,
+                "" if need is None else need.seeds,
+                "" if need is None else str(need.reliable).lower(),
+                "" if need_delta is None else need_delta.delta,
+                "" if need_delta is None else need_delta.seeds,
                 "",
             ]
         )
         if c.bootstrap is not None:
             b = c.bootstrap
-            rows.append([*c.key, c.metric, "images", b.images, "", b.difference, b.low, b.high, "", c.bootstrap_split])
+            rows.append([*c.key, c.metric, "images", b.images, "", b.difference, b.low, b.high, "", "", "", "", "",
+                         "", "", "", c.bootstrap_split])
     return header, rows
+
+
+def _p(value: float) -> str:
+    return "–" if math.isnan(value) else f"{value:.3g}"
 
 
 def comparison_markdown(
     title: str, baseline: Cell, comparisons: Sequence[Comparison], columns: Sequence[str], section_title: str
 ) -> str:
-    """``comparison.md``: per metric, each cell against the baseline paired over seeds; then the
-    per-image bootstrap of the mIoU difference."""
+    """``comparison.md``: per metric, each cell against the baseline paired over seeds (p-values
+    unadjusted and adjusted, the decision, the seeds needed); then the per-image bootstrap of the
+    mIoU difference."""
     name = ", ".join(f"{k}={v}" for k, v in zip(columns, baseline.key))
+    method = comparisons[0].adjust if comparisons else DEFAULT_METHOD
+    used = DESCRIPTION[method]
+    delta = next((c.seeds_needed_delta.delta for c in comparisons if c.seeds_needed_delta is not None), None)
+    delta_column = [] if delta is None else [f"seeds for Δ = {delta:g}"]
     parts = [
         f"# {title}: each cell against the baseline",
         "",
-        f"Baseline: **{name}** ({len(baseline.runs)} seeds). "
+        f"Baseline: **{name}** ({plural(len(baseline.runs), 'seed')}). "
         f"Differences are cell − baseline, on the {section_title}.",
         "",
         "## Paired over seeds",
@@ -188,20 +249,32 @@ def comparison_markdown(
         "Per seed `seed: difference` (runs of the same seed share data order and initialisation); the mean "
         "difference with its 95 % confidence interval (Student t over the per-seed differences, n−1 degrees of "
         "freedom); p: exact two-sided sign-flip permutation test over the 2^n sign vectors of the differences "
-        "(with n seeds p cannot fall below 2/2^n).",
+        "(with n seeds p cannot fall below 2/2^n). "
+        + ("p adj.: the p-value adjusted for the comparisons of the metric (one family per metric table), "
+           + ("Holm's step-down method (controls the chance of any false difference). " if method == "holm" else
+              "Benjamini–Hochberg (controls the expected share of false differences). ")
+           if method != "none" else "No adjustment for the number of comparisons (--adjust none). ")
+        + f"Decision: **better** / **worse** where the {used} p-value is below {ALPHA:g}, otherwise tied "
+        "(no evidence of a difference). Seeds needed: seeds per cell for a two-sided paired t-test to detect the "
+        f"observed mean difference{'' if delta is None else f' (and Δ = {delta:g}, --delta)'} with 80 % power at "
+        "α = 0.05, given the std of the per-seed differences; from a pilot of fewer than 3 seeds the std, and so "
+        "the estimate, is unreliable.",
     ]
     metrics = list(dict.fromkeys(c.metric for c in comparisons))
     for metric in metrics:
+        head = [*columns, "seeds", "per seed", "mean difference", "95 % CI", "p", "p adj.", "decision",
+                "seeds needed", *delta_column]
         parts += [
             "",
             f"### {metric}",
             "",
-            "| " + " | ".join([*columns, "seeds", "per seed", "mean difference", "95 % CI", "p"]) + " |",
-            "|" + "---|" * len(columns) + "---:|---|---:|---|---:|",
+            "| " + " | ".join(head) + " |",
+            "|" + "---|" * len(columns) + "---:|---|---:|---|---:|---:|---|---:|" + "---:|" * len(delta_column),
         ]
         for c in (c for c in comparisons if c.metric == metric):
             per_seed = ", ".join(f"{s}: {d:+.4f}" for s, d in zip(c.seeds, c.differences)) or "–"
-            p = "–" if math.isnan(c.p_value) else f"{c.p_value:.3g}"
+            decision = c.decision if c.decision == "tied" else f"**{c.decision}**"
+            mean = _fmt(c.summary.mean)
             parts.append(
                 "| "
                 + " | ".join(
@@ -209,9 +282,13 @@ def comparison_markdown(
                         *c.key,
                         str(len(c.seeds)),
                         per_seed,
-                        _fmt(c.summary.mean),
+                        mean if c.decision == "tied" else f"**{mean}**",
                         _interval(c.summary.low, c.summary.high),
-                        p,
+                        _p(c.p_value),
+                        _p(c.p_adjusted) if method != "none" else "–",
+                        decision,
+                        _seeds_text(c.seeds_needed),
+                        *([_seeds_text(c.seeds_needed_delta)] if delta_column else []),
                     ]
                 )
                 + " |"

@@ -15,7 +15,7 @@ from scipy import stats
 
 from seglightning.cli import report
 from seglightning.sweeps import build_report, write_report
-from seglightning.sweeps.report import OUTPUTS
+from seglightning.sweeps.report import OUTPUTS, output_name
 
 CLASSES = ("background", "disk")
 
@@ -63,12 +63,14 @@ def cell_line(table: str, *key: str) -> list[str]:
     return [c.strip() for c in line.strip("|").split("|")]
 
 
-def expected_text(values: np.ndarray) -> str:
-    """mean ± std [95 % t-interval], computed with scipy."""
+def expected_text(values: np.ndarray) -> list[str]:
+    """mean, std, [95 % t-interval] (computed with scipy, clipped to [0, 1], * marking a clipped bound)."""
     if len(values) < 2:
-        return f"{values.mean():.4f}"
+        return [f"{values.mean():.4f}", "–", "–"]
     low, high = stats.t.interval(0.95, len(values) - 1, loc=values.mean(), scale=stats.sem(values))
-    return f"{values.mean():.4f} ± {values.std(ddof=1):.4f} [{low:.4f}, {high:.4f}]"
+    low_text = f"{max(low, 0):.4f}" + ("*" if low < 0 else "")
+    high_text = f"{min(high, 1):.4f}" + ("*" if high > 1 else "")
+    return [f"{values.mean():.4f}", f"{values.std(ddof=1):.4f}", f"[{low_text}, {high_text}]"]
 
 
 def test_cells_are_mean_std_and_t_interval_over_seeds(tmp_path):
@@ -86,17 +88,19 @@ def test_cells_are_mean_std_and_t_interval_over_seeds(tmp_path):
         runs = [json.loads(p.read_text())["best"] for p in tmp_path.glob(f"loss={loss},*/metrics.json")]
         cells = cell_line(table, loss, "unet")
         assert cells[2] == str(seeds) and rows[loss]["seeds"] == " ".join(map(str, range(seeds)))
-        for metric, text in zip(("mIoU", "mDice", "bF1", "pixel_acc"), cells[3:]):
+        for i, metric in enumerate(("mIoU", "mDice", "bF1", "pixel_acc")):
             values = np.array([r[f"val/{metric}"] for r in runs])
-            assert text.strip("*").removesuffix(" (tied)") == expected_text(values)
+            mean, std, ci = cells[3 + 3 * i: 6 + 3 * i]  # mean, std and CI in their own columns
+            assert [mean.strip("*").removesuffix(" (tied)"), std, ci] == expected_text(values)
             assert float(rows[loss][f"{metric}/mean"]) == pytest.approx(values.mean())
             assert int(rows[loss][f"{metric}/n"]) == seeds
             if seeds > 1:
                 low, high = stats.t.interval(0.95, seeds - 1, loc=values.mean(), scale=stats.sem(values))
                 assert (float(rows[loss][f"{metric}/ci_low"]), float(rows[loss][f"{metric}/ci_high"])) == (
-                    pytest.approx(low),
-                    pytest.approx(high),
+                    pytest.approx(max(low, 0.0)),
+                    pytest.approx(min(high, 1.0)),
                 )
+                assert rows[loss][f"{metric}/ci_clipped"] == ("yes" if low < 0 or high > 1 else "")
     assert "7 of 7 jobs complete, 0 failed, 0 unfinished, 0 not started" not in table  # no multirun.yaml: unknown
     assert "7 of 7 jobs complete, 0 failed, 0 unfinished" in table
 
@@ -117,7 +121,7 @@ def test_best_is_bold_only_where_its_interval_clears_the_runner_up(tmp_path):
     write_report(build_report(tmp_path))
     table = (tmp_path / "results.md").read_text()
     miou = {loss: cell_line(table, loss, "unet")[3] for loss in values}
-    mdice = {loss: cell_line(table, loss, "unet")[4] for loss in values}
+    mdice = {loss: cell_line(table, loss, "unet")[6] for loss in values}
     assert miou["ce"].startswith("**") and not any(
         miou[k].startswith("**") or "tied" in miou[k] for k in ("dice", "lovasz")
     )
@@ -216,7 +220,9 @@ def test_a_partial_sweep_lists_failed_unfinished_and_not_started_jobs(tmp_path):
         "heatmap.png",
         "bars.png",
         "paired.png",
-        "report.html",  # no cost, predictions or per-image results: no cost.png, gallery or worst images
+        "ranks.csv",
+        "ranks.md",
+        "report.html",  # no cost, predictions or per-image results: no cost.png, gallery, worst images, ranks.png
     }
     table = (tmp_path / "results.md").read_text()
     assert "## Failed runs" in table and "ValueError: Invalid learning rate: -1" in table and "more lines" not in table
@@ -242,8 +248,8 @@ def test_an_override_that_varies_becomes_a_grid_column(tmp_path):
     assert result.columns == ["loss", "model", "optim.lr"]  # constant overrides are not grid columns
     assert [c.key for c in result.cells] == [("ce", "unet", "0.001"), ("ce", "unet", "0.01")]
     write_report(result)
-    assert cell_line((tmp_path / "results.md").read_text(), "ce", "unet", "0.01")[3] == "2"
-    assert "test-split metrics" in (tmp_path / "results.md").read_text()
+    assert cell_line((tmp_path / "results-test.md").read_text(), "ce", "unet", "0.01")[3] == "2"
+    assert "test-split metrics" in (tmp_path / "results-test.md").read_text()
 
 
 def test_runs_written_without_hydra_are_labelled_from_their_config(tmp_path):
@@ -287,7 +293,9 @@ def test_cli_writes_the_outputs_and_prints_the_table(tmp_path, capsys):
     report([str(tmp_path), "--metrics", "final"])
     out = capsys.readouterr().out
     assert "4 of 4 jobs complete" in out and "| ce | deeplabv3plus | 2 |" in out
-    assert all((tmp_path / name).stat().st_size > 0 for name in OUTPUTS)
+    written = [output_name(name, "final") for name in OUTPUTS if name != "ranks.png"]  # no per_image.csv
+    assert "results-final.md" in written and "runs.csv" in written
+    assert all((tmp_path / name).stat().st_size > 0 for name in written)
 
 
 def test_boundary_tolerance_columns_in_numeric_order():

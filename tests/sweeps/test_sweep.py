@@ -100,15 +100,16 @@ def test_report_aggregates_exactly_what_the_runs_recorded(sweep):
             line = next(ln for ln in table.splitlines() if ln.startswith(f"| {loss} | {model} |"))
             cells = [c.strip() for c in line.strip("|").split("|")]
             assert cells[2] == "2"  # seeds
-            for metric, text in zip(HEADLINE, cells[3:]):
+            for i, metric in enumerate(HEADLINE):
+                text, std_text, ci_text = cells[3 + 3 * i: 6 + 3 * i]  # mean, std, 95 % CI columns
                 values = np.array([metrics_of(runs[(loss, model, s)])["best"][f"val/{metric}"] for s in SEEDS])
                 mean, std = values.mean(), values.std(ddof=1)
                 low, high = stats.t.interval(0.95, len(SEEDS) - 1, loc=mean, scale=stats.sem(values))
-                assert text.strip("*").removesuffix(" (tied)") == f"{mean:.4f} ± {std:.4f} [{low:.4f}, {high:.4f}]", (
-                    loss,
-                    model,
-                    metric,
-                )
+                low_text = f"{max(low, 0.0):.4f}" + ("*" if low < 0 else "")
+                high_text = f"{min(high, 1.0):.4f}" + ("*" if high > 1 else "")
+                assert [text.strip("*").removesuffix(" (tied)"), std_text, ci_text] == [
+                    f"{mean:.4f}", f"{std:.4f}", f"[{low_text}, {high_text}]"
+                ], (loss, model, metric)
                 means[(loss, model, metric)] = (mean, text.startswith("**"))
     assert len({means[(loss, model, "mIoU")][0] for loss in LOSSES for model in MODELS}) == 4  # cells differ
     for name in ("heatmap.png", "bars.png", "paired.png"):

@@ -16,7 +16,7 @@ from tests.tracking.readers import neptune_run, wandb_run
 
 pytestmark = [pytest.mark.tracker, pytest.mark.slow]
 
-PLOTS = {"heatmap", "bars", "paired"}
+PLOTS = {"heatmap", "bars", "paired", "ranks"}  # ranks.png: the sweep has per_image.csv
 
 
 @pytest.fixture(scope="module")
