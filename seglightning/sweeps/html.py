@@ -28,6 +28,7 @@ from PIL import Image
 from .cells import class_names
 from .cost import cell_cost, total_cost
 from .gallery import Gallery, Worst, cell_label
+from .outputs import of_section, output_name
 from .stats import t_interval
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -195,18 +196,23 @@ def cost_rows(report: Any) -> list[list[str]]:
 
 
 def render_html(report: Any, gallery: Gallery | None = None, worst: Sequence[Worst] = ()) -> str:
-    """The page (module docstring) for ``report`` as written to its sweep dir."""
+    """The page (module docstring) for ``report`` as written to its sweep dir: the files of its
+    metrics section (:mod:`.outputs`)."""
     sweep = Path(report.sweep_dir)
-    shown = {name for name, _, _ in TABLES} | {name for name, _, _ in PLOTS} | set(GALLERY_FILES) | set(LATER)
-    tables = [t for name, title, note in TABLES if (t := read_table(sweep / name, title, note))]
-    plots = [Plot(title, note, data_uri((sweep / name).read_bytes()), name)
-             for name, title, note in PLOTS if (sweep / name).is_file()]
-    more_tables = [t for p in sorted(sweep.glob("*.csv")) if p.name not in shown
-                   if (t := read_table(p, _title(p.name), ""))]
-    more_plots = [Plot(_title(p.name), "", data_uri(p.read_bytes()), p.name)
-                  for p in sorted(sweep.glob("*.png")) if p.name not in shown]
-    runs_table = read_table(sweep / "runs.csv", "Runs", "One row per run: grid values, status, metrics, cost.")
-    gallery_png = sweep / "gallery.png"
+
+    def file(name: str) -> Path:
+        return sweep / output_name(name, report.section)
+
+    known = [name for name, _, _ in TABLES] + [name for name, _, _ in PLOTS] + [*GALLERY_FILES, *LATER]
+    shown = {file(name).name for name in known}
+    tables = [t for name, title, note in TABLES if (t := read_table(file(name), title, note))]
+    plots = [Plot(title, note, data_uri(file(name).read_bytes()), file(name).name)
+             for name, title, note in PLOTS if file(name).is_file()]
+    others = [p for p in sorted(sweep.iterdir()) if p.name not in shown and of_section(p, report.section)]
+    more_tables = [t for p in others if p.suffix == ".csv" if (t := read_table(p, _title(p.name), ""))]
+    more_plots = [Plot(_title(p.name), "", data_uri(p.read_bytes()), p.name) for p in others if p.suffix == ".png"]
+    runs_table = read_table(file("runs.csv"), "Runs", "One row per run: grid values, status, metrics, cost.")
+    gallery_png = file("gallery.png")
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html", "j2"]),
                       trim_blocks=True, lstrip_blocks=True)
     return env.get_template(TEMPLATE).render(
@@ -228,12 +234,12 @@ def render_html(report: Any, gallery: Gallery | None = None, worst: Sequence[Wor
         more_tables=more_tables,
         more_plots=more_plots,
         runs=runs_table,
-        intervals=[(t, s) for t, s in INTERVALS if "Rank" not in t or (sweep / "ranks.csv").is_file()],
+        intervals=[(t, s) for t, s in INTERVALS if "Rank" not in t or file("ranks.csv").is_file()],
     )
 
 
 def write_html(report: Any, gallery: Gallery | None = None, worst: Sequence[Worst] = ()) -> Path:
-    path = Path(report.sweep_dir) / "report.html"
+    path = Path(report.sweep_dir) / output_name("report.html", report.section)
     path.write_text(render_html(report, gallery, worst), encoding="utf-8")
     return path
 
@@ -245,16 +251,18 @@ def write_pages(report: Any, metric: str, gallery_seed: int | None = None) -> di
     from .gallery import build_gallery, gallery_figure, worst_images, write_worst_csv
     from .plots import save
 
-    sweep = Path(report.sweep_dir)
+    def file(name: str) -> Path:
+        return Path(report.sweep_dir) / output_name(name, report.section)
+
     written: dict[str, Path] = {}
     figure = cost_figure(report.cells, report.columns, metric) if metric else None
     if figure is not None:
-        written["cost.png"] = save(figure, sweep / "cost.png")
+        written["cost.png"] = save(figure, file("cost.png"))
     gallery = build_gallery(report.cells, report.columns, gallery_seed) if report.cells else None
     if gallery is not None and gallery.rows:
-        written["gallery.png"] = save(gallery_figure(gallery), sweep / "gallery.png")
+        written["gallery.png"] = save(gallery_figure(gallery), file("gallery.png"))
     worst = worst_images(report.cells, report.columns, gallery)
     if worst:
-        written["worst_images.csv"] = write_worst_csv(sweep / "worst_images.csv", worst)
+        written["worst_images.csv"] = write_worst_csv(file("worst_images.csv"), worst)
     written["report.html"] = write_html(report, gallery, worst)
     return written

@@ -32,6 +32,7 @@ from .grid import expected_jobs, not_started
 from .html import write_pages
 from .multiple_testing import DEFAULT_METHOD
 from .multiple_testing import METHODS as ADJUST_METHODS
+from .outputs import DEFAULT_SECTION, output_name
 from .plots import bars, heatmap, paired, save
 from .rank_report import rank_rows, ranks_markdown, ranks_plot
 from .rank_stability import SCORES, RankStability, rank_bootstraps
@@ -63,16 +64,6 @@ OUTPUTS = (
     "ranks.png",
 )
 BAR_METRICS = ("mIoU", "mDice", "bF1")
-DEFAULT_SECTION = "best"
-UNSUFFIXED = ("runs.csv",)  # the same whatever the metrics section
-
-
-def output_name(name: str, section: str) -> str:
-    """``results.md`` for the default section, ``results-test.md`` for ``test`` (``runs.csv`` always)."""
-    if section == DEFAULT_SECTION or name in UNSUFFIXED:
-        return name
-    stem, dot, ext = name.rpartition(".")
-    return f"{stem}-{section}{dot}{ext}"
 
 
 @dataclass

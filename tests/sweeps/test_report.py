@@ -296,6 +296,11 @@ def test_cli_writes_the_outputs_and_prints_the_table(tmp_path, capsys):
     written = [output_name(name, "final") for name in OUTPUTS if name != "ranks.png"]  # no per_image.csv
     assert "results-final.md" in written and "runs.csv" in written
     assert all((tmp_path / name).stat().st_size > 0 for name in written)
+    # the default section's report beside it: each page shows its own section's files only
+    report([str(tmp_path)])
+    best_page, final_page = (tmp_path / "report.html").read_text(), (tmp_path / "report-final.html").read_text()
+    assert "results-final.csv" in final_page and "results-final.csv" not in best_page
+    assert "heatmap-final.png" not in best_page and "heatmap.png" not in final_page
 
 
 def test_boundary_tolerance_columns_in_numeric_order():
