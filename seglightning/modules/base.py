@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from ..metrics import EvaluationMetrics
+from ..metrics.evaluation import DEFAULT_METRICS
 from ..optim import build_optimizer, build_scheduler
 from .epoch_means import EpochMeans
 from .inference import Inference
@@ -47,7 +48,11 @@ def model_options(model: dict[str, Any], num_classes: int) -> dict[str, Any]:
 
 class SegmentationLoop(L.LightningModule):
     """The shared part of every loop. Subclasses take at least these constructor arguments (their
-    own are saved as hyperparameters too, so a checkpoint rebuilds the same module)."""
+    own are saved as hyperparameters too, so a checkpoint rebuilds the same module). ``metrics``:
+    the metric families of ``module.metrics`` (``metrics/evaluation.py``), less the subclass's
+    ``unsupported_metrics``; ``biou_dilation``: Boundary IoU's band width(s)."""
+
+    unsupported_metrics: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -61,6 +66,8 @@ class SegmentationLoop(L.LightningModule):
         bf1_tolerance: float | Sequence[float] | None = None,
         channels_last: bool = False,
         inference: dict[str, Any] | None = None,
+        metrics: Sequence[str] | None = None,
+        biou_dilation: float | Sequence[float] = 0.02,
     ):
         super().__init__()
         # collects the subclass's constructor arguments as well (Lightning walks the __init__ frames)
@@ -70,8 +77,9 @@ class SegmentationLoop(L.LightningModule):
             self.model = self.model.to(memory_format=torch.channels_last)
         names = list(class_names) if class_names else [str(c) for c in range(num_classes)]
         tolerance = boundary_tolerance(self.model, bf1_tolerance)
+        families = [m for m in (metrics or DEFAULT_METRICS) if m not in self.unsupported_metrics]
         self.metrics = nn.ModuleDict(
-            {s: EvaluationMetrics(num_classes, ignore_index, names, tolerance) for s in STAGES}
+            {s: EvaluationMetrics(num_classes, ignore_index, names, tolerance, families, biou_dilation) for s in STAGES}
         )
         self.inference = Inference.from_config(inference)  # evaluation, test and prediction (modules/inference.py)
         self.nonfinite = NonFiniteGuard()  # module.nonfinite / max_nonfinite_skips (set by seglightning-train)
