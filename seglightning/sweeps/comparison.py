@@ -5,8 +5,8 @@ default: the first cell of the grid).
   per-seed difference ``cell_s − baseline_s`` removes the seed's share of the variation; reported
   with its mean, 95 % Student-t interval and the exact sign-flip p-value
   (:mod:`~seglightning.sweeps.stats`).
-- Paired over test images (mIoU only): the percentile bootstrap of the dataset-level mIoU
-  difference over the images of each run's ``per_image.csv``, pooled over the common seeds.
+- Paired over test images (mIoU, and bIoU from the band counts): the percentile bootstrap of the
+  dataset-level difference over the images of each run's ``per_image.csv``, pooled over the common seeds.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .cells import Cell
-from .per_image import read_image_counts
+from .per_image import BOOTSTRAPPED, read_image_counts
 from .stats import BootstrapResult, Summary, paired_bootstrap, sign_flip_pvalue, t_interval
 
-BOOTSTRAP_METRIC = "mIoU"
+BOOTSTRAP_METRIC = "mIoU"  # the headline metric of the bootstrap (the paired plot); all: BOOTSTRAPPED
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class Comparison:
     differences: list[float]  # cell − baseline per seed
     summary: Summary  # mean and 95 % t-interval of the differences
     p_value: float  # exact sign-flip permutation test
-    bootstrap: BootstrapResult | None = None  # per-image bootstrap (mIoU only)
+    bootstrap: BootstrapResult | None = None  # per-image bootstrap (the metrics of BOOTSTRAPPED)
     bootstrap_split: str | None = None  # the split of the per-image files (test, or val)
 
 
@@ -70,12 +70,14 @@ def _by_seed(cell: Cell, section: str, metric: str) -> dict[int, float]:
     return {r.seed: v for r in cell.runs if r.seed is not None and (v := r.value(section, metric)) is not None}
 
 
-def _bootstrap(baseline: Cell, cell: Cell, seeds: Sequence[int]) -> tuple[BootstrapResult | None, str | None]:
-    """Per-image bootstrap over the runs of ``seeds`` that wrote ``per_image.csv`` of one split."""
+def _bootstrap(
+    baseline: Cell, cell: Cell, seeds: Sequence[int], metric: str = BOOTSTRAP_METRIC
+) -> tuple[BootstrapResult | None, str | None]:
+    """Per-image bootstrap of ``metric`` over the runs of ``seeds`` that wrote ``per_image.csv`` of one split."""
     read = {}
     for c in (baseline, cell):
         for r in c.runs:
-            if r.seed in seeds and (found := read_image_counts(r.path)) is not None:
+            if r.seed in seeds and (found := read_image_counts(r.path, metric)) is not None:
                 read[(c.key, r.seed)] = found
     both = [s for s in seeds if (baseline.key, s) in read and (cell.key, s) in read]
     splits = {read[(k, s)][0] for k in (baseline.key, cell.key) for s in both}
@@ -86,7 +88,7 @@ def _bootstrap(baseline: Cell, cell: Cell, seeds: Sequence[int]) -> tuple[Bootst
 
 
 def compare(cells: Sequence[Cell], baseline: Cell, section: str, metrics: Sequence[str]) -> list[Comparison]:
-    """Every other cell against ``baseline`` on every metric (seed-paired; mIoU also per image)."""
+    """Every other cell against ``baseline`` on every metric (seed-paired; mIoU and bIoU also per image)."""
     out = []
     for cell in cells:
         if cell is baseline:
@@ -95,7 +97,7 @@ def compare(cells: Sequence[Cell], baseline: Cell, section: str, metrics: Sequen
             base, other = _by_seed(baseline, section, metric), _by_seed(cell, section, metric)
             seeds = sorted(set(base) & set(other))
             differences = [other[s] - base[s] for s in seeds]
-            boot, split = _bootstrap(baseline, cell, seeds) if metric == BOOTSTRAP_METRIC else (None, None)
+            boot, split = _bootstrap(baseline, cell, seeds, metric) if metric in BOOTSTRAPPED else (None, None)
             out.append(
                 Comparison(
                     cell.key,

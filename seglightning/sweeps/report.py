@@ -4,8 +4,10 @@ Writes into the sweep dir ``runs.csv`` (one row per run), ``results.csv``/``resu
 cell: mean, std, n and 95 % t-interval over seeds; the best in bold only where its interval lies
 above the runner-up's, else marked tied), ``comparison.csv``/``comparison.md`` (each cell against
 the baseline: paired over seeds with the sign-flip p-value, and the per-image bootstrap of the
-mIoU difference), ``heatmap.png`` (loss x architecture, mIoU), ``bars.png`` (mIoU / mDice / bF1 per
-loss) and ``paired.png`` (mIoU difference to the baseline), every interval a 95 % CI.
+mIoU and bIoU differences), ``heatmap.png`` (loss x architecture, mIoU), ``bars.png`` (mIoU / mDice /
+bF1 / bIoU / ECE per loss, those logged) and ``paired.png`` (mIoU difference to the baseline), every
+interval a 95 % CI. ``chosen`` (``seglightning-report --columns mIoU,bIoU,ECE``) picks the metric
+columns of the tables and plots.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ OUTPUTS = (
     "bars.png",
     "paired.png",
 )
-BAR_METRICS = ("mIoU", "mDice", "bF1")
+BAR_METRICS = ("mIoU", "mDice", "bF1", "bIoU", "ECE")  # bars.png panels, those the runs logged
 
 
 @dataclass
@@ -75,9 +77,12 @@ class SweepReport:
         return SECTION_TITLES[self.section].format(monitor=monitor)
 
 
-def build_report(sweep_dir: str | Path, section: str = "best", baseline: str | None = None) -> SweepReport:
+def build_report(
+    sweep_dir: str | Path, section: str = "best", baseline: str | None = None, chosen: list[str] | None = None
+) -> SweepReport:
     """Collect the runs under ``sweep_dir``, aggregate ``section`` (best | final | test) and compare
-    every cell with ``baseline`` (``"loss=ce,model=unet"``; default: the first cell)."""
+    every cell with ``baseline`` (``"loss=ce,model=unet"``; default: the first cell), on the metrics
+    ``chosen`` (default: every headline metric the runs logged, :func:`~.cells.metric_names`)."""
     if section not in SECTIONS:
         raise ValueError(f"metrics section '{section}' is not one of {', '.join(SECTIONS)} (option --metrics)")
     sweep_dir = Path(sweep_dir).resolve()
@@ -89,8 +94,14 @@ def build_report(sweep_dir: str | Path, section: str = "best", baseline: str | N
             + (" (trained with test_after_fit=false?)" if section == "test" else "")
             + "; choose another --metrics"
         )
-    columns = grid_columns(runs)
     metrics = metric_names(complete, section)
+    if chosen is not None:
+        missing = [m for m in chosen if m not in metrics]
+        if missing:
+            logged = ", ".join(metrics)
+            raise ValueError(f"--columns: {', '.join(missing)} not logged in '{section}' (logged: {logged})")
+        metrics = list(chosen)
+    columns = grid_columns(runs)
     jobs = expected_jobs(sweep_dir)
     cells = aggregate(runs, columns, section, metrics)
     base = choose_baseline(cells, columns, baseline) if cells else None
