@@ -167,7 +167,7 @@ def register_family(name: str):
 
 
 def check_metric_names(names: Sequence[str]) -> list[str]:
-    """The family names of ``module.metrics``, checked (``iou`` first, each once, all known)."""
+    """The family names of ``module.metrics``, checked (``iou`` among them, all known), each once."""
     names = list(dict.fromkeys(str(n) for n in names))
     unknown = [n for n in names if n != CORE and n not in FAMILIES]
     if unknown:
@@ -177,6 +177,11 @@ def check_metric_names(names: Sequence[str]) -> list[str]:
     if CORE not in names:
         raise ValueError(f"module.metrics={names} must include '{CORE}' (the confusion matrix every run reports)")
     return names
+
+
+def needs_scores(name: str) -> bool:
+    """The family ``name`` scores per-pixel probabilities (a loop without them leaves it out)."""
+    return name in FAMILIES and FAMILIES[name].needs_scores
 
 
 def _names(values: Sequence[float], base: str, name) -> list[str]:

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from ..metrics import EvaluationMetrics
-from ..metrics.evaluation import DEFAULT_METRICS
+from ..metrics.evaluation import DEFAULT_METRICS, needs_scores
 from ..optim import build_optimizer, build_scheduler
 from .epoch_means import EpochMeans
 from .inference import Inference
@@ -49,10 +49,11 @@ def model_options(model: dict[str, Any], num_classes: int) -> dict[str, Any]:
 class SegmentationLoop(L.LightningModule):
     """The shared part of every loop. Subclasses take at least these constructor arguments (their
     own are saved as hyperparameters too, so a checkpoint rebuilds the same module). ``metrics``:
-    the metric families of ``module.metrics`` (``metrics/evaluation.py``), less the subclass's
-    ``unsupported_metrics``; ``biou_dilation``: Boundary IoU's band width(s)."""
+    the metric families of ``module.metrics`` (``metrics/evaluation.py``), less the
+    families that score probabilities when ``gives_scores`` is False; ``biou_dilation``: Boundary
+    IoU's band width(s)."""
 
-    unsupported_metrics: tuple[str, ...] = ()
+    gives_scores = True  # _eval_step hands the suite per-pixel class logits (calibration)
 
     def __init__(
         self,
@@ -77,7 +78,7 @@ class SegmentationLoop(L.LightningModule):
             self.model = self.model.to(memory_format=torch.channels_last)
         names = list(class_names) if class_names else [str(c) for c in range(num_classes)]
         tolerance = boundary_tolerance(self.model, bf1_tolerance)
-        families = [m for m in (metrics or DEFAULT_METRICS) if m not in self.unsupported_metrics]
+        families = [m for m in (metrics or DEFAULT_METRICS) if self.gives_scores or not needs_scores(m)]
         self.metrics = nn.ModuleDict(
             {s: EvaluationMetrics(num_classes, ignore_index, names, tolerance, families, biou_dilation) for s in STAGES}
         )

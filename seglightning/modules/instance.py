@@ -84,7 +84,7 @@ class InstanceSegmentationModule(SegmentationLoop):
     """Mask R-CNN training/evaluation on the shared loop (see the module docstring). No calibration:
     its rasterised masks carry no per-pixel class distribution (nothing is logged for it)."""
 
-    unsupported_metrics = ("calibration",)
+    gives_scores = False
 
     def __init__(
         self,

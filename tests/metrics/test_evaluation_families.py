@@ -95,6 +95,11 @@ def test_module_metrics_switch_and_registry():
         labels_only.update(logits.argmax(1), target, torch.tensor(0.0), meta)
     logged = labels_only.compute("val")
     assert "val/bIoU" in logged and "val/ECE" not in logged and labels_only.snapshot().reliability is None
+    from seglightning.metrics.evaluation import needs_scores
+    from seglightning.modules import InstanceSegmentationModule, SegmentationModule
+
+    assert needs_scores("calibration") and not needs_scores("boundary_iou") and not needs_scores("iou")
+    assert SegmentationModule.gives_scores and not InstanceSegmentationModule.gives_scores  # Mask R-CNN: no ECE
     with pytest.raises(ValueError, match="unknown metric families"):
         check_metric_names(["iou", "bogus"])
     with pytest.raises(ValueError, match="must include 'iou'"):
