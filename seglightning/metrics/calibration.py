@@ -13,8 +13,9 @@ softmax for ``scales``/``flip``), ``conf = max_c p_c`` and ``acc = 1[argmax_c p_
   ``linspace(0, 1, n_bins + 1)``, bin ``bucketize(conf, boundaries, right=True) - 1``, so a
   confidence of exactly 1 fills a slot of its own after the last bin (``n_bins + 1`` slots).
 * Brier score (Brier 1950, multi-class form): ``mean_i sum_c (p_ic - 1[y_i = c])^2``.
-* NLL: ``mean_i -log p_{i, y_i}`` (from ``logsumexp(logits) - logit_y`` when given logits, so
-  it stays finite where the softmax underflows; from ``-log max(p_y, tiny)`` when given probabilities).
+* NLL: ``mean_i -log p_{i, y_i}``; from logits as ``logsumexp(l) - l_y = (l_max - l_y) - log(conf)``
+  (no second pass over the classes, and finite where the softmax of ``y`` underflows: ``conf >= 1/C``);
+  from probabilities as ``-log max(p_y, tiny)``.
 
 States (``sum`` all-reduced): the pixel count per slot (int64) and float64 per-slot sums of the
 confidences and of the correct pixels, the Brier and NLL sums and the pixel total. Each image's
@@ -108,13 +109,14 @@ class Calibration(Metric):
             from_logits = bool(((preds < 0) | (preds > 1)).any())
         label = torch.where(valid, target, 0).unsqueeze(1)
         probs = preds.softmax(1) if from_logits else preds
-        if from_logits:
-            nll = torch.logsumexp(preds, 1) - preds.gather(1, label).squeeze(1)
-        else:
-            nll = -probs.gather(1, label).squeeze(1).clamp_min(torch.finfo(torch.float32).tiny).log()
         conf, predicted = probs.max(1)
         p_y = probs.gather(1, label).squeeze(1)
-        brier = (probs * probs).sum(1) - 2 * p_y + 1
+        if from_logits:  # -log p_y = logsumexp - l_y = (l_max - l_y) - log(conf)
+            gap = preds.gather(1, predicted.unsqueeze(1)).squeeze(1) - preds.gather(1, label).squeeze(1)
+            nll = gap - conf.log()
+        else:
+            nll = -p_y.clamp_min(torch.finfo(torch.float32).tiny).log()
+        brier = torch.linalg.vector_norm(probs, dim=1).square() - 2 * p_y + 1
         slots = self.n_bins + 1
         edges = torch.linspace(0, 1, self.n_bins + 1, dtype=conf.dtype, device=conf.device)
         bins = torch.bucketize(conf, edges, right=True) - 1
