@@ -11,8 +11,13 @@
   mask against a bare loop of two ``cv2.distanceTransform(DIST_L2, DIST_MASK_PRECISE)`` per
   present class; goal <= 1.25x. The Hausdorff-DT loss's per-step distance field of the prediction
   (2 x 19 x 512x1024) as a share of the forward.
-- **Metric suite**: ``EvaluationMetrics.update`` (confusion matrix + BoundaryF1) as a share of the
-  forward, at 2 x 512x1024.
+- **BoundaryIoU** (``update`` on CPU tensors, 0.02 of the diagonal: 23 px at 512x1024) against the
+  per-image, per-class ``mask_to_boundary`` of the boundary-iou-api (``cv2.erode`` of the zero-padded
+  binary mask); its share of the forward, goal <= 5 %; counts checked identical.
+- **Calibration** (``update`` on the [B, C, H, W] float32 logits: softmax, ECE bins, Brier, NLL)
+  as a share of the forward, goal <= 2 %.
+- **Metric suite**: ``EvaluationMetrics.update`` (confusion matrix + BoundaryF1 + BoundaryIoU +
+  calibration, the default ``module.metrics``) as a share of the forward, at 2 x 512x1024.
 
 Timings are medians over ``--repeats`` rounds, each timing every contender once (round-robin), so
 load on a shared machine hits all alike. Masks are ``benchmarks.losses.blob_masks`` (5 % void).
@@ -36,6 +41,7 @@ import torch.nn.functional as F
 from benchmarks.losses import IGNORE, blob_masks
 
 TOLERANCE = 0.0075
+BIOU_RATIO = 0.02
 
 
 def predictions(target: torch.Tensor, classes: int, kind: str, seed: int = 1) -> torch.Tensor:
@@ -120,22 +126,56 @@ def boundary_rows(batch: int, classes: int, size: tuple[int, int], repeats: int)
             for kind in ("smooth", "noisy")]
 
 
+def _mask_to_boundary(mask: np.ndarray, dilation_ratio: float) -> np.ndarray:
+    """boundary-iou-api ``mask_to_boundary`` (``boundary_iou/utils/boundary_utils.py``)."""
+    h, w = mask.shape
+    dilation = max(1, int(round(dilation_ratio * np.sqrt(h**2 + w**2))))
+    new_mask = cv2.copyMakeBorder(mask, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+    eroded = cv2.erode(new_mask, np.ones((3, 3), np.uint8), iterations=dilation)[1 : h + 1, 1 : w + 1]
+    return mask - eroded
+
+
+def reference_biou_counts(preds: np.ndarray, target: np.ndarray, classes: int) -> np.ndarray:
+    """``[2, C]`` band intersection and union sums, per image and class with ``mask_to_boundary``."""
+    out = np.zeros((2, classes), np.int64)
+    for pred, gt in zip(preds, target):
+        valid = gt != IGNORE
+        for c in range(classes):
+            p = _mask_to_boundary(((pred == c) & valid).astype(np.uint8), BIOU_RATIO).astype(bool)
+            g = _mask_to_boundary(((gt == c) & valid).astype(np.uint8), BIOU_RATIO).astype(bool)
+            out[0, c] += np.count_nonzero(p & g)
+            out[1, c] += np.count_nonzero(p | g)
+    return out
+
+
 def _boundary_row(model: torch.nn.Module, image: torch.Tensor, target: torch.Tensor, preds: torch.Tensor,
                   kind: str, classes: int, repeats: int) -> dict[str, Any]:
-    from seglightning.metrics import BoundaryF1, EvaluationMetrics
+    from seglightning.metrics import BoundaryF1, BoundaryIoU, Calibration, EvaluationMetrics
 
     metric = BoundaryF1(classes, tolerance=TOLERANCE, ignore_index=IGNORE)
+    biou = BoundaryIoU(classes, BIOU_RATIO, ignore_index=IGNORE)
+    calibration = Calibration(classes, ignore_index=IGNORE)
     suite = EvaluationMetrics(classes, IGNORE, [str(c) for c in range(classes)], TOLERANCE)
     loss = torch.tensor(1.0)
     preds_np, target_np = preds.numpy(), target.numpy()
+    onehot = F.one_hot(preds, classes).permute(0, 3, 1, 2).float()
+    logits = 4 * onehot + torch.randn(onehot.shape, generator=torch.Generator().manual_seed(5))
 
     def ours() -> None:
         metric.reset()
         metric.update(preds, target)
 
+    def ours_biou() -> None:
+        biou.reset()
+        biou.update(preds, target)
+
+    def ours_calibration() -> None:
+        calibration.reset()
+        calibration.update(logits, target, from_logits=True)
+
     def full_suite() -> None:
         suite.reset()
-        suite.update(preds, target, loss)
+        suite.update(preds, target, loss, scores=logits)
 
     def forward() -> None:
         with torch.no_grad():
@@ -144,11 +184,18 @@ def _boundary_row(model: torch.nn.Module, image: torch.Tensor, target: torch.Ten
     def davis() -> np.ndarray:
         return davis_boundary_f1(preds_np, target_np, classes)
 
-    times = round_robin({"ours": ours, "davis": davis, "forward": forward, "suite": full_suite}, repeats)
+    def biou_reference() -> np.ndarray:
+        return reference_biou_counts(preds_np, target_np, classes)
+
+    times = round_robin({"ours": ours, "davis": davis, "forward": forward, "suite": full_suite, "biou": ours_biou,
+                         "biou_ref": biou_reference, "calibration": ours_calibration}, repeats)
     ours()
     identical = np.allclose(metric.f_sum[0].double().numpy() / 2**40, davis(), rtol=0, atol=1e-9)
+    ours_biou()
+    biou_identical = np.array_equal(torch.stack([biou.intersection[0], biou.union[0]]).numpy(), biou_reference())
     b, h, w = target.shape
-    return {"input": f"{b} x {h}x{w}, {classes} classes, {kind}", "times": times, "identical": identical}
+    return {"input": f"{b} x {h}x{w}, {classes} classes, {kind}", "times": times, "identical": identical,
+            "biou_identical": biou_identical}
 
 
 def distance_rows(classes: int, size: tuple[int, int], repeats: int) -> list[dict[str, Any]]:
@@ -183,6 +230,18 @@ def report(boundary: list[dict[str, Any]], distance: list[dict[str, Any]]) -> st
             f"{t['forward'] * 1e3:.0f} | {100 * t['ours'] / t['forward']:.1f} % | "
             f"{100 * t['suite'] / t['forward']:.1f} % | "
             f"{'yes' if row['identical'] else 'NO'} |"
+        )
+    lines += ["", "## BoundaryIoU and Calibration (CPU) as a share of the DeepLab v3+ R50 forward", "",
+              "| input | bIoU ms | mask_to_boundary cv2 ms | speed-up | bIoU share (goal <= 5 %) | identical counts "
+              "| calibration ms | calibration share (goal <= 2 %) |",
+              "|---|---:|---:|---:|---:|---|---:|---:|"]
+    for row in boundary:
+        t = row["times"]
+        lines.append(
+            f"| {row['input']} | {t['biou'] * 1e3:.1f} | {t['biou_ref'] * 1e3:.1f} | "
+            f"{t['biou_ref'] / t['biou']:.1f}x | "
+            f"{100 * t['biou'] / t['forward']:.1f} % | {'yes' if row['biou_identical'] else 'NO'} | "
+            f"{t['calibration'] * 1e3:.1f} | {100 * t['calibration'] / t['forward']:.1f} % |"
         )
     lines += ["", "## Distance maps (exact EDT) vs a bare cv2.distanceTransform loop over the present classes", "",
               "| input | signed_distance_map ms | bare cv2 loop ms | ratio (goal <= 1.25) |", "|---|---:|---:|---:|"]

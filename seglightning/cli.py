@@ -94,9 +94,9 @@ def data() -> None:
 
 
 def report(argv: list[str] | None = None) -> None:
-    """``seglightning-report <sweep dir> [--metrics best|final|test] [--baseline loss=ce,model=unet]
-    [--adjust holm|bh|none] [--delta 0.01] [--logger wandb ...]``. Imports no torch or Lightning
-    (unless ``--logger`` needs them)."""
+    """``seglightning-report <sweep dir> [--metrics best|final|test] [--columns mIoU,bIoU,ECE]
+    [--baseline loss=ce,model=unet] [--adjust holm|bh|none] [--delta 0.01] [--logger wandb ...]``.
+    Imports no torch or Lightning (unless ``--logger`` needs them)."""
     import argparse
 
     from .sweeps.report import OUTPUTS, build_report, summary, write_report
@@ -115,6 +115,12 @@ def report(argv: list[str] | None = None) -> None:
         choices=("best", "final", "test"),
         help="best: validation at the best epoch (default); final: after the last epoch; "
         "test: best checkpoint on the test split",
+    )
+    parser.add_argument(
+        "--columns",
+        default=None,
+        metavar="METRIC[,...]",
+        help="metric columns of the tables and plots, e.g. mIoU,bIoU,bF1,ECE (default: every headline metric logged)",
     )
     parser.add_argument(
         "--rows", default="loss", help="grid column on the heatmap's rows and the bar groups (default: loss)"
@@ -158,7 +164,10 @@ def report(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     quiet_third_party()
     try:
-        result = build_report(args.sweep_dir, args.metrics, args.baseline, args.adjust, args.delta)
+        columns = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else None
+        result = build_report(
+            args.sweep_dir, args.metrics, args.baseline, adjust=args.adjust, delta=args.delta, chosen=columns
+        )
         if not result.runs:
             sys.exit(f"seglightning-report: no run directories under {args.sweep_dir}")
         written = write_report(result, args.rows, args.cols, args.gallery_seed)

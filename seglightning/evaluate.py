@@ -1,8 +1,9 @@
 """``seglightning-eval ckpt=PATH [data=<name> data.root=...] [split=val|test] [inference.mode=slide ...]``.
 
 Evaluates a checkpoint on a split with the same metric suite as training, prints the table and
-writes ``<output>/metrics.json``, ``<output>/per_class.csv`` and ``<output>/confusion_matrix.png``
-(the same per-class table as a training run).
+writes ``<output>/metrics.json``, ``<output>/per_class.csv``, ``<output>/per_image.csv``,
+``<output>/confusion_matrix.png`` and ``<output>/reliability.png`` (with the calibration family): the
+same per-class table as a training run.
 """
 
 from __future__ import annotations

@@ -8,7 +8,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-HEADLINE = ("mIoU", "mDice", "bF1", "pixel_acc")  # the headline metrics of runs and sweep reports
+# the headline metrics of runs and sweep reports (those a run logged); lower is better for calibration
+HEADLINE = ("mIoU", "mDice", "bF1", "bIoU", "pixel_acc", "ECE", "Brier", "NLL")
+LOWER_IS_BETTER = frozenset({"ECE", "Brier", "NLL"})
 
 
 def test_label(split: str | None) -> str:

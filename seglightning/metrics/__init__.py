@@ -1,6 +1,9 @@
-"""Segmentation metrics: dataset-level confusion-matrix scores, boundary F1, and the per-stage suite."""
+"""Segmentation metrics: dataset-level confusion-matrix scores, boundary F1, Boundary IoU, calibration,
+and the per-stage suite."""
 
 from seglightning.metrics.boundary import BoundaryF1, seg2bmap, tolerance_pixels
+from seglightning.metrics.boundary_iou import BoundaryIoU, biou_name
+from seglightning.metrics.calibration import Calibration
 from seglightning.metrics.confusion import ConfusionMetrics, scores_from_confmat
 from seglightning.metrics.evaluation import (
     EvaluationMetrics,
@@ -11,11 +14,14 @@ from seglightning.metrics.evaluation import (
 
 __all__ = [
     "BoundaryF1",
+    "BoundaryIoU",
+    "Calibration",
     "ConfusionMetrics",
     "EvaluationMetrics",
     "EvaluationSnapshot",
     "PerImageScores",
     "bf1_name",
+    "biou_name",
     "scores_from_confmat",
     "seg2bmap",
     "tolerance_pixels",

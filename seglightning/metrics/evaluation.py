@@ -1,19 +1,27 @@
-"""The metric suite of one evaluation stage (val or test): confusion-matrix scores, boundary F1 and
-the mean loss, plus a snapshot of the pass (per class, and per image) for tables, plots and the
-sweep report's per-image bootstrap."""
+"""The metric suite of one evaluation stage (val or test): confusion-matrix scores, the mean loss and
+the metric families of ``module.metrics`` (the table :data:`FAMILIES`: boundary F1, Boundary IoU,
+calibration, ...), plus a snapshot of the pass (per class, and per image) for tables, plots and the
+sweep report's per-image bootstrap.
+
+To add a family: subclass :class:`MetricFamily` (its states, ``update``, ``scalars``, and optionally
+``per_class`` and ``per_image`` columns), decorate it with ``@register_family("<name>")`` and list
+the name in ``module.metrics``."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import nn
-from torchmetrics import MeanMetric
+from torchmetrics import MeanMetric, Metric
 
 from .boundary import BoundaryF1
+from .boundary_iou import BoundaryIoU, biou_name
+from .calibration import Calibration
 from .confusion import ConfusionMetrics, as_class_indices
 
 
@@ -26,13 +34,16 @@ def bf1_name(tolerance: float) -> str:
 @dataclass(frozen=True)
 class PerImageScores:
     """Per image of one evaluation pass (every process's images, each once): the per-class
-    TP/FP/FN pixel counts (void pixels excluded) and boundary F; IoU and Dice follow from the counts."""
+    TP/FP/FN pixel counts (void pixels excluded) and boundary F; IoU and Dice follow from the counts.
+    ``blocks`` holds every other family's per-image columns: block name -> (column labels, None for
+    the class names, and values ``[N, k]``), e.g. ``bIoU.I`` / ``bIoU.U`` (Boundary IoU counts per class)."""
 
     ids: list[str]  # the samples' ``meta["id"]``
     tp: np.ndarray  # int64 [N, C]
     fp: np.ndarray  # int64 [N, C]
     fn: np.ndarray  # int64 [N, C]
     bf1: dict[str, np.ndarray]  # column name -> F [N, C], NaN where the class is in neither mask
+    blocks: dict[str, tuple[list[str] | None, np.ndarray]] = field(default_factory=dict)
 
     @property
     def valid_pixels(self) -> np.ndarray:
@@ -52,12 +63,16 @@ class PerImageScores:
 
 @dataclass(frozen=True)
 class EvaluationSnapshot:
-    """Per-class state of one finished evaluation pass, summed over processes, and its per-image scores."""
+    """Per-class state of one finished evaluation pass, summed over processes, and its per-image scores.
+    ``columns``: the per-class columns of the other families (``bIoU``, ``bIoU@3px``, ...);
+    ``reliability``: the calibration family's per-bin counts, confidence and accuracy (None: off)."""
 
     confmat: np.ndarray  # int64 [C, C], rows ground truth, columns prediction
     bf1: dict[str, np.ndarray]  # column name ("bF1", or bf1_name(t) per tolerance) -> per-class F [C]
     class_names: list[str]
     per_image: PerImageScores | None = None
+    columns: dict[str, np.ndarray] = field(default_factory=dict)  # column name -> per-class score [C]
+    reliability: dict[str, np.ndarray] | None = None
 
 
 def per_image_counts(preds: torch.Tensor, target: torch.Tensor, num_classes: int, ignore_index: int) -> torch.Tensor:
@@ -87,8 +102,209 @@ def _gather(rows: list[Any]) -> list[Any]:
     return [row for part in gathered for row in part]
 
 
+@dataclass(frozen=True)
+class SuiteConfig:
+    """What a metric family is built from: the classes and the family options of ``module``."""
+
+    num_classes: int
+    ignore_index: int
+    class_names: list[str]
+    bf1_tolerance: float | Sequence[float] = 0.0075
+    biou_dilation: float | Sequence[float] = 0.02
+
+
+class MetricFamily(nn.Module):
+    """One family of the suite, plugged in by name (``module.metrics``, :data:`FAMILIES`).
+
+    A family owns torchmetrics states (sums that all-reduce) and says what it contributes:
+    ``scalars()`` the logged names (without the ``val/`` prefix), ``per_class()`` the per-class
+    columns of ``per_class.csv`` (called while the states are all-reduced), ``per_image()`` the
+    latest batch's per-image columns for ``per_image.csv`` (block name -> (labels, None for the
+    class names, values ``[B, k]``)). ``needs_scores``: it takes the inference mode's logits
+    ``[B,C,H,W]`` (semantic models only), not just the predicted labels.
+    """
+
+    needs_scores: ClassVar[bool] = False
+
+    def __init__(self, config: SuiteConfig):
+        super().__init__()
+        self.config = config
+
+    def update(self, preds: torch.Tensor, target: torch.Tensor, scores: torch.Tensor | None) -> None:
+        raise NotImplementedError
+
+    def scalars(self) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def per_class(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def per_image(self) -> dict[str, tuple[list[str] | None, np.ndarray]]:
+        return {}
+
+    def metrics(self) -> list[Metric]:
+        """The torchmetrics states of the family (synced for :meth:`per_class`)."""
+        return [m for m in self.children() if isinstance(m, Metric)]
+
+    def reset(self) -> None:
+        for m in self.metrics():
+            m.reset()
+
+
+FAMILIES: dict[str, type[MetricFamily]] = {}
+CORE = "iou"  # the confusion matrix (mIoU, mDice, pixel accuracy, per-image TP/FP/FN): always on
+DEFAULT_METRICS = (CORE, "boundary_f1", "boundary_iou", "calibration")
+
+
+def register_family(name: str):
+    """Class decorator: make a :class:`MetricFamily` available as ``module.metrics=[..., <name>]``."""
+
+    def add(cls: type[MetricFamily]) -> type[MetricFamily]:
+        FAMILIES[name] = cls
+        return cls
+
+    return add
+
+
+def check_metric_names(names: Sequence[str]) -> list[str]:
+    """The family names of ``module.metrics``, checked (``iou`` among them, all known), each once."""
+    names = list(dict.fromkeys(str(n) for n in names))
+    unknown = [n for n in names if n != CORE and n not in FAMILIES]
+    if unknown:
+        raise ValueError(
+            f"module.metrics: unknown metric families {unknown}; choose from {[CORE, *FAMILIES]}"
+        )
+    if CORE not in names:
+        raise ValueError(f"module.metrics={names} must include '{CORE}' (the confusion matrix every run reports)")
+    return names
+
+
+def needs_scores(name: str) -> bool:
+    """The family ``name`` scores per-pixel probabilities (a loop without them leaves it out)."""
+    return name in FAMILIES and FAMILIES[name].needs_scores
+
+
+def _names(values: Sequence[float], base: str, name) -> list[str]:
+    return [base] if len(values) == 1 else [name(v) for v in values]
+
+
+@register_family("boundary_f1")
+class BoundaryF1Family(MetricFamily):
+    """Boundary F1 (:class:`~seglightning.metrics.boundary.BoundaryF1`): ``bF1`` (+ ``bF1@<t>``)."""
+
+    def __init__(self, config: SuiteConfig):
+        super().__init__(config)
+        self.bf1 = BoundaryF1(config.num_classes, tolerance=config.bf1_tolerance, ignore_index=config.ignore_index)
+        self.columns = _names(self.bf1.tolerances, "bF1", bf1_name)
+
+    def update(self, preds, target, scores) -> None:
+        self.bf1.update(preds, target)
+
+    def scalars(self) -> dict[str, torch.Tensor]:
+        bf1 = self.bf1.compute()
+        out = {bf1_name(t): v for t, v in bf1.items()} if len(bf1) > 1 else {}
+        out["bF1"] = bf1[self.bf1.tolerances[0]]
+        return out
+
+    def per_class(self) -> dict[str, np.ndarray]:
+        return dict(zip(self.columns, self.bf1.per_class().detach().cpu().numpy()))
+
+    def per_image(self) -> dict[str, tuple[list[str] | None, np.ndarray]]:
+        values = self.bf1.last_per_image.cpu().numpy()  # [T, B, C]
+        return {name: (None, values[t]) for t, name in enumerate(self.columns)}
+
+
+@register_family("boundary_iou")
+class BoundaryIoUFamily(MetricFamily):
+    """Boundary IoU (:class:`~seglightning.metrics.boundary_iou.BoundaryIoU`): ``bIoU`` (+ ``bIoU@<r>``
+    per width when several). Per image: the band intersection ``bIoU.I/<c>`` and union ``bIoU.U/<c>``
+    per class, from which the report's bootstrap recomputes the dataset-level bIoU of drawn images."""
+
+    def __init__(self, config: SuiteConfig):
+        super().__init__(config)
+        self.biou = BoundaryIoU(config.num_classes, config.biou_dilation, ignore_index=config.ignore_index)
+        self.columns = _names(self.biou.dilations, "bIoU", biou_name)
+
+    def update(self, preds, target, scores) -> None:
+        self.biou.update(preds, target)
+
+    def scalars(self) -> dict[str, torch.Tensor]:
+        biou = self.biou.compute()
+        out = {biou_name(r): v for r, v in biou.items()} if len(biou) > 1 else {}
+        out["bIoU"] = biou[self.biou.dilations[0]]
+        return out
+
+    def per_class(self) -> dict[str, np.ndarray]:
+        return dict(zip(self.columns, self.biou.per_class().detach().cpu().numpy()))
+
+    def per_image(self) -> dict[str, tuple[list[str] | None, np.ndarray]]:
+        counts = self.biou.last_per_image.cpu().numpy()  # [2, T, B, C]
+        out: dict[str, tuple[list[str] | None, np.ndarray]] = {}
+        for t, name in enumerate(self.columns):
+            out[f"{name}.I"], out[f"{name}.U"] = (None, counts[0, t]), (None, counts[1, t])
+        return out
+
+
+@register_family("calibration")
+class CalibrationFamily(MetricFamily):
+    """Calibration (:class:`~seglightning.metrics.calibration.Calibration`) of the inference mode's
+    probabilities: ``ECE``, ``Brier``, ``NLL``; nothing is logged by a loop that gives no scores
+    (Mask R-CNN). Top-label ECE is one number over all pixels, so ``per_class.csv`` has no ECE
+    column. Per image (cheap: the bin sums are computed per image anyway): ``cal.n/<k>``,
+    ``cal.conf/<k>``, ``cal.acc/<k>`` per slot ``k`` (``n_bins`` = 15 equal-width bins, then slot 15
+    for a confidence of exactly 1) and ``cal/brier_sum``, ``cal/nll_sum``: the ECE, Brier and NLL of
+    any set of images follow from their sums (:func:`~seglightning.metrics.calibration.calibration_scores`)."""
+
+    needs_scores = True
+
+    def __init__(self, config: SuiteConfig):
+        super().__init__(config)
+        self.calibration = Calibration(config.num_classes, ignore_index=config.ignore_index)
+        self.fed = False  # probabilities arrived in this pass
+
+    def update(self, preds, target, scores) -> None:
+        self.fed = self.fed or scores is not None
+        if scores is None:
+            self.calibration.last_per_image = None  # this batch has no per-image calibration rows
+        else:
+            self.calibration.update(scores, target, from_logits=True)
+
+    def scalars(self) -> dict[str, torch.Tensor]:
+        if not self.fed:
+            return {}  # never fed (no probabilities): no number rather than a fake one
+        return {k: v.float() for k, v in self.calibration.compute().items()}
+
+    def reset(self) -> None:
+        super().reset()
+        self.fed = False
+
+    def reliability(self) -> dict[str, np.ndarray] | None:
+        if not self.fed:
+            return None
+        return {k: v.detach().cpu().numpy() for k, v in self.calibration.reliability().items()}
+
+    def per_image(self) -> dict[str, tuple[list[str] | None, np.ndarray]]:
+        rows = self.calibration.last_per_image
+        if rows is None:
+            return {}
+        rows = rows.cpu().numpy()
+        slots = self.calibration.n_bins + 1
+        labels = [str(k) for k in range(slots)]
+        return {
+            "cal.n": (labels, rows[:, :slots].astype(np.int64)),
+            "cal.conf": (labels, rows[:, slots : 2 * slots]),
+            "cal.acc": (labels, rows[:, 2 * slots : 3 * slots].astype(np.int64)),
+            "cal": (["brier_sum", "nll_sum"], rows[:, 3 * slots :]),
+        }
+
+
 class EvaluationMetrics(nn.Module):
-    """Confusion-matrix scores, boundary F1 and the mean loss for one stage (val or test).
+    """The metric suite of one stage (val or test): the confusion matrix (``iou``: mIoU, mDice,
+    pixel accuracy, per-class IoU), the mean loss, and the families named in ``metrics``
+    (:data:`FAMILIES`: ``boundary_f1``, ``boundary_iou``, ``calibration``; default
+    :data:`DEFAULT_METRICS`). A new family is a :class:`MetricFamily` subclass decorated with
+    :func:`register_family`; the suite logs its scalars, and its per-class and per-image columns
+    reach ``per_class.csv`` and ``per_image.csv`` without further code.
 
     Every state is a sum that all-reduces, so N processes give exactly the one-process metric
     values. The loss is the sample-weighted mean of batch losses over all processes (not a mean of
@@ -99,16 +315,24 @@ class EvaluationMetrics(nn.Module):
     """
 
     def __init__(
-        self, num_classes: int, ignore_index: int, class_names: Sequence[str], bf1_tolerance: float | Sequence[float]
+        self,
+        num_classes: int,
+        ignore_index: int,
+        class_names: Sequence[str],
+        bf1_tolerance: float | Sequence[float],
+        metrics: Sequence[str] = DEFAULT_METRICS,
+        biou_dilation: float | Sequence[float] = 0.02,
     ):
         super().__init__()
         self.class_names = list(class_names)
+        config = SuiteConfig(num_classes, ignore_index, self.class_names, bf1_tolerance, biou_dilation)
+        self.names = check_metric_names(metrics)
         self.confusion = ConfusionMetrics(num_classes, ignore_index=ignore_index)
-        self.bf1 = BoundaryF1(num_classes, tolerance=bf1_tolerance, ignore_index=ignore_index)
+        self.families = nn.ModuleDict({n: FAMILIES[n](config) for n in self.names if n != CORE})
         self.loss = MeanMetric()
         self.ignore_index = ignore_index
         self.last: EvaluationSnapshot | None = None
-        self._images: list[tuple[str, np.ndarray, np.ndarray]] = []  # (id, TP/FP/FN [3, C], bF1 [T, C]) per image
+        self._images: list[tuple[str, np.ndarray, dict[str, tuple[list[str] | None, np.ndarray]]]] = []
 
     def update(
         self,
@@ -116,18 +340,22 @@ class EvaluationMetrics(nn.Module):
         target: torch.Tensor,
         loss: torch.Tensor,
         meta: Sequence[Mapping[str, Any]] | None = None,
+        scores: torch.Tensor | None = None,
     ) -> None:
-        """Add one batch; ``meta`` (the batch's per-sample dicts) names the images of ``per_image``."""
+        """Add one batch; ``meta`` (the batch's per-sample dicts) names the images of ``per_image``;
+        ``scores``: the inference mode's logits ``[B,C,H,W]`` (their softmax is the probability the
+        calibration family scores; families that need them are skipped without)."""
         self.confusion.update(preds, target)
-        self.bf1.update(preds, target)
+        for family in self.families.values():
+            family.update(preds, target, scores)
         self.loss.update(loss.detach(), weight=target.shape[0])
         counts = per_image_counts(
             as_class_indices(preds, target, len(self.class_names)), target, len(self.class_names), self.ignore_index
         ).numpy()
-        bf1 = self.bf1.last_per_image.cpu().numpy()
+        blocks = [(k, v) for family in self.families.values() for k, v in family.per_image().items()]
         for i in range(target.shape[0]):
             name = str((meta[i] if meta is not None else {}).get("id", f"#{len(self._images)}"))
-            self._images.append((name, counts[i], bf1[:, i]))
+            self._images.append((name, counts[i], {k: (labels, v[i]) for k, (labels, v) in blocks}))
 
     def compute(self, prefix: str) -> dict[str, torch.Tensor]:
         scores = self.confusion.compute()
@@ -135,20 +363,24 @@ class EvaluationMetrics(nn.Module):
         out[f"{prefix}/loss"] = self.loss.compute()
         for name, iou in zip(self.class_names, scores["IoU"]):
             out[f"{prefix}/IoU/{name}"] = iou
-        bf1 = self.bf1.compute()
-        if len(bf1) > 1:
-            out.update({f"{prefix}/{bf1_name(t)}": v for t, v in bf1.items()})
-        out[f"{prefix}/bF1"] = bf1[self.bf1.tolerances[0]]
+        for family in self.families.values():
+            out.update({f"{prefix}/{k}": v for k, v in family.scalars().items()})
         return out
 
     def snapshot(self) -> EvaluationSnapshot:
-        """The confusion matrix and per-class boundary F1 of this pass (all-reduced), kept in ``last``."""
-        with self.confusion.sync_context(), self.bf1.sync_context():
+        """The confusion matrix and every family's per-class columns of this pass (all-reduced), kept in ``last``."""
+        with ExitStack() as synced:
+            for metric in [self.confusion, *(m for f in self.families.values() for m in f.metrics())]:
+                synced.enter_context(metric.sync_context())
             confmat = self.confusion.confmat.detach().cpu().numpy().copy()
-            per_class = self.bf1.per_class().detach().cpu().numpy()
-        tolerances = self.bf1.tolerances
-        names = ["bF1"] if len(tolerances) == 1 else [bf1_name(t) for t in tolerances]
-        self.last = EvaluationSnapshot(confmat, dict(zip(names, per_class)), self.class_names, self._per_image(names))
+            columns = {k: v for f in self.families.values() for k, v in f.per_class().items()}
+            calibration = self.families["calibration"] if "calibration" in self.families else None
+            reliability = calibration.reliability() if calibration is not None else None
+        bf1_names = self.families["boundary_f1"].columns if "boundary_f1" in self.families else []
+        bf1 = {k: columns.pop(k) for k in bf1_names}
+        self.last = EvaluationSnapshot(
+            confmat, bf1, self.class_names, self._per_image(bf1_names), columns, reliability
+        )
         return self.last
 
     def _per_image(self, bf1_names: Sequence[str]) -> PerImageScores | None:
@@ -156,13 +388,14 @@ class EvaluationMetrics(nn.Module):
         if not images:
             return None
         counts = np.stack([row[1] for row in images])
-        bf1 = np.stack([row[2] for row in images], 1)
-        return PerImageScores(
-            [row[0] for row in images], counts[:, 0], counts[:, 1], counts[:, 2], dict(zip(bf1_names, bf1))
-        )
+        shared = [k for k in images[0][2] if all(k in row[2] for row in images)]  # blocks every image has
+        blocks = {k: (images[0][2][k][0], np.stack([row[2][k][1] for row in images])) for k in shared}
+        bf1 = {k: blocks.pop(k)[1] for k in bf1_names}
+        return PerImageScores([row[0] for row in images], counts[:, 0], counts[:, 1], counts[:, 2], bf1, blocks)
 
     def reset(self) -> None:
         self.confusion.reset()
-        self.bf1.reset()
+        for family in self.families.values():
+            family.reset()
         self.loss.reset()
         self._images = []

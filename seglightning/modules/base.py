@@ -20,6 +20,7 @@ from torch import nn
 
 from ..compat import should_update_logs
 from ..metrics import EvaluationMetrics
+from ..metrics.evaluation import DEFAULT_METRICS, needs_scores
 from ..models.contract import contract_of
 from ..optim import build_optimizer, build_scheduler
 from .epoch_means import EpochMeans
@@ -52,7 +53,12 @@ def model_options(model: dict[str, Any], num_classes: int) -> dict[str, Any]:
 
 class SegmentationLoop(L.LightningModule):
     """The shared part of every loop. Subclasses take at least these constructor arguments (their
-    own are saved as hyperparameters too, so a checkpoint rebuilds the same module)."""
+    own are saved as hyperparameters too, so a checkpoint rebuilds the same module). ``metrics``:
+    the metric families of ``module.metrics`` (``metrics/evaluation.py``), less the
+    families that score probabilities when ``gives_scores`` is False; ``biou_dilation``: Boundary
+    IoU's band width(s)."""
+
+    gives_scores = True  # _eval_step hands the suite per-pixel class logits (calibration)
 
     def __init__(
         self,
@@ -66,6 +72,8 @@ class SegmentationLoop(L.LightningModule):
         bf1_tolerance: float | Sequence[float] | None = None,
         channels_last: bool = False,
         inference: dict[str, Any] | None = None,
+        metrics: Sequence[str] | None = None,
+        biou_dilation: float | Sequence[float] = 0.02,
     ):
         super().__init__()
         # collects the subclass's constructor arguments as well (Lightning walks the __init__ frames)
@@ -75,8 +83,9 @@ class SegmentationLoop(L.LightningModule):
             self.model = self.model.to(memory_format=torch.channels_last)
         names = list(class_names) if class_names else [str(c) for c in range(num_classes)]
         tolerance = boundary_tolerance(self.model, bf1_tolerance)
+        families = [m for m in (metrics or DEFAULT_METRICS) if self.gives_scores or not needs_scores(m)]
         self.metrics = nn.ModuleDict(
-            {s: EvaluationMetrics(num_classes, ignore_index, names, tolerance) for s in STAGES}
+            {s: EvaluationMetrics(num_classes, ignore_index, names, tolerance, families, biou_dilation) for s in STAGES}
         )
         self.inference = Inference.from_config(inference)  # evaluation, test and prediction (modules/inference.py)
         self.nonfinite = NonFiniteGuard()  # module.nonfinite / max_nonfinite_skips (set by seglightning-train)

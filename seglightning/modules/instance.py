@@ -82,7 +82,10 @@ def _padded_targets(targets: Sequence[dict[str, Tensor]], size: Sequence[int]) -
 
 
 class InstanceSegmentationModule(SegmentationLoop):
-    """Mask R-CNN training/evaluation on the shared loop (see the module docstring)."""
+    """Mask R-CNN training/evaluation on the shared loop (see the module docstring). No calibration:
+    its rasterised masks carry no per-pixel class distribution (nothing is logged for it)."""
+
+    gives_scores = False
 
     def __init__(
         self,
@@ -100,6 +103,8 @@ class InstanceSegmentationModule(SegmentationLoop):
         score_threshold: float = 0.5,
         mask_threshold: float = 0.5,
         inference: dict[str, Any] | None = None,
+        metrics: Sequence[str] | None = None,
+        biou_dilation: float | Sequence[float] = 0.02,
     ):
         # same arguments as SegmentationModule, so seglightning-train builds either the same way;
         # class_frequency is unused (the mask head's loss needs none)
@@ -114,6 +119,8 @@ class InstanceSegmentationModule(SegmentationLoop):
             bf1_tolerance,
             channels_last,
             inference=inference,
+            metrics=metrics,
+            biou_dilation=biou_dilation,
         )
         if not self.inference.plain:
             raise ValueError(

@@ -5,7 +5,9 @@ The loop knows no architecture or loss: the model returns ``{"logits", ...aux}``
 through the model's ``loss_terms``); metrics are dataset-level (docs/design.md). Logged names:
 ``train/loss_step``, ``train/loss_epoch`` (+ ``train/loss/<term>``, epoch means), ``val/loss``,
 ``val/mIoU``, ``val/mDice``, ``val/bF1`` (+ ``val/bF1@<t>px``, or ``val/bF1@<f>diag`` for a
-fraction of the diagonal, when several are logged), ``val/pixel_acc``, ``val/IoU/<class>``; the
+fraction of the diagonal, when several are logged), ``val/bIoU`` (likewise ``val/bIoU@<r>``),
+``val/ECE``, ``val/Brier``, ``val/NLL`` (on the inference mode's probabilities), ``val/pixel_acc``,
+``val/IoU/<class>`` (the families of ``module.metrics``); the
 same under ``test/``. Checkpoints carry the RNG state so a resumed run continues bit-identically.
 """
 
@@ -66,6 +68,8 @@ class SegmentationModule(SegmentationLoop):
         channels_last: bool = False,
         class_frequency: Callable[[], Any] | Sequence[float] | None = None,
         inference: dict[str, Any] | None = None,
+        metrics: Sequence[str] | None = None,
+        biou_dilation: float | Sequence[float] = 0.02,
     ):
         super().__init__(
             model,
@@ -78,6 +82,8 @@ class SegmentationModule(SegmentationLoop):
             bf1_tolerance,
             channels_last,
             inference=inference,
+            metrics=metrics,
+            biou_dilation=biou_dilation,
         )
         contract = contract_of(self.model)
         spec = with_model_terms(loss, list(contract.loss_terms))
@@ -99,8 +105,9 @@ class SegmentationModule(SegmentationLoop):
 
     def _eval_step(self, batch: dict[str, Any], stage: str) -> dict[str, torch.Tensor]:
         out = self(batch["image"])  # the loss is the whole-image one; predictions follow module.inference
-        preds = self.infer(batch["image"], out["logits"]).argmax(1)
-        self.metrics[stage].update(preds, batch["mask"], self._loss(out, batch), batch.get("meta"))
+        logits = self.infer(batch["image"], out["logits"])  # its softmax: the inference mode's probabilities
+        preds = logits.argmax(1)
+        self.metrics[stage].update(preds, batch["mask"], self._loss(out, batch), batch.get("meta"), scores=logits)
         return {"preds": preds}
 
     def set_epoch_state(self) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..report_table import HEADLINE
+from ..report_table import HEADLINE, LOWER_IS_BETTER
 from .runs import LABELS, PREFIX, Run
 from .stats import Summary, t_interval
 
@@ -40,19 +40,21 @@ def cell_of(run: Run, columns: Sequence[str]) -> tuple[str, ...]:
     return tuple(run.labels[c] if c in LABELS else run.overrides.get(c, "") for c in columns)
 
 
-def _tolerance_order(name: str) -> tuple[str, float]:
-    """``bF1@<t>px`` / ``bF1@<t>diag`` columns by unit, then by tolerance as a number (3 px before 12 px)."""
-    value = name.removeprefix("bF1@")
+def _tolerance_order(name: str) -> tuple[str, str, float]:
+    """``bF1@<t>px`` / ``bF1@<t>diag`` (then ``bIoU@...``) columns by unit, then by tolerance as a
+    number (3 px before 12 px)."""
+    family, _, value = name.partition("@")
     unit = value.lstrip("0123456789.e-")
     number = value[: len(value) - len(unit)]
-    return (unit, float(number) if number else 0.0)
+    return (family, unit, float(number) if number else 0.0)
 
 
 def metric_names(runs: Iterable[Run], section: str) -> list[str]:
-    """Scalar summary metrics present in ``section``: the headline ones, then ``bF1@<t>`` variants."""
+    """Scalar summary metrics present in ``section``: the headline ones, then ``bF1@<t>`` and
+    ``bIoU@<r>`` variants."""
     prefix = PREFIX[section]
     present = {k[len(prefix):] for r in runs for k in r.metrics.get(section, {}) if k.startswith(prefix)}
-    tolerances = sorted((m for m in present if m.startswith("bF1@")), key=_tolerance_order)
+    tolerances = sorted((m for m in present if m.startswith(("bF1@", "bIoU@"))), key=_tolerance_order)
     return [m for m in HEADLINE if m in present] + tolerances
 
 
@@ -108,11 +110,18 @@ def aggregate(runs: Sequence[Run], columns: Sequence[str], section: str, metrics
 def ranking(cells: Sequence[Cell], metric: str) -> dict[tuple[str, ...], str]:
     """``{key: "best"}`` for the cell with the highest mean ``metric`` when its 95 % interval lies
     above the runner-up's; otherwise ``"tied"`` for it and every cell whose interval overlaps its
-    own (or that has none: a single seed separates nothing). Every metric here is higher-is-better."""
-    ranked = sorted((c for c in cells if np.isfinite(c.summary[metric].mean)), key=lambda c: -c.summary[metric].mean)
+    own (or that has none: a single seed separates nothing). Higher is better, except for the
+    calibration errors (``LOWER_IS_BETTER``: ECE, Brier, NLL), ranked by the lowest mean."""
+    sign = -1.0 if metric in LOWER_IS_BETTER else 1.0
+    finite = (c for c in cells if np.isfinite(c.summary[metric].mean))
+    ranked = sorted(finite, key=lambda c: -sign * c.summary[metric].mean)
     if len(ranked) < 2:
         return {}
+
+    def apart(a: Summary, b: Summary) -> bool:  # a's interval lies entirely on the better side of b's
+        return a.separated_above(b) if sign > 0 else b.separated_above(a)
+
     top = ranked[0].summary[metric]
-    if top.separated_above(ranked[1].summary[metric]):
+    if apart(top, ranked[1].summary[metric]):
         return {ranked[0].key: "best"}
-    return {c.key: "tied" for c in ranked if not top.separated_above(c.summary[metric])}
+    return {c.key: "tied" for c in ranked if not apart(top, c.summary[metric])}

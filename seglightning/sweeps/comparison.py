@@ -5,10 +5,10 @@ default: the first cell of the grid).
   per-seed difference ``cell_s − baseline_s`` removes the seed's share of the variation; reported
   with its mean, 95 % Student-t interval and the exact sign-flip p-value
   (:mod:`~seglightning.sweeps.stats`).
-- Paired over test images (mIoU only): the percentile bootstrap of the dataset-level mIoU
-  difference over the images of each run's ``per_image.csv``, pooled over the common seeds. Only
-  the images every compared run scored count; when the runs disagree on the image set (a file cut
-  short, another data version) the comparison says so (``image_note``).
+- Paired over test images (mIoU, and bIoU from the band counts): the percentile bootstrap of the
+  dataset-level difference over the images of each run's ``per_image.csv``, pooled over the common
+  seeds. Only the images every compared run scored count; when the runs disagree on the image set
+  (a file cut short, another data version) the comparison says so (``image_note``).
 - The p-values of one metric's comparisons are adjusted for their number (Holm by default,
   :mod:`~seglightning.sweeps.multiple_testing`), and each comparison says how many seeds a paired
   t-test needs to detect its observed difference, or ``delta`` (:mod:`~seglightning.sweeps.power`).
@@ -23,11 +23,11 @@ from pathlib import Path
 
 from .cells import Cell
 from .multiple_testing import ALPHA, DEFAULT_METHOD, adjust_pvalues
-from .per_image import read_image_counts
+from .per_image import BOOTSTRAPPED, read_image_counts
 from .power import SeedsNeeded, seeds_needed
 from .stats import BootstrapResult, ImageCounts, Summary, paired_bootstrap, sign_flip_pvalue, t_interval
 
-BOOTSTRAP_METRIC = "mIoU"
+BOOTSTRAP_METRIC = "mIoU"  # the headline metric of the bootstrap (the paired plot); all: BOOTSTRAPPED
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class Comparison:
     differences: list[float]  # cell − baseline per seed
     summary: Summary  # mean and 95 % t-interval of the differences
     p_value: float  # exact sign-flip permutation test
-    bootstrap: BootstrapResult | None = None  # per-image bootstrap (mIoU only)
+    bootstrap: BootstrapResult | None = None  # per-image bootstrap (the metrics of BOOTSTRAPPED)
     bootstrap_split: str | None = None  # the split of the per-image files (test, or val)
     image_note: str | None = None  # set when the compared runs disagree on the image set
     p_adjusted: float = math.nan  # adjusted for the comparisons of this metric (method: adjust)
@@ -108,28 +108,29 @@ def image_set_note(counts: dict[str, ImageCounts]) -> str | None:
 
 
 class ImageCountsCache:
-    """Each run's ``per_image.csv`` read once per report (the comparisons and the rank bootstrap
-    all resample the same files)."""
+    """Each run's ``per_image.csv`` counts read once per report and metric (the comparisons and the
+    rank bootstrap all resample the same files)."""
 
     def __init__(self) -> None:
-        self._read: dict[Path, tuple[str, ImageCounts] | None] = {}
+        self._read: dict[tuple[Path, str], tuple[str, ImageCounts] | None] = {}
 
-    def __call__(self, run_dir: Path) -> tuple[str, ImageCounts] | None:
-        if run_dir not in self._read:
-            self._read[run_dir] = read_image_counts(run_dir)
-        return self._read[run_dir]
+    def __call__(self, run_dir: Path, metric: str = BOOTSTRAP_METRIC) -> tuple[str, ImageCounts] | None:
+        if (run_dir, metric) not in self._read:
+            self._read[(run_dir, metric)] = read_image_counts(run_dir, metric)
+        return self._read[(run_dir, metric)]
 
 
 def _bootstrap(
-    baseline: Cell, cell: Cell, seeds: Sequence[int], reader: ImageCountsCache | None = None
+    baseline: Cell, cell: Cell, seeds: Sequence[int], metric: str = BOOTSTRAP_METRIC,
+    reader: ImageCountsCache | None = None,
 ) -> tuple[BootstrapResult | None, str | None, str | None]:
-    """Per-image bootstrap over the runs of ``seeds`` that wrote ``per_image.csv`` of one split, on
-    the images common to them; and the note when they disagree on the image set."""
+    """Per-image bootstrap of ``metric`` over the runs of ``seeds`` that wrote ``per_image.csv`` of
+    one split, on the images common to them; and the note when they disagree on the image set."""
     reader = reader or ImageCountsCache()
     read, names = {}, {}
     for c in (baseline, cell):
         for r in c.runs:
-            if r.seed in seeds and (found := reader(r.path)) is not None:
+            if r.seed in seeds and (found := reader(r.path, metric)) is not None:
                 read[(c.key, r.seed)] = found
                 names[(c.key, r.seed)] = r.path.name
     both = [s for s in seeds if (baseline.key, s) in read and (cell.key, s) in read]
@@ -145,9 +146,9 @@ def _bootstrap(
 def compare(cells: Sequence[Cell], baseline: Cell, section: str, metrics: Sequence[str],
             adjust: str = DEFAULT_METHOD, delta: float | None = None,
             reader: ImageCountsCache | None = None) -> list[Comparison]:
-    """Every other cell against ``baseline`` on every metric (seed-paired; mIoU also per image),
-    the p-values adjusted with ``adjust`` within each metric, and the seeds needed to detect the
-    observed difference (and ``delta``)."""
+    """Every other cell against ``baseline`` on every metric (seed-paired; mIoU and bIoU also per
+    image), the p-values adjusted with ``adjust`` within each metric, and the seeds needed to detect
+    the observed difference (and ``delta``)."""
     reader = reader or ImageCountsCache()
     out = []
     for cell in cells:
@@ -158,7 +159,7 @@ def compare(cells: Sequence[Cell], baseline: Cell, section: str, metrics: Sequen
             seeds = sorted(set(base) & set(other))
             differences = [other[s] - base[s] for s in seeds]
             boot, split, note = (
-                _bootstrap(baseline, cell, seeds, reader) if metric == BOOTSTRAP_METRIC else (None,) * 3
+                _bootstrap(baseline, cell, seeds, metric, reader) if metric in BOOTSTRAPPED else (None,) * 3
             )
             out.append(
                 Comparison(

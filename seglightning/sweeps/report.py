@@ -4,12 +4,14 @@ Writes into the sweep dir ``runs.csv`` (one row per run), ``results.csv``/``resu
 cell: mean, std, n and 95 % t-interval over seeds; the best in bold only where its interval lies
 above the runner-up's, else marked tied), ``comparison.csv``/``comparison.md`` (each cell against
 the baseline: paired over seeds with the sign-flip p-value, and the per-image bootstrap of the
-mIoU difference; p-values adjusted per metric, seeds needed), ``ranks.csv``/``ranks.md``/``ranks.png``
-(the bootstrap of the cells' ranking over images and seeds), ``heatmap.png`` (loss x architecture,
-mIoU), ``bars.png`` (mIoU / mDice / bF1 per loss) and ``paired.png`` (mIoU difference to the
-baseline), every interval a 95 % CI; ``cost.png`` (mIoU against device-hours), ``gallery.png`` and
-``worst_images.csv`` (predictions side by side, :mod:`.gallery`) and ``report.html`` (all of it on
-one self-contained page, :mod:`.html`).
+mIoU and bIoU differences; p-values adjusted per metric, seeds needed), ``ranks.csv``/``ranks.md``/
+``ranks.png`` (the bootstrap of the cells' ranking over images and seeds), ``heatmap.png`` (loss x
+architecture, mIoU), ``bars.png`` (mIoU / mDice / bF1 / bIoU / ECE per loss, those logged) and
+``paired.png`` (mIoU difference to the baseline), every interval a 95 % CI; ``cost.png`` (mIoU
+against device-hours), ``gallery.png`` and ``worst_images.csv`` (predictions side by side,
+:mod:`.gallery`) and ``report.html`` (all of it on one self-contained page, :mod:`.html`).
+``chosen`` (``seglightning-report --columns mIoU,bIoU,ECE``) picks the metric columns of the tables
+and plots.
 
 The files that depend on the metrics section (all but ``runs.csv``) of ``--metrics best`` (the
 default) have the names above; those of ``final`` and ``test`` carry the section as a suffix
@@ -63,7 +65,7 @@ OUTPUTS = (
     "ranks.md",
     "ranks.png",
 )
-BAR_METRICS = ("mIoU", "mDice", "bF1")
+BAR_METRICS = ("mIoU", "mDice", "bF1", "bIoU", "ECE")  # bars.png panels, those the runs logged
 
 
 @dataclass
@@ -133,11 +135,12 @@ def rank_stability(cells: list[Cell], metrics: list[str], reader: ImageCountsCac
 
 def build_report(sweep_dir: str | Path, section: str = DEFAULT_SECTION, baseline: str | None = None,
                  adjust: str = DEFAULT_METHOD, delta: float | None = None,
-                 draws: int = BOOTSTRAP_DRAWS) -> SweepReport:
+                 draws: int = BOOTSTRAP_DRAWS, chosen: list[str] | None = None) -> SweepReport:
     """Collect the runs under ``sweep_dir``, aggregate ``section`` (best | final | test), compare
     every cell with ``baseline`` (``"loss=ce,model=unet"``; default: the first cell) with p-values
     adjusted by ``adjust`` (holm | bh | none) and the seeds needed (also for ``delta``), and
-    bootstrap the ranking (``draws`` draws)."""
+    bootstrap the ranking (``draws`` draws), on the metrics ``chosen`` (default: every headline
+    metric the runs logged, :func:`~.cells.metric_names`)."""
     if adjust not in ADJUST_METHODS:
         raise ValueError(f"--adjust {adjust}: not one of {', '.join(ADJUST_METHODS)}")
     if section not in SECTIONS:
@@ -151,8 +154,14 @@ def build_report(sweep_dir: str | Path, section: str = DEFAULT_SECTION, baseline
             + (" (trained with test_after_fit=false?)" if section == "test" else "")
             + "; choose another --metrics"
         )
-    columns = grid_columns(runs)
     metrics = metric_names(complete, section)
+    if chosen is not None:
+        missing = [m for m in chosen if m not in metrics]
+        if missing:
+            logged = ", ".join(metrics)
+            raise ValueError(f"--columns: {', '.join(missing)} not logged in '{section}' (logged: {logged})")
+        metrics = list(chosen)
+    columns = grid_columns(runs)
     jobs = expected_jobs(sweep_dir)
     cells = aggregate(runs, columns, section, metrics)
     base = choose_baseline(cells, columns, baseline) if cells else None

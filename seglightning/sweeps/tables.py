@@ -232,7 +232,7 @@ def comparison_markdown(
 ) -> str:
     """``comparison.md``: per metric, each cell against the baseline paired over seeds (p-values
     unadjusted and adjusted, the decision, the seeds needed); then the per-image bootstrap of the
-    mIoU difference."""
+    mIoU (and bIoU) difference."""
     name = ", ".join(f"{k}={v}" for k, v in zip(columns, baseline.key))
     method = comparisons[0].adjust if comparisons else DEFAULT_METHOD
     used = DESCRIPTION[method]
@@ -294,22 +294,27 @@ def comparison_markdown(
                 + " |"
             )
     booted = [c for c in comparisons if c.bootstrap is not None]
-    parts += ["", "## Paired over images (mIoU)", ""]
     if not booted:
+        parts += ["", "## Paired over images (mIoU)", ""]
         parts.append("No per-image results (`per_image.csv`) shared by the baseline and a cell: nothing to resample.")
-    else:
+    for metric in dict.fromkeys(c.metric for c in booted):  # mIoU, then bIoU (from the band counts)
+        rows = [c for c in booted if c.metric == metric]
+        counts = "per-class TP/FP/FN" if metric == "mIoU" else "per-class band intersections and unions"
         parts += [
-            "Dataset-level mIoU difference, mean over the common seeds, "
-            f"on the `{booted[0].bootstrap_split}` images of "
+            "",
+            f"## Paired over images ({metric})",
+            "",
+            f"Dataset-level {metric} difference, mean over the common seeds, "
+            f"on the `{rows[0].bootstrap_split}` images of "
             f"each run's `per_image.csv`. 95 % CI: percentile bootstrap over images ({BOOTSTRAP_DRAWS} seeded "
             "draws; each draw resamples the images with replacement, the same images for both cells and every "
-            "seed, and recomputes each run's mIoU from the drawn images' per-class TP/FP/FN). It reflects the "
+            f"seed, and recomputes each run's {metric} from the drawn images' {counts}). It reflects the "
             "finite test set, not the seed-to-seed variation.",
             "",
-            "| " + " | ".join([*columns, "images", "seeds", "mIoU difference", "95 % CI"]) + " |",
+            "| " + " | ".join([*columns, "images", "seeds", f"{metric} difference", "95 % CI"]) + " |",
             "|" + "---|" * len(columns) + "---:|---:|---:|---|",
         ]
-        for c in booted:
+        for c in rows:
             b = c.bootstrap
             parts.append(
                 "| "

@@ -89,6 +89,8 @@ class MediaTensorBoardLogger(TensorBoardLogger):
 
         figure = np.asarray(Image.open(report.figure_path).convert("RGB"))
         self.experiment.add_image("val/confusion_matrix", figure, step, dataformats="HWC")
+        for key, path in report.figures.items():
+            self.experiment.add_image(key, np.asarray(Image.open(path).convert("RGB")), step, dataformats="HWC")
         lines = ["| " + " | ".join(report.columns) + " |", "|" + " --- |" * len(report.columns)]
         lines += [
             "| " + " | ".join(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row) + " |" for row in report.rows

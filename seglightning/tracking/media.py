@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -17,6 +17,8 @@ import torch
 from ..atomic_file import write_text_atomically
 from ..metrics import EvaluationSnapshot, scores_from_confmat
 from ..run_dir import PER_IMAGE_FILE
+
+RELIABILITY_FILE = "reliability.png"
 
 VOID_COLOUR = (255, 255, 255)
 
@@ -69,10 +71,11 @@ class Overlay:
 class ClassReport:
     """Per-class scores and the confusion matrix of one evaluation, with the files written for them."""
 
-    columns: list[str]  # "class", "IoU", "Dice", "bF1" (or "bF1@<t>px" per tolerance), "pixels"
+    columns: list[str]  # "class", "IoU", "Dice", "bF1" (or "bF1@<t>px" per tolerance), "bIoU" (...), "pixels"
     rows: list[list[Any]]  # one row per class, in class order
     table_path: Path  # CSV of columns/rows
     figure_path: Path  # PNG of the row-normalised confusion matrix
+    figures: dict[str, Path] = field(default_factory=dict)  # other plots by tracker key ("val/reliability")
 
 
 @dataclass(frozen=True)
@@ -106,14 +109,18 @@ def class_report(snapshot: EvaluationSnapshot, out_dir: Path) -> ClassReport:
 
     The snapshot's ``confmat`` is the dataset-level ``[C, C]`` confusion matrix, rows ground truth
     (docs/design.md: IoU and Dice come from it, NaN for a class absent from ground truth and prediction);
-    its ``bf1`` maps a column name to per-class boundary F1 (NaN: class never seen).
+    its ``bf1`` maps a column name to per-class boundary F1 (NaN: class never seen), its ``columns``
+    the other families' per-class scores (``bIoU``, ...). With the calibration family on, also
+    ``reliability.png`` (:func:`plot_reliability`), in ``figures`` as ``val/reliability``.
     """
-    confmat, bf1, class_names = snapshot.confmat, snapshot.bf1, snapshot.class_names
+    confmat, class_names = snapshot.confmat, snapshot.class_names
+    extra = {**snapshot.bf1, **snapshot.columns}
     scores = scores_from_confmat(torch.as_tensor(confmat))
-    columns = ["class", "IoU", "Dice", *bf1, "pixels"]
+    columns = ["class", "IoU", "Dice", *extra, "pixels"]
     pixels = confmat.sum(1)
     rows = [
-        [name, float(scores["IoU"][c]), float(scores["Dice"][c]), *(float(v[c]) for v in bf1.values()), int(pixels[c])]
+        [name, float(scores["IoU"][c]), float(scores["Dice"][c]), *(float(v[c]) for v in extra.values()),
+         int(pixels[c])]
         for c, name in enumerate(class_names)
     ]
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -124,36 +131,71 @@ def class_report(snapshot: EvaluationSnapshot, out_dir: Path) -> ClassReport:
     writer.writerows(rows)
     write_text_atomically(table_path, table.getvalue())
     plot_confusion(confmat, class_names, figure_path)
-    return ClassReport(columns, rows, table_path, figure_path)
+    figures = {}
+    if snapshot.reliability is not None:
+        figures["val/reliability"] = plot_reliability(snapshot.reliability, out_dir / RELIABILITY_FILE)
+    return ClassReport(columns, rows, table_path, figure_path, figures)
 
 
 def per_image_table(snapshot: EvaluationSnapshot, out_dir: Path, split: str) -> Path | None:
     """Write ``per_image.csv`` for the pass of ``snapshot`` on ``split``: per image (sorted by id)
     ``split``, ``id``, ``valid_pixels``, then per class ``IoU/<c>``, ``Dice/<c>``, ``<bF1>/<c>``
     (NaN: class in neither mask) and the pixel counts ``TP/<c>``, ``FP/<c>``, ``FN/<c>`` (void
-    excluded) that the sweep report's bootstrap resamples. None if the pass recorded no image."""
+    excluded) that the sweep report's bootstrap resamples, then each other family's blocks
+    (``bIoU/<c>`` = ``bIoU.I/<c> / bIoU.U/<c>`` with the band counts, calibration sums
+    ``cal.n/<k>`` ...; see ``metrics/evaluation.py``). None if the pass recorded no image."""
     per_image = snapshot.per_image
     if per_image is None:
         return None
     names = snapshot.class_names
-    blocks = {
-        "IoU": per_image.iou(),
-        "Dice": per_image.dice(),
-        **per_image.bf1,
-        "TP": per_image.tp,
-        "FP": per_image.fp,
-        "FN": per_image.fn,
+    blocks: dict[str, tuple[Sequence[str], np.ndarray]] = {
+        "IoU": (names, per_image.iou()),
+        "Dice": (names, per_image.dice()),
+        **{k: (names, v) for k, v in per_image.bf1.items()},
+        "TP": (names, per_image.tp),
+        "FP": (names, per_image.fp),
+        "FN": (names, per_image.fn),
     }
-    header = ["split", "id", "valid_pixels", *(f"{kind}/{c}" for kind in blocks for c in names)]
+    for kind, (_, values) in per_image.blocks.items():
+        if kind.endswith(".U") and kind[:-2] + ".I" in per_image.blocks:  # intersection / union counts
+            inter = per_image.blocks[kind[:-2] + ".I"][1]
+            blocks[kind[:-2]] = (names, np.where(values > 0, inter / np.maximum(values, 1), np.nan))
+    blocks.update({k: (names if labels is None else labels, v) for k, (labels, v) in per_image.blocks.items()})
+    header = ["split", "id", "valid_pixels", *(f"{kind}/{c}" for kind, (labels, _) in blocks.items() for c in labels)]
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / PER_IMAGE_FILE
     table = io.StringIO()
     writer = csv.writer(table)
     writer.writerow(header)
     for i, image_id in enumerate(per_image.ids):
-        values = [v.item() for block in blocks.values() for v in block[i]]
+        values = [v.item() for _, block in blocks.values() for v in block[i]]
         writer.writerow([split, image_id, int(per_image.valid_pixels[i]), *values])
     write_text_atomically(path, table.getvalue())  # a kill never leaves a table cut short
+    return path
+
+
+def plot_reliability(reliability: dict[str, np.ndarray], path: Path) -> Path:
+    """Reliability diagram as a PNG: per confidence bin the accuracy (bars) against the diagonal,
+    the mean confidence (dots) and, below, the pixel count per bin (log scale)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    edges, count = np.asarray(reliability["edges"]), np.asarray(reliability["count"])
+    centres, width = (edges[:-1] + edges[1:]) / 2, np.diff(edges)
+    fig = Figure(figsize=(5, 6))
+    FigureCanvasAgg(fig)
+    top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    top.bar(centres, np.nan_to_num(reliability["accuracy"]), width, edgecolor="black", label="accuracy")
+    top.plot(centres, reliability["confidence"], "o", color="C1", label="mean confidence")
+    top.plot([0, 1], [0, 1], "--", color="grey", label="perfect calibration")
+    top.set(xlim=(0, 1), ylim=(0, 1), ylabel="accuracy", title="reliability (valid pixels)")
+    top.legend(fontsize=8, loc="upper left")
+    bottom.bar(centres, count, width, edgecolor="black", color="C2")
+    if count.any():
+        bottom.set_yscale("log")
+    bottom.set(xlabel="confidence (top-label probability)", ylabel="pixels")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
     return path
 
 

@@ -57,7 +57,7 @@ class MediaMLFlowLogger(MLFlowLogger):
 
     @rank_zero_only
     def log_class_report(self, report: ClassReport, step: int) -> None:
-        for path in (report.figure_path, report.table_path):
+        for path in (report.figure_path, report.table_path, *report.figures.values()):
             self.experiment.log_artifact(self.run_id, str(path))
 
 

@@ -152,7 +152,7 @@ class NeptuneScaleLogger(Logger):
     @rank_zero_only
     def log_class_report(self, report: ClassReport, step: int) -> None:
         self.experiment.assign_files(
-            {"val/confusion_matrix": report.figure_path, "val/per_class_table": report.table_path}
+            {"val/confusion_matrix": report.figure_path, "val/per_class_table": report.table_path, **report.figures}
         )
         values = {
             f"val/per_class/{row[0]}/{col}": v for row in report.rows for col, v in zip(report.columns[1:], row[1:])

@@ -94,6 +94,7 @@ class WandbRunLogger(WandbLogger):
             {
                 "val/confusion_matrix": wandb.Image(str(report.figure_path), caption="row-normalised"),
                 "val/per_class": wandb.Table(columns=report.columns, data=report.rows),
+                **{key: wandb.Image(str(path)) for key, path in report.figures.items()},
             },
             step,
         )

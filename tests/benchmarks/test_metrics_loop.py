@@ -28,10 +28,11 @@ def test_davis_reference_equals_boundary_f1_on_realistic_predictions() -> None:
 def test_metric_rows_and_report_on_tiny_inputs() -> None:
     rows = metrics.boundary_rows(2, 3, (24, 40), repeats=1)
     distance = metrics.distance_rows(3, (24, 40), repeats=1)
-    assert all(row["identical"] for row in rows)
+    assert all(row["identical"] and row["biou_identical"] for row in rows)
     text = metrics.report(rows, distance)
     assert "speed-up (goal >= 2)" in text and "ratio (goal <= 1.25)" in text
-    assert text.count("| 2 x 24x40, 3 classes") == 2
+    assert "bIoU share (goal <= 5 %)" in text and "calibration share (goal <= 2 %)" in text
+    assert text.count("| 2 x 24x40, 3 classes") == 4  # boundary F1 and bIoU/calibration tables
 
 
 def _bench(*args: str) -> str:

@@ -23,7 +23,7 @@ from tests.sweeps.helpers import SHRINK, run_cli, tiny_model_searchpath
 pytestmark = pytest.mark.slow
 
 LOSSES, MODELS, SEEDS = ("ce", "dice"), ("tiny_unet", "tiny_deeplabv3plus"), (0, 1)
-HEADLINE = ("mIoU", "mDice", "bF1", "pixel_acc")
+HEADLINE = ("mIoU", "mDice", "bF1", "bIoU", "pixel_acc", "ECE", "Brier", "NLL")
 
 
 @dataclass
@@ -112,6 +112,8 @@ def test_report_aggregates_exactly_what_the_runs_recorded(sweep):
                 ], (loss, model, metric)
                 means[(loss, model, metric)] = (mean, text.startswith("**"))
     assert len({means[(loss, model, "mIoU")][0] for loss in LOSSES for model in MODELS}) == 4  # cells differ
+    comparison = (sweep.dir / "comparison.md").read_text()
+    assert "### bIoU" in comparison and "### ECE" in comparison and "## Paired over images (bIoU)" in comparison
     for name in ("heatmap.png", "bars.png", "paired.png"):
         with Image.open(sweep.dir / name) as image:
             assert image.format == "PNG" and min(image.size) > 100
