@@ -235,6 +235,7 @@ def train(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> dict[str, An
     locked for the run (:mod:`seglightning.run_lock`). A stop signal or Ctrl-C at any stage ends
     the run as interrupted (:mod:`seglightning.checkpointing.stages`).
     """
+    check_values(cfg)  # before the lock creates the run dir: a bad value leaves no folder behind
     run_dir = Path(cfg.run_dir).resolve()
     with run_lock(run_dir, is_rank_zero()):
         rerun = supersede_changed_run(cfg, run_dir)  # a changed config: the earlier run moves aside

@@ -2,7 +2,7 @@
 Improving Object-Centric Image Segmentation Evaluation", CVPR 2021), with the band of
 ``bowenc0221/boundary-iou-api`` (``boundary_iou/utils/boundary_utils.py``, ``mask_to_boundary``).
 
-Per image and class ``c`` (DESIGN.md, Metrics):
+Per image and class ``c`` (docs/design.md, Metrics):
 
 1. Binary masks ``P_c = (pred == c) & valid`` and ``G_c = (gt == c)``, ``valid = gt != ignore_index``
    (void pixels are zeroed in both masks first).

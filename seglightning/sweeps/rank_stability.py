@@ -11,7 +11,7 @@ Each of ``D`` draws (seeded):
    (runs of the same seed share data order and initialisation), as seed weights ``m_s``;
 3. recomputes each run's dataset-level score from the weighted per-image counts,
    ``score_r = f(Σ_i w_i TP_ir, Σ_i w_i FP_ir, Σ_i w_i FN_ir)`` with ``f`` the mIoU or mDice of
-   DESIGN.md (classes with an empty union left out), and each cell's score as the ``m``-weighted
+   docs/design.md (classes with an empty union left out), and each cell's score as the ``m``-weighted
    mean over its seeds (a cell that has none of the drawn seeds: the plain mean over its seeds);
 4. ranks the cells, 1 = highest score; scores equal to 12 decimals are ties, broken at random, so
    two identical cells share the first place evenly.

@@ -1,5 +1,5 @@
 """Boundary IoU against a port of the boundary-iou-api's ``mask_to_boundary`` applied per image and
-class to the binary masks, summed over the set (DESIGN.md, Metrics)."""
+class to the binary masks, summed over the set (docs/design.md, Metrics)."""
 
 from __future__ import annotations
 

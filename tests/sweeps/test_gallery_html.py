@@ -129,16 +129,15 @@ def test_report_html_is_self_contained_and_shows_every_output(sweep):
     for section in ('id="grid"', 'id="cost"', 'id="results.csv"', 'id="comparison.csv"', 'id="per-class"',
                     'id="gallery"', 'id="worst"', 'id="intervals"', 'id="heatmap.png"', 'id="cost.png"'):
         assert section in html, section
-    assert html.count('src="data:image/png;base64,') == 4 + 3 * 5  # 4 plots, 3 rows of 5 gallery panels
-    assert "Rank stability" not in html and "More outputs" not in html
+    # 5 plots (heatmap, bars, paired, ranks, cost), 3 rows of 5 gallery panels
+    assert html.count('src="data:image/png;base64,') == 5 + 3 * 5
+    assert 'id="ranks.csv"' in html and 'id="ranks.png"' in html and "Rank interval" in html
+    assert "More outputs" not in html
     # outputs added to the report later appear on the page without a code change
-    (sweep / "ranks.csv").write_text("loss,model,first\nce,unet,0.5\n")
-    Image.new("RGB", (8, 8), "red").save(sweep / "ranks.png")
     (sweep / "extra_table.csv").write_text("a,b\n1,0.123456\n")
     Image.new("RGB", (8, 8), "blue").save(sweep / "extra_plot.png")
     write_report(build_report(sweep))
     html = (sweep / "report.html").read_text()
-    assert 'id="ranks.csv"' in html and 'id="ranks.png"' in html and "Rank interval" in html
     assert "Extra table" in html and "0.1235" in html and 'id="extra_plot.png"' in html
 
 
@@ -146,5 +145,5 @@ def test_report_html_is_self_contained_and_shows_every_output(sweep):
 @needs_chromium
 def test_report_html_in_a_headless_browser(sweep, tmp_path):
     write_report(build_report(sweep))
-    dom = check_report_page(sweep / "report.html", tmp_path / "chromium", min_images=4 + 3 * 5)
+    dom = check_report_page(sweep / "report.html", tmp_path / "chromium", min_images=5 + 3 * 5)
     assert 'id="gallery"' in dom and 'id="worst"' in dom and 'id="cost"' in dom
