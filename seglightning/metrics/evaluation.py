@@ -5,7 +5,7 @@ sweep report's per-image bootstrap."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -14,7 +14,21 @@ from torch import nn
 from torchmetrics import MeanMetric
 
 from .boundary import BoundaryF1
+from .cityscapes_instances import CATEGORIES, CityscapesInstanceIoU
 from .confusion import ConfusionMetrics, as_class_indices
+from .objects import BUCKETS, ObjectRecall
+from .surface import SurfaceDistances
+
+# module.metrics names: iou and boundary_f1 are always computed; surface and objects are opt-in
+METRIC_FAMILIES = ("iou", "boundary_f1", "surface", "objects")
+
+
+def check_families(families: Sequence[str]) -> tuple[str, ...]:
+    """The ``module.metrics`` names, or a ValueError naming the unknown ones and the known."""
+    unknown = [f for f in families if f not in METRIC_FAMILIES]
+    if unknown:
+        raise ValueError(f"module.metrics: unknown metric families {unknown}; known: {list(METRIC_FAMILIES)}")
+    return tuple(families)
 
 
 def bf1_name(tolerance: float) -> str:
@@ -33,6 +47,10 @@ class PerImageScores:
     fp: np.ndarray  # int64 [N, C]
     fn: np.ndarray  # int64 [N, C]
     bf1: dict[str, np.ndarray]  # column name -> F [N, C], NaN where the class is in neither mask
+    # opt-in families: "HD95" ... -> [N, C] per class (NaN where the class is not in both masks)
+    by_class: dict[str, np.ndarray] = field(default_factory=dict)
+    # opt-in families: "objects@small" ... -> [N] per image (sums over classes)
+    totals: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def valid_pixels(self) -> np.ndarray:
@@ -58,6 +76,7 @@ class EvaluationSnapshot:
     bf1: dict[str, np.ndarray]  # column name ("bF1", or bf1_name(t) per tolerance) -> per-class F [C]
     class_names: list[str]
     per_image: PerImageScores | None = None
+    extra: dict[str, np.ndarray] = field(default_factory=dict)  # opt-in families' per-class columns [C]
 
 
 def per_image_counts(preds: torch.Tensor, target: torch.Tensor, num_classes: int, ignore_index: int) -> torch.Tensor:
@@ -99,7 +118,12 @@ class EvaluationMetrics(nn.Module):
     """
 
     def __init__(
-        self, num_classes: int, ignore_index: int, class_names: Sequence[str], bf1_tolerance: float | Sequence[float]
+        self,
+        num_classes: int,
+        ignore_index: int,
+        class_names: Sequence[str],
+        bf1_tolerance: float | Sequence[float],
+        families: Sequence[str] = (),
     ):
         super().__init__()
         self.class_names = list(class_names)
@@ -107,8 +131,15 @@ class EvaluationMetrics(nn.Module):
         self.bf1 = BoundaryF1(num_classes, tolerance=bf1_tolerance, ignore_index=ignore_index)
         self.loss = MeanMetric()
         self.ignore_index = ignore_index
+        self.families = check_families(families)
+        self.surface = SurfaceDistances(num_classes, ignore_index=ignore_index) if "surface" in self.families else None
+        self.objects = ObjectRecall(num_classes, ignore_index=ignore_index) if "objects" in self.families else None
+        cityscapes = all(n in self.class_names for group in CATEGORIES.values() for n in group)
+        with_iiou = self.objects is not None and cityscapes  # the Cityscapes benchmark's iIoU numbers
+        self.cityscapes = CityscapesInstanceIoU(self.class_names, ignore_index) if with_iiou else None
         self.last: EvaluationSnapshot | None = None
-        self._images: list[tuple[str, np.ndarray, np.ndarray]] = []  # (id, TP/FP/FN [3, C], bF1 [T, C]) per image
+        # (id, TP/FP/FN [3, C], bF1 [T, C], {name: [C] per class or scalar}) per image
+        self._images: list[tuple[str, np.ndarray, np.ndarray, dict[str, Any]]] = []
 
     def update(
         self,
@@ -116,18 +147,36 @@ class EvaluationMetrics(nn.Module):
         target: torch.Tensor,
         loss: torch.Tensor,
         meta: Sequence[Mapping[str, Any]] | None = None,
+        instance_ids: torch.Tensor | None = None,
     ) -> None:
-        """Add one batch; ``meta`` (the batch's per-sample dicts) names the images of ``per_image``."""
+        """Add one batch; ``meta`` (the batch's per-sample dicts) names the images of ``per_image``;
+        ``instance_ids`` (``[B,H,W]``, 0 = none) are the ground-truth objects of ``objects``."""
         self.confusion.update(preds, target)
         self.bf1.update(preds, target)
         self.loss.update(loss.detach(), weight=target.shape[0])
-        counts = per_image_counts(
-            as_class_indices(preds, target, len(self.class_names)), target, len(self.class_names), self.ignore_index
-        ).numpy()
+        indices = as_class_indices(preds, target, len(self.class_names))
+        counts = per_image_counts(indices, target, len(self.class_names), self.ignore_index).numpy()
         bf1 = self.bf1.last_per_image.cpu().numpy()
+        extra = self._update_families(indices, target, instance_ids)
         for i in range(target.shape[0]):
             name = str((meta[i] if meta is not None else {}).get("id", f"#{len(self._images)}"))
-            self._images.append((name, counts[i], bf1[:, i]))
+            self._images.append((name, counts[i], bf1[:, i], {k: v[i] for k, v in extra.items()}))
+
+    def _update_families(
+        self, preds: torch.Tensor, target: torch.Tensor, instance_ids: torch.Tensor | None
+    ) -> dict[str, np.ndarray]:
+        """Update the opt-in families; their per-image values ``{name: [B, C] or [B]}``."""
+        extra: dict[str, np.ndarray] = {}
+        if self.surface is not None:
+            self.surface.update(preds, target)
+            extra.update(self.surface.last_per_image)
+        if self.objects is not None:
+            self.objects.update(preds, target, instance_ids)
+            for kind, values in self.objects.last_per_image.items():
+                extra.update({f"{kind}@{b}": values[:, k] for k, b in enumerate(BUCKETS)})
+            if self.cityscapes is not None and instance_ids is not None:
+                self.cityscapes.update(preds, target, instance_ids)
+        return extra
 
     def compute(self, prefix: str) -> dict[str, torch.Tensor]:
         scores = self.confusion.compute()
@@ -139,6 +188,17 @@ class EvaluationMetrics(nn.Module):
         if len(bf1) > 1:
             out.update({f"{prefix}/{bf1_name(t)}": v for t, v in bf1.items()})
         out[f"{prefix}/bF1"] = bf1[self.bf1.tolerances[0]]
+        if self.surface is not None:
+            surface = self.surface.compute()
+            out.update({f"{prefix}/{k}": v for k, v in surface.items() if k != "one_sided"})
+            out[f"{prefix}/surface_one_sided"] = surface["one_sided"].float()
+        if self.objects is not None:
+            out.update({f"{prefix}/{k}": v for k, v in self.objects.compute().items()})
+        if self.cityscapes is not None:
+            with self.confusion.sync_context(), self.cityscapes.sync_context():
+                scores = self.cityscapes.scores(self.confusion.confmat)
+            four = ("IoU_class", "iIoU_class", "IoU_category", "iIoU_category")
+            out.update({f"{prefix}/{k}": scores[k].float() for k in four})
         return out
 
     def snapshot(self) -> EvaluationSnapshot:
@@ -148,8 +208,27 @@ class EvaluationMetrics(nn.Module):
             per_class = self.bf1.per_class().detach().cpu().numpy()
         tolerances = self.bf1.tolerances
         names = ["bF1"] if len(tolerances) == 1 else [bf1_name(t) for t in tolerances]
-        self.last = EvaluationSnapshot(confmat, dict(zip(names, per_class)), self.class_names, self._per_image(names))
+        self.last = EvaluationSnapshot(
+            confmat, dict(zip(names, per_class)), self.class_names, self._per_image(names), self._per_class_extra()
+        )
         return self.last
+
+    def _per_class_extra(self) -> dict[str, np.ndarray]:
+        """Per-class columns of the opt-in families (all-reduced): surface means and one-sided
+        counts, object recall / detection / counts per bucket, Cityscapes iIoU."""
+        extra: dict[str, np.ndarray] = {}
+        if self.surface is not None:
+            with self.surface.sync_context():
+                per_class = self.surface.per_class()
+            extra.update({k: v.cpu().numpy() for k, v in per_class.items() if k != "both"})
+            extra["surface_one_sided"] = extra.pop("one_sided")
+        if self.objects is not None:
+            with self.objects.sync_context():
+                extra.update({k: v.cpu().numpy() for k, v in self.objects.per_class().items()})
+        if self.cityscapes is not None:
+            with self.confusion.sync_context(), self.cityscapes.sync_context():
+                extra["iIoU"] = self.cityscapes.scores(self.confusion.confmat)["iIoU"].numpy()
+        return extra
 
     def _per_image(self, bf1_names: Sequence[str]) -> PerImageScores | None:
         images = sorted(_gather(self._images), key=lambda row: row[0])
@@ -157,12 +236,22 @@ class EvaluationMetrics(nn.Module):
             return None
         counts = np.stack([row[1] for row in images])
         bf1 = np.stack([row[2] for row in images], 1)
+        extra = {k: np.stack([row[3][k] for row in images]) for k in images[0][3]}
         return PerImageScores(
-            [row[0] for row in images], counts[:, 0], counts[:, 1], counts[:, 2], dict(zip(bf1_names, bf1))
+            [row[0] for row in images],
+            counts[:, 0],
+            counts[:, 1],
+            counts[:, 2],
+            dict(zip(bf1_names, bf1)),
+            {k: v for k, v in extra.items() if v.ndim == 2},
+            {k: v for k, v in extra.items() if v.ndim == 1},
         )
 
     def reset(self) -> None:
         self.confusion.reset()
         self.bf1.reset()
         self.loss.reset()
+        for family in (self.surface, self.objects, self.cityscapes):
+            if family is not None:
+                family.reset()
         self._images = []

@@ -61,6 +61,7 @@ class SegmentationLoop(L.LightningModule):
         bf1_tolerance: float | Sequence[float] | None = None,
         channels_last: bool = False,
         inference: dict[str, Any] | None = None,
+        metrics: Sequence[str] | None = None,
     ):
         super().__init__()
         # collects the subclass's constructor arguments as well (Lightning walks the __init__ frames)
@@ -71,8 +72,10 @@ class SegmentationLoop(L.LightningModule):
         names = list(class_names) if class_names else [str(c) for c in range(num_classes)]
         tolerance = boundary_tolerance(self.model, bf1_tolerance)
         self.metrics = nn.ModuleDict(
-            {s: EvaluationMetrics(num_classes, ignore_index, names, tolerance) for s in STAGES}
+            {s: EvaluationMetrics(num_classes, ignore_index, names, tolerance, metrics or ()) for s in STAGES}
         )
+        # module.metrics: "objects" needs the ground-truth instance map in val/test batches
+        self.requires_instance_ids = "objects" in (metrics or ())
         self.inference = Inference.from_config(inference)  # evaluation, test and prediction (modules/inference.py)
         self.nonfinite = NonFiniteGuard()  # module.nonfinite / max_nonfinite_skips (set by seglightning-train)
         self.train_means = EpochMeans()  # train/loss_epoch and train/loss/<term>, logged once per epoch

@@ -99,6 +99,7 @@ class InstanceSegmentationModule(SegmentationLoop):
         score_threshold: float = 0.5,
         mask_threshold: float = 0.5,
         inference: dict[str, Any] | None = None,
+        metrics: Sequence[str] | None = None,
     ):
         # same arguments as SegmentationModule, so seglightning-train builds either the same way;
         # class_frequency is unused (the mask head's loss needs none)
@@ -113,6 +114,7 @@ class InstanceSegmentationModule(SegmentationLoop):
             bf1_tolerance,
             channels_last,
             inference=inference,
+            metrics=metrics,
         )
         if not self.inference.plain:
             raise ValueError(

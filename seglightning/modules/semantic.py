@@ -23,7 +23,7 @@ from ..losses.model_terms import with_model_terms
 from ..models import build_model
 from .base import SegmentationLoop
 
-BATCH_KEYS = ("image", "mask", "meta", "targets")
+BATCH_KEYS = ("image", "mask", "meta", "targets", "instance_ids")
 
 
 def batch_extras(batch: dict[str, Any]) -> dict[str, Any]:
@@ -65,6 +65,7 @@ class SegmentationModule(SegmentationLoop):
         channels_last: bool = False,
         class_frequency: Callable[[], Any] | Sequence[float] | None = None,
         inference: dict[str, Any] | None = None,
+        metrics: Sequence[str] | None = None,
     ):
         super().__init__(
             model,
@@ -77,6 +78,7 @@ class SegmentationModule(SegmentationLoop):
             bf1_tolerance,
             channels_last,
             inference=inference,
+            metrics=metrics,
         )
         spec = with_model_terms(loss, getattr(self.model, "loss_terms", []))
         frequency = _Memo(class_frequency)
@@ -98,7 +100,8 @@ class SegmentationModule(SegmentationLoop):
     def _eval_step(self, batch: dict[str, Any], stage: str) -> dict[str, torch.Tensor]:
         out = self(batch["image"])  # the loss is the whole-image one; predictions follow module.inference
         preds = self.infer(batch["image"], out["logits"]).argmax(1)
-        self.metrics[stage].update(preds, batch["mask"], self._loss(out, batch), batch.get("meta"))
+        loss = self._loss(out, batch)
+        self.metrics[stage].update(preds, batch["mask"], loss, batch.get("meta"), batch.get("instance_ids"))
         return {"preds": preds}
 
     def set_epoch_state(self) -> None:

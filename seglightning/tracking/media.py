@@ -108,10 +108,11 @@ def class_report(snapshot: EvaluationSnapshot, out_dir: Path) -> ClassReport:
     """
     confmat, bf1, class_names = snapshot.confmat, snapshot.bf1, snapshot.class_names
     scores = scores_from_confmat(torch.as_tensor(confmat))
-    columns = ["class", "IoU", "Dice", *bf1, "pixels"]
+    columns = ["class", "IoU", "Dice", *bf1, "pixels", *snapshot.extra]  # extra: opt-in families (module.metrics)
     pixels = confmat.sum(1)
     rows = [
-        [name, float(scores["IoU"][c]), float(scores["Dice"][c]), *(float(v[c]) for v in bf1.values()), int(pixels[c])]
+        [name, float(scores["IoU"][c]), float(scores["Dice"][c]), *(float(v[c]) for v in bf1.values()), int(pixels[c]),
+         *(v[c].item() for v in snapshot.extra.values())]
         for c, name in enumerate(class_names)
     ]
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -137,18 +138,20 @@ def per_image_table(snapshot: EvaluationSnapshot, out_dir: Path, split: str) -> 
         "IoU": per_image.iou(),
         "Dice": per_image.dice(),
         **per_image.bf1,
+        **per_image.by_class,
         "TP": per_image.tp,
         "FP": per_image.fp,
         "FN": per_image.fn,
     }
-    header = ["split", "id", "valid_pixels", *(f"{kind}/{c}" for kind in blocks for c in names)]
+    totals = per_image.totals  # opt-in families' per-image sums (objects@small, ...)
+    header = ["split", "id", "valid_pixels", *(f"{kind}/{c}" for kind in blocks for c in names), *totals]
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / PER_IMAGE_FILE
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(header)
         for i, image_id in enumerate(per_image.ids):
-            values = [v.item() for block in blocks.values() for v in block[i]]
+            values = [v.item() for block in blocks.values() for v in block[i]] + [v[i].item() for v in totals.values()]
             writer.writerow([split, image_id, int(per_image.valid_pixels[i]), *values])
     return path
 
