@@ -114,6 +114,24 @@ def test_cityscapes_batches_carry_the_instance_map(tmp_path):
     assert batch["instance_ids"].shape == batch["mask"].shape
 
 
+def test_coco_instance_map_follows_the_semantic_mask(tmp_path):
+    pytest.importorskip("pycocotools")
+    from seglightning.data.coco import COCOSegmentation
+    from seglightning.testing import write_fixture
+
+    root = write_fixture("coco", tmp_path / "coco", seed=0)
+    reader = COCOSegmentation(root, "val")
+    reader.load_instance_ids = True
+    for k in range(len(reader)):
+        item = reader[k]
+        ids, mask = item["instance_ids"], item["mask"]
+        assert ids.shape == mask.shape and ids.max() > 0
+        # every instance pixel of a valid class is one object of one class
+        for v in np.unique(ids[(ids > 0) & (mask != VOID)]):
+            assert len(np.unique(mask[(ids == v) & (mask != VOID)])) == 1
+        assert (mask[(ids == 0) & (mask != VOID)] == 0).all()  # outside instances: background
+
+
 def _ddp_worker(rank: int, world: int, port: int, result_file: str) -> None:
     import torch.distributed as dist
 
