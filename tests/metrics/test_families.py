@@ -167,3 +167,35 @@ def test_ddp_two_processes_equal_single(tmp_path):
             torch.testing.assert_close(got["compute"][k], out[k], equal_nan=True, rtol=0, atol=0, msg=k)
     for k, v in single.snapshot().extra.items():
         np.testing.assert_array_equal(got["extra"][k], v, err_msg=k)
+
+
+@pytest.mark.slow
+def test_train_with_surface_and_objects_on_cityscapes(tmp_path):
+    import json
+
+    from hydra import compose, initialize_config_dir
+    from omegaconf import open_dict
+
+    from seglightning.cli import CONFIG_DIR
+    from seglightning.testing import write_fixture
+    from seglightning.train import train
+
+    root = write_fixture("cityscapes", tmp_path / "cs", seed=0)
+    overrides = [
+        "data=cityscapes", f"data.root={root}", "trainer.max_steps=2", "trainer.accelerator=cpu",
+        "data.num_workers=0", "data.batch_size=2", "data.val_batch_size=2",
+        "data.transforms.train.crop_size=[48,64]", "model.base_channels=4", "callbacks.progress_bar=none",
+        "callbacks.overlays.num_images=1", "logger=[csv]", "test_after_fit=false",
+        "module.metrics=[iou,boundary_f1,surface,objects]",
+    ]  # fmt: skip
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose(config_name="train", overrides=overrides)
+    with open_dict(cfg):
+        cfg.run_dir = str(tmp_path / "run")
+    assert train(cfg)["status"] == "complete"
+    text = json.dumps(json.loads((tmp_path / "run" / "metrics.json").read_text()))
+    for name in ("val/HD95", "val/NSD@2px", "val/recall@small", "val/detected@large", "val/iIoU_class"):
+        assert name in text, name
+    with open(tmp_path / "run" / "per_class.csv") as f:
+        header = next(csv.reader(f))
+    assert {"HD95", "recall@small", "iIoU"} <= set(header)
