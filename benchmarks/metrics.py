@@ -18,6 +18,9 @@
   as a share of the forward, goal <= 2 %.
 - **Metric suite**: ``EvaluationMetrics.update`` (confusion matrix + BoundaryF1 + BoundaryIoU +
   calibration, the default ``module.metrics``) as a share of the forward, at 2 x 512x1024.
+- **Opt-in families** (``module.metrics``): ``SurfaceDistances.update`` (HD95, ASSD, NSD@2px) and
+  ``ObjectRecall.update`` (8-connected components, no instance map) on the same batches, as a share
+  of the same forward.
 
 Timings are medians over ``--repeats`` rounds, each timing every contender once (round-robin), so
 load on a shared machine hits all alike. Masks are ``benchmarks.losses.blob_masks`` (5 % void).
@@ -151,6 +154,8 @@ def reference_biou_counts(preds: np.ndarray, target: np.ndarray, classes: int) -
 def _boundary_row(model: torch.nn.Module, image: torch.Tensor, target: torch.Tensor, preds: torch.Tensor,
                   kind: str, classes: int, repeats: int) -> dict[str, Any]:
     from seglightning.metrics import BoundaryF1, BoundaryIoU, Calibration, EvaluationMetrics
+    from seglightning.metrics.objects import ObjectRecall
+    from seglightning.metrics.surface import SurfaceDistances
 
     metric = BoundaryF1(classes, tolerance=TOLERANCE, ignore_index=IGNORE)
     biou = BoundaryIoU(classes, BIOU_RATIO, ignore_index=IGNORE)
@@ -187,8 +192,19 @@ def _boundary_row(model: torch.nn.Module, image: torch.Tensor, target: torch.Ten
     def biou_reference() -> np.ndarray:
         return reference_biou_counts(preds_np, target_np, classes)
 
+    surface, objects = SurfaceDistances(classes, ignore_index=IGNORE), ObjectRecall(classes, ignore_index=IGNORE)
+
+    def surface_update() -> None:
+        surface.reset()
+        surface.update(preds, target)
+
+    def objects_update() -> None:
+        objects.reset()
+        objects.update(preds, target)
+
     times = round_robin({"ours": ours, "davis": davis, "forward": forward, "suite": full_suite, "biou": ours_biou,
-                         "biou_ref": biou_reference, "calibration": ours_calibration}, repeats)
+                         "biou_ref": biou_reference, "calibration": ours_calibration,
+                         "surface": surface_update, "objects": objects_update}, repeats)
     ours()
     identical = np.allclose(metric.f_sum[0].double().numpy() / 2**40, davis(), rtol=0, atol=1e-9)
     ours_biou()
@@ -243,6 +259,13 @@ def report(boundary: list[dict[str, Any]], distance: list[dict[str, Any]]) -> st
             f"{100 * t['biou'] / t['forward']:.1f} % | {'yes' if row['biou_identical'] else 'NO'} | "
             f"{t['calibration'] * 1e3:.1f} | {100 * t['calibration'] / t['forward']:.1f} % |"
         )
+    lines += ["", "## Opt-in metric families (module.metrics), share of the DeepLab v3+ R50 forward", "",
+              "| input | surface (HD95, ASSD, NSD) ms | share | objects (recall by size) ms | share |",
+              "|---|---:|---:|---:|---:|"]
+    for row in boundary:
+        t = row["times"]
+        lines.append(f"| {row['input']} | {t['surface'] * 1e3:.1f} | {100 * t['surface'] / t['forward']:.1f} % | "
+                     f"{t['objects'] * 1e3:.1f} | {100 * t['objects'] / t['forward']:.1f} % |")
     lines += ["", "## Distance maps (exact EDT) vs a bare cv2.distanceTransform loop over the present classes", "",
               "| input | signed_distance_map ms | bare cv2 loop ms | ratio (goal <= 1.25) |", "|---|---:|---:|---:|"]
     for row in distance:

@@ -41,6 +41,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
             f"was trained with {module.hparams.num_classes}"
         )
     dm.request_extras(module.requires)
+    if getattr(module, "requires_instance_ids", False):  # module.metrics has "objects"
+        dm.request_instance_ids()
     trainer_kwargs: dict[str, Any] = OmegaConf.to_container(cfg.trainer, resolve=True)
     trainer_kwargs.pop("max_epochs", None)
     out = Path(cfg.output)

@@ -74,6 +74,8 @@ def build_module(cfg: DictConfig, dm: Any) -> SegmentationLoop:
     )
     module.nonfinite = guard
     dm.request_extras(module.requires)
+    if module.requires_instance_ids:  # module.metrics has "objects"
+        dm.request_instance_ids()
     return module
 
 

@@ -220,6 +220,20 @@ class COCOSegmentation(SegmentationReader):
             mask[count > 1] = self.ignore_index
         return mask
 
+    def read_instance_ids(self, sample: Sample, mask: np.ndarray) -> np.ndarray:
+        """Per-pixel instance map for the object metrics: the k-th kept annotation (id order) is
+        ``k + 1``, non-crowd instances painted in ``read_mask``'s order (0 elsewhere)."""
+        width, height = sample.size
+        ids = np.zeros((height, width), np.int32)
+        things = [
+            (m.astype(bool), k + 1, int(m.sum()), ann["id"])
+            for k, (ann, m) in enumerate(self._decoded(sample))
+            if not ann.get("iscrowd", 0)
+        ]
+        for m, value, _, _ in sorted(things, key=lambda t: (-t[2], t[3])):
+            ids[m] = value
+        return ids
+
     def read_instances(self, sample: Sample, mask: np.ndarray) -> dict[str, np.ndarray]:
         width, height = sample.size
         masks, labels, crowd = [], [], []

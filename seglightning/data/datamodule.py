@@ -101,7 +101,11 @@ class SegmentationSamples(Dataset):
         kwargs: dict[str, Any] = {"image": image, "mask": mask}
         if self.instances:
             kwargs["masks"] = list(item["instance_masks"])
+        if "instance_ids" in item:  # the instance map follows the mask through the transforms
+            kwargs["masks"] = [item["instance_ids"], *kwargs.get("masks", [])]
         out = self.transform(**kwargs)
+        if "instance_ids" in item:
+            instance_ids, out["masks"] = out["masks"][0], out["masks"][1:]
         mask = out["mask"].astype(np.int64)
         sample: dict[str, Any] = {
             "image": torch.from_numpy(np.ascontiguousarray(out["image"].transpose(2, 0, 1))).float(),
@@ -110,6 +114,8 @@ class SegmentationSamples(Dataset):
         }
         for key in self.extras:
             sample[key] = torch.from_numpy(EXTRAS[key](mask, self.num_classes, self.ignore_index))
+        if "instance_ids" in item:
+            sample["instance_ids"] = torch.from_numpy(np.asarray(instance_ids, np.int64))
         if self.instances:
             sample["target"] = self._instance_target(out["masks"], item["instance_labels"], item["instance_iscrowd"])
         return sample
@@ -177,6 +183,7 @@ class SegmentationDataModule(L.LightningDataModule):
         self.extras: tuple[str, ...] = ()
         self.request_extras(extras)
         self.instances, self.seed = instances, seed
+        self.instance_ids = False  # val/test items carry the reader's instance map (request_instance_ids)
         default_cache = Path.home() / ".cache" / "seglightning"
         self.cache_dir = Path(cache_dir or os.environ.get("SEGLIGHTNING_CACHE", default_cache))
         self._datasets: dict[str, SegmentationSamples] = {}
@@ -218,6 +225,11 @@ class SegmentationDataModule(L.LightningDataModule):
             lookup(EXTRAS, n, "batch extra", "data.extras")
         self.extras = tuple(sorted(set(self.extras) | set(names)))
 
+    def request_instance_ids(self) -> None:
+        """Val/test batches carry ``instance_ids`` [B,H,W] (0 = no instance), the reader's ground-truth
+        instance map where the dataset has one, for the object metrics (``module.metrics: objects``)."""
+        self.instance_ids = True
+
     # -- Lightning hooks -----------------------------------------------------------------
     def setup(self, stage: str | None = None) -> None:
         stages = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("test",)}
@@ -225,6 +237,8 @@ class SegmentationDataModule(L.LightningDataModule):
             if s in self._datasets:
                 continue
             base = self._info if s == "train" else self.base_dataset(s)
+            if s != "train" and self.instance_ids:
+                base.load_instance_ids = True
             spec = self.transform_specs.get("train" if s == "train" else "val")
             if s == "train":  # once per run: warn about a crop larger than the images, refuse a huge one
                 check_crop(spec, first_image_size(base), f"first {self.name} train image")

@@ -103,6 +103,11 @@ class SegmentationReader(Dataset):
         ``instance_iscrowd`` uint8 [N]; may edit ``mask`` in place (crowd -> void)."""
         raise NotImplementedError
 
+    def read_instance_ids(self, sample: Sample, mask: np.ndarray) -> np.ndarray | None:
+        """Per-pixel instance map (int32 HxW, 0 = no instance) for object-level metrics, or None
+        where the dataset has no instances (objects are then connected components)."""
+        return None
+
     def load(self, index: int) -> dict[str, Any]:
         """The untransformed item ``{"image", "mask", "meta"}`` (+ instance keys)."""
         sample = self.samples[index]
@@ -121,6 +126,10 @@ class SegmentationReader(Dataset):
         item: dict[str, Any] = {"image": image, "mask": mask, "meta": meta}
         if self.instances:
             item.update(self.read_instances(sample, mask))
+        if getattr(self, "load_instance_ids", False):  # set by the datamodule for the objects metrics
+            ids = self.read_instance_ids(sample, mask)
+            if ids is not None:
+                item["instance_ids"] = ids
         return item
 
     def __getitem__(self, index: int) -> dict[str, Any]:

@@ -22,7 +22,10 @@ from torchmetrics import MeanMetric, Metric
 from .boundary import BoundaryF1
 from .boundary_iou import BoundaryIoU, biou_name
 from .calibration import Calibration
+from .cityscapes_instances import CATEGORIES, CityscapesInstanceIoU
 from .confusion import ConfusionMetrics, as_class_indices
+from .objects import BUCKETS, ObjectRecall
+from .surface import SurfaceDistances
 
 
 def bf1_name(tolerance: float) -> str:
@@ -130,7 +133,11 @@ class MetricFamily(nn.Module):
         super().__init__()
         self.config = config
 
-    def update(self, preds: torch.Tensor, target: torch.Tensor, scores: torch.Tensor | None) -> None:
+    def update(
+        self, preds: torch.Tensor, target: torch.Tensor, scores: torch.Tensor | None, instance_ids: torch.Tensor | None
+    ) -> None:
+        """One batch: predicted labels ``[B,H,W]``, ground truth, the inference mode's logits (None
+        without), the ground-truth instance map ``[B,H,W]`` (0 = none; None without)."""
         raise NotImplementedError
 
     def scalars(self) -> dict[str, torch.Tensor]:
@@ -153,7 +160,7 @@ class MetricFamily(nn.Module):
 
 FAMILIES: dict[str, type[MetricFamily]] = {}
 CORE = "iou"  # the confusion matrix (mIoU, mDice, pixel accuracy, per-image TP/FP/FN): always on
-DEFAULT_METRICS = (CORE, "boundary_f1", "boundary_iou", "calibration")
+DEFAULT_METRICS = (CORE, "boundary_f1", "boundary_iou", "calibration")  # opt-in: surface, objects
 
 
 def register_family(name: str):
@@ -197,7 +204,7 @@ class BoundaryF1Family(MetricFamily):
         self.bf1 = BoundaryF1(config.num_classes, tolerance=config.bf1_tolerance, ignore_index=config.ignore_index)
         self.columns = _names(self.bf1.tolerances, "bF1", bf1_name)
 
-    def update(self, preds, target, scores) -> None:
+    def update(self, preds, target, scores, instance_ids=None) -> None:
         self.bf1.update(preds, target)
 
     def scalars(self) -> dict[str, torch.Tensor]:
@@ -225,7 +232,7 @@ class BoundaryIoUFamily(MetricFamily):
         self.biou = BoundaryIoU(config.num_classes, config.biou_dilation, ignore_index=config.ignore_index)
         self.columns = _names(self.biou.dilations, "bIoU", biou_name)
 
-    def update(self, preds, target, scores) -> None:
+    def update(self, preds, target, scores, instance_ids=None) -> None:
         self.biou.update(preds, target)
 
     def scalars(self) -> dict[str, torch.Tensor]:
@@ -262,7 +269,7 @@ class CalibrationFamily(MetricFamily):
         self.calibration = Calibration(config.num_classes, ignore_index=config.ignore_index)
         self.fed = False  # probabilities arrived in this pass
 
-    def update(self, preds, target, scores) -> None:
+    def update(self, preds, target, scores, instance_ids=None) -> None:
         self.fed = self.fed or scores is not None
         if scores is None:
             self.calibration.last_per_image = None  # this batch has no per-image calibration rows
@@ -296,6 +303,85 @@ class CalibrationFamily(MetricFamily):
             "cal.acc": (labels, rows[:, 2 * slots : 3 * slots].astype(np.int64)),
             "cal": (["brier_sum", "nll_sum"], rows[:, 3 * slots :]),
         }
+
+
+@register_family("surface")
+class SurfaceFamily(MetricFamily):
+    """Surface distances (:class:`~seglightning.metrics.surface.SurfaceDistances`, opt-in): ``HD95``,
+    ``ASSD``, ``NSD@<t>px`` (means over the images where a class is in both masks) and
+    ``surface_one_sided`` (image-class pairs with the class in one mask only, left out of the means).
+    Per class the same means and the one-sided count; per image the values per class (NaN where the
+    class is not in both masks)."""
+
+    def __init__(self, config: SuiteConfig):
+        super().__init__(config)
+        self.surface = SurfaceDistances(config.num_classes, ignore_index=config.ignore_index)
+
+    def update(self, preds, target, scores, instance_ids=None) -> None:
+        self.surface.update(as_class_indices(preds, target, self.config.num_classes), target)
+
+    def scalars(self) -> dict[str, torch.Tensor]:
+        scores = self.surface.compute()
+        out = {k: v for k, v in scores.items() if k != "one_sided"}
+        out["surface_one_sided"] = scores["one_sided"].float()
+        return out
+
+    def per_class(self) -> dict[str, np.ndarray]:
+        columns = {k: v.cpu().numpy() for k, v in self.surface.per_class().items() if k != "both"}
+        columns["surface_one_sided"] = columns.pop("one_sided")
+        return columns
+
+    def per_image(self) -> dict[str, tuple[list[str] | None, np.ndarray]]:
+        return {k: (None, v) for k, v in (self.surface.last_per_image or {}).items()}
+
+
+@register_family("objects")
+class ObjectsFamily(MetricFamily):
+    """Objects (opt-in): the recall of each ground-truth object (an instance where the batch has an
+    instance map, else an 8-connected component of a class) by COCO size bucket
+    (:class:`~seglightning.metrics.objects.ObjectRecall`): ``recall@<bucket>``, ``detected@<bucket>``;
+    on Cityscapes (its 19 train classes and an instance map) also the benchmark's ``IoU_class``,
+    ``iIoU_class``, ``IoU_category``, ``iIoU_category``
+    (:class:`~seglightning.metrics.cityscapes_instances.CityscapesInstanceIoU`, which weighs the
+    family's own confusion matrix). Per image: the objects, detections and recall sums per bucket."""
+
+    def __init__(self, config: SuiteConfig):
+        super().__init__(config)
+        self.objects = ObjectRecall(config.num_classes, ignore_index=config.ignore_index)
+        cityscapes = all(n in config.class_names for group in CATEGORIES.values() for n in group)
+        self.cityscapes = CityscapesInstanceIoU(config.class_names, config.ignore_index) if cityscapes else None
+        self.confusion = ConfusionMetrics(config.num_classes, ignore_index=config.ignore_index) if cityscapes else None
+        self.instances_seen = False
+
+    def update(self, preds, target, scores, instance_ids=None) -> None:
+        preds = as_class_indices(preds, target, self.config.num_classes)
+        self.objects.update(preds, target, instance_ids)
+        if self.cityscapes is not None and instance_ids is not None:
+            self.instances_seen = True
+            self.cityscapes.update(preds, target, instance_ids)
+            self.confusion.update(preds, target)
+
+    def scalars(self) -> dict[str, torch.Tensor]:
+        out = dict(self.objects.compute())
+        if self.instances_seen:
+            with self.confusion.sync_context(), self.cityscapes.sync_context():
+                scores = self.cityscapes.scores(self.confusion.confmat)
+            out.update({k: scores[k].float() for k in ("IoU_class", "iIoU_class", "IoU_category", "iIoU_category")})
+        return out
+
+    def per_class(self) -> dict[str, np.ndarray]:
+        columns = {k: v.cpu().numpy() for k, v in self.objects.per_class().items()}
+        if self.instances_seen:
+            columns["iIoU"] = self.cityscapes.scores(self.confusion.confmat)["iIoU"].cpu().numpy()
+        return columns
+
+    def per_image(self) -> dict[str, tuple[list[str] | None, np.ndarray]]:
+        rows = self.objects.last_per_image or {}
+        return {k: (list(BUCKETS), v) for k, v in rows.items()}
+
+    def reset(self) -> None:
+        super().reset()
+        self.instances_seen = False
 
 
 class EvaluationMetrics(nn.Module):
@@ -341,13 +427,15 @@ class EvaluationMetrics(nn.Module):
         loss: torch.Tensor,
         meta: Sequence[Mapping[str, Any]] | None = None,
         scores: torch.Tensor | None = None,
+        instance_ids: torch.Tensor | None = None,
     ) -> None:
         """Add one batch; ``meta`` (the batch's per-sample dicts) names the images of ``per_image``;
         ``scores``: the inference mode's logits ``[B,C,H,W]`` (their softmax is the probability the
-        calibration family scores; families that need them are skipped without)."""
+        calibration family scores; families that need them are skipped without); ``instance_ids``:
+        the ground-truth instance map ``[B,H,W]`` (0 = none) the ``objects`` family counts objects of."""
         self.confusion.update(preds, target)
         for family in self.families.values():
-            family.update(preds, target, scores)
+            family.update(preds, target, scores, instance_ids)
         self.loss.update(loss.detach(), weight=target.shape[0])
         counts = per_image_counts(
             as_class_indices(preds, target, len(self.class_names)), target, len(self.class_names), self.ignore_index

@@ -87,6 +87,8 @@ class SegmentationLoop(L.LightningModule):
         self.metrics = nn.ModuleDict(
             {s: EvaluationMetrics(num_classes, ignore_index, names, tolerance, families, biou_dilation) for s in STAGES}
         )
+        # module.metrics: "objects" needs the ground-truth instance map in val/test batches
+        self.requires_instance_ids = "objects" in (metrics or ())
         self.inference = Inference.from_config(inference)  # evaluation, test and prediction (modules/inference.py)
         self.nonfinite = NonFiniteGuard()  # module.nonfinite / max_nonfinite_skips (set by seglightning-train)
         self.train_means = EpochMeans()  # train/loss_epoch and train/loss/<term>, logged once per epoch

@@ -26,7 +26,7 @@ from ..models import build_model
 from ..models.contract import contract_of
 from .base import SegmentationLoop
 
-BATCH_KEYS = ("image", "mask", "meta", "targets")
+BATCH_KEYS = ("image", "mask", "meta", "targets", "instance_ids")
 
 
 def batch_extras(batch: dict[str, Any]) -> dict[str, Any]:
@@ -107,7 +107,10 @@ class SegmentationModule(SegmentationLoop):
         out = self(batch["image"])  # the loss is the whole-image one; predictions follow module.inference
         logits = self.infer(batch["image"], out["logits"])  # its softmax: the inference mode's probabilities
         preds = logits.argmax(1)
-        self.metrics[stage].update(preds, batch["mask"], self._loss(out, batch), batch.get("meta"), scores=logits)
+        loss = self._loss(out, batch)
+        self.metrics[stage].update(
+            preds, batch["mask"], loss, batch.get("meta"), scores=logits, instance_ids=batch.get("instance_ids")
+        )
         return {"preds": preds}
 
     def set_epoch_state(self) -> None:

@@ -119,7 +119,7 @@ def class_report(snapshot: EvaluationSnapshot, out_dir: Path) -> ClassReport:
     columns = ["class", "IoU", "Dice", *extra, "pixels"]
     pixels = confmat.sum(1)
     rows = [
-        [name, float(scores["IoU"][c]), float(scores["Dice"][c]), *(float(v[c]) for v in extra.values()),
+        [name, float(scores["IoU"][c]), float(scores["Dice"][c]), *(v[c].item() for v in extra.values()),
          int(pixels[c])]
         for c, name in enumerate(class_names)
     ]
