@@ -8,9 +8,12 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-# the headline metrics of runs and sweep reports (those a run logged); lower is better for calibration
-HEADLINE = ("mIoU", "mDice", "bF1", "bIoU", "pixel_acc", "ECE", "Brier", "NLL")
-LOWER_IS_BETTER = frozenset({"ECE", "Brier", "NLL"})
+# the headline metrics of runs and sweep reports (those a run logged: the opt-in families' too);
+# lower is better for calibration and surface distances
+OBJECT_SCORES = tuple(f"{kind}@{size}" for kind in ("recall", "detected") for size in ("small", "medium", "large"))
+HEADLINE = ("mIoU", "mDice", "bF1", "bIoU", "pixel_acc", "ECE", "Brier", "NLL", "HD95", "ASSD",
+            "iIoU_class", "IoU_category", "iIoU_category", *OBJECT_SCORES)
+LOWER_IS_BETTER = frozenset({"ECE", "Brier", "NLL", "HD95", "ASSD"})
 
 
 def test_label(split: str | None) -> str:

@@ -50,11 +50,11 @@ def _tolerance_order(name: str) -> tuple[str, str, float]:
 
 
 def metric_names(runs: Iterable[Run], section: str) -> list[str]:
-    """Scalar summary metrics present in ``section``: the headline ones, then ``bF1@<t>`` and
-    ``bIoU@<r>`` variants."""
+    """Scalar summary metrics present in ``section``: the headline ones, then the ``bF1@<t>``,
+    ``bIoU@<r>`` and ``NSD@<t>px`` variants."""
     prefix = PREFIX[section]
     present = {k[len(prefix):] for r in runs for k in r.metrics.get(section, {}) if k.startswith(prefix)}
-    tolerances = sorted((m for m in present if m.startswith(("bF1@", "bIoU@"))), key=_tolerance_order)
+    tolerances = sorted((m for m in present if m.startswith(("bF1@", "bIoU@", "NSD@"))), key=_tolerance_order)
     return [m for m in HEADLINE if m in present] + tolerances
 
 

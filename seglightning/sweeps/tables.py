@@ -87,7 +87,8 @@ def result_rows(
     return header, rows
 
 
-BOUNDED_PREFIXES = ("mIoU", "mDice", "bF1", "pixel_acc", "IoU/", "Dice/", "bIoU", "ECE")  # scores in [0, 1]
+BOUNDED_PREFIXES = ("mIoU", "mDice", "bF1", "pixel_acc", "IoU/", "Dice/", "bIoU", "ECE", "NSD", "iIoU", "IoU_category",
+                    "recall@", "detected@")  # scores in [0, 1]
 
 
 def is_bounded(metric: str) -> bool:

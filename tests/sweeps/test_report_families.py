@@ -50,10 +50,10 @@ def test_report_has_biou_and_ece_and_bootstraps_biou_over_images(tmp_path, capsy
     capsys.readouterr()
     results = (tmp_path / "results.md").read_text()
     header = cell_line(results, "loss", "model")
-    assert {"bIoU", "ECE", "Brier", "NLL"} <= set(header)
+    assert {f"{m} mean" for m in ("bIoU", "ECE", "Brier", "NLL")} <= set(header)
     dice = cell_line(results, "dice", "unet")
-    assert dice[header.index("ECE")].startswith("**0.0510")  # lower ECE is the better, separated: bold
-    assert dice[header.index("bIoU")].startswith("**0.6010")
+    assert dice[header.index("ECE mean")].startswith("**0.0510")  # lower ECE is the better, separated: bold
+    assert dice[header.index("bIoU mean")].startswith("**0.6010")
 
     with open(tmp_path / "comparison.csv", newline="") as f:
         rows = list(csv.DictReader(f))
@@ -69,9 +69,29 @@ def test_report_has_biou_and_ece_and_bootstraps_biou_over_images(tmp_path, capsy
     assert boot["n"] == "15" and float(boot["ci_low"]) < float(boot["difference"]) < float(boot["ci_high"])
     assert "## Paired over images (bIoU)" in (tmp_path / "comparison.md").read_text()
 
-    picked = build_report(tmp_path, "best", None, ["mIoU", "bIoU", "ECE"])
+    picked = build_report(tmp_path, "best", None, chosen=["mIoU", "bIoU", "ECE"])
     assert picked.metrics == ["mIoU", "bIoU", "ECE"]
     report([str(tmp_path), "--columns", "mIoU,ECE"])
-    assert cell_line((tmp_path / "results.md").read_text(), "loss", "model")[3:] == ["mIoU", "ECE"]
+    header = cell_line((tmp_path / "results.md").read_text(), "loss", "model")
+    assert [h for h in header if h.endswith(" mean")] == ["mIoU mean", "ECE mean"]
     with pytest.raises(SystemExit, match="--columns: HD95 not logged"):
         report([str(tmp_path), "--columns", "mIoU,HD95"])
+
+
+def test_report_carries_the_opt_in_families_with_distances_lower_is_better(tmp_path):
+    for loss, hd95, recall in (("ce", 9.0, 0.5), ("dice", 4.0, 0.7)):
+        for seed in (0, 1, 2):
+            run = fake_run(tmp_path, loss, "unet", seed)
+            result = json.loads((run / "metrics.json").read_text())
+            result["best"] |= {"val/HD95": hd95 + 0.01 * seed, "val/ASSD": hd95 / 4, "val/NSD@2px": recall,
+                               "val/recall@small": recall + 0.001 * seed, "val/surface_one_sided": 3.0}
+            (run / "metrics.json").write_text(json.dumps(result))
+    built = build_report(tmp_path)
+    assert {"HD95", "ASSD", "NSD@2px", "recall@small"} <= set(built.metrics)
+    assert "surface_one_sided" not in built.metrics  # a count, not a score
+    hd95 = {c.key[0]: c.summary["HD95"].mean for c in built.cells}
+    assert hd95 == pytest.approx({"ce": 9.01, "dice": 4.01})
+    from seglightning.sweeps.cells import ranking
+
+    assert ranking(built.cells, "HD95").get(("dice", "unet")) == "best"  # the smaller distance wins
+    assert {c.metric for c in built.comparisons} >= {"HD95", "recall@small"}
