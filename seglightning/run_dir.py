@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import traceback
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,24 @@ PREDICTIONS_DIR = "predictions"  # <id>.png, <id>_gt.png, <id>_image.jpg of a fi
 PREDICTIONS_INDEX = "index.json"  # in PREDICTIONS_DIR: split, selection seed, inference, ids
 LAST_CHECKPOINT = Path("checkpoints") / "last.ckpt"
 SCORE_SECTIONS = ("final", "best", "test")  # the score groups of metrics.json (a null score is NaN)
+
+
+class RunStatus(str, Enum):
+    """``metrics.json``'s ``status`` (a ``str``: it compares equal to, and is written as, its value).
+    A run writes ``running`` first, then ``complete``, ``failed``, ``interrupted`` (a stop signal) or
+    ``pruned`` (an Optuna trial); the sweep report adds ``unreadable`` (a damaged run file) and
+    ``incomplete`` (any other state: still running, or killed)."""
+
+    RUNNING = "running"
+    COMPLETE = "complete"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+    PRUNED = "pruned"
+    UNREADABLE = "unreadable"
+    INCOMPLETE = "incomplete"
+
+    def __str__(self) -> str:
+        return self.value
 
 
 def hydra_overrides() -> list[str]:
@@ -60,7 +79,7 @@ def read_metrics(run_dir: Path) -> dict[str, Any] | None:
 def finished(run_dir: Path) -> dict[str, Any] | None:
     """The run's metrics if its ``metrics.json`` says it completed, else None."""
     result = read_metrics(run_dir)
-    return result if result is not None and result.get("status") == "complete" else None
+    return result if result is not None and result.get("status") == RunStatus.COMPLETE else None
 
 
 def is_rank_zero() -> bool:
@@ -115,7 +134,7 @@ def write_run_files(cfg: DictConfig, run_dir: Path, resumed_from: str | None) ->
     write_text_atomically(run_dir / "config.yaml", OmegaConf.to_yaml(config))
     write_text_atomically(run_dir / "overrides.yaml", yaml.safe_dump(overrides))
     write_json(run_dir / "run_meta.json", {**run_meta(cfg.seed, overrides), "resumed_from": resumed_from})
-    write_metrics(run_dir, {"status": "running"})
+    write_metrics(run_dir, {"status": RunStatus.RUNNING})
 
 
 def add_run_meta(run_dir: Path, **fields: Any) -> None:
@@ -128,7 +147,7 @@ def add_run_meta(run_dir: Path, **fields: Any) -> None:
 def record_failure(run_dir: Path, error: BaseException, log: bool = True) -> dict[str, Any]:
     """Write ``metrics.json`` with ``status: failed``, the error and its traceback (rank zero); log
     it unless the caller re-raises it."""
-    result = {"status": "failed", "error": f"{type(error).__name__}: {error}",
+    result = {"status": RunStatus.FAILED, "error": f"{type(error).__name__}: {error}",
               "traceback": "".join(traceback.format_exception(error))}
     try:
         write_metrics(run_dir, result)
@@ -146,7 +165,7 @@ def record_interruption(run_dir: Path, stop: Any) -> dict[str, Any]:
     checkpoint = None if stop.checkpoint is None else Path(stop.checkpoint)
     if checkpoint is not None and checkpoint.is_relative_to(run_dir):
         checkpoint = checkpoint.relative_to(run_dir)
-    result = {"status": "interrupted", "signal": stop.signal_name, "stage": getattr(stop, "stage", None),
+    result = {"status": RunStatus.INTERRUPTED, "signal": stop.signal_name, "stage": getattr(stop, "stage", None),
               "step": stop.step, "epoch": stop.epoch, "checkpoint": None if checkpoint is None else str(checkpoint)}
     write_metrics(run_dir, result)
     logging.getLogger(__name__).warning("run %s interrupted: %s", run_dir, stop)

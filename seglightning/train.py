@@ -39,6 +39,7 @@ from .redact import redact, redact_hyperparameters
 from .report_table import print_metrics
 from .run_cost import RunCost
 from .run_dir import (
+    RunStatus,
     add_run_meta,
     checkpoint_step,
     finished,
@@ -202,7 +203,7 @@ def fit_and_test(run: PreparedRun) -> dict[str, Any]:
     fit_seconds = time.perf_counter() - started
     monitor, mode = cfg.callbacks.checkpoint.monitor, cfg.callbacks.checkpoint.mode
     result: dict[str, Any] = {
-        "status": "complete",
+        "status": RunStatus.COMPLETE,
         "monitor": monitor,
         "final": run.history.history[-1] if run.history.history else {},
         "best": run.history.best(monitor, mode) or {},

@@ -35,7 +35,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from .registry import call_checked, lookup
-from .run_dir import read_metrics, write_json
+from .run_dir import RunStatus, read_metrics, write_json
 
 SAMPLERS = {"tpe": "TPESampler", "random": "RandomSampler", "cmaes": "CmaEsSampler", "qmc": "QMCSampler"}
 PRUNERS = {"median": "MedianPruner", "percentile": "PercentilePruner", "hyperband": "HyperbandPruner",
@@ -193,7 +193,7 @@ class Objective:
             with hydra_job(compose(config_name="tune", overrides=overrides, return_hydra_config=True)) as cfg:
                 result = train(cfg, callbacks=[PyTorchLightningPruningCallback(trial, monitor=self.metric)])
         except optuna.TrialPruned as pruned:
-            write_json(run_dir / "metrics.json", {"status": "pruned", "error": str(pruned)})
+            write_json(run_dir / "metrics.json", {"status": RunStatus.PRUNED, "error": str(pruned)})
             raise
         except Exception as error:
             trial.set_user_attr("error", record_failure(run_dir, error)["error"])
@@ -252,8 +252,8 @@ def report_killed_trial(study: Any, trial: Any) -> None:
         f"[seglightning] trial {trial.number} of study {study.study_name} was left RUNNING by a process that "
         f"stopped (no heartbeat); marked FAIL" + (f", run dir {run_dir}" if run_dir else "")
     )
-    if run_dir and (read_metrics(Path(run_dir)) or {}).get("status") == "running":
-        write_json(Path(run_dir) / "metrics.json", {"status": "failed", "error": KILLED})
+    if run_dir and (read_metrics(Path(run_dir)) or {}).get("status") == RunStatus.RUNNING:
+        write_json(Path(run_dir) / "metrics.json", {"status": RunStatus.FAILED, "error": KILLED})
 
 
 def storage(cfg: DictConfig, study_dir: Path) -> Any:

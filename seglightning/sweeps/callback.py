@@ -16,6 +16,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from ..run_dir import RunStatus
 from .report import build_report, summary, write_report
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ def write_summary(sweep_dir: Path) -> int:
         return 0
     print(summary(report))
     print(f"[seglightning] report: {', '.join(written)} in {sweep_dir}")
-    return report.count("failed")
+    return report.count(RunStatus.FAILED)
 
 
 def summarize_interrupted_sweep() -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..report_table import HEADLINE, LOWER_IS_BETTER
+from ..run_dir import RunStatus
 from .runs import LABELS, PREFIX, Run
 from .stats import Summary, t_interval
 
@@ -97,7 +98,7 @@ def aggregate(runs: Sequence[Run], columns: Sequence[str], section: str, metrics
     """One :class:`Cell` per grid combination that has at least one complete run, sorted by key."""
     groups: dict[tuple[str, ...], list[Run]] = {}
     for run in runs:
-        if run.status == "complete":
+        if run.status == RunStatus.COMPLETE:
             groups.setdefault(cell_of(run, columns), []).append(run)
     cells = []
     for key in sorted(groups, key=lambda k: tuple(_sort_key(v) for v in k)):

@@ -25,6 +25,7 @@ import numpy as np
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from PIL import Image
 
+from ..run_dir import RunStatus
 from .cells import class_names
 from .cost import cell_cost, total_cost
 from .gallery import Gallery, Worst, cell_label
@@ -224,7 +225,7 @@ def render_html(report: Any, gallery: Gallery | None = None, worst: Sequence[Wor
         grid=grid_summary(report),
         baseline=cell_label(report.baseline.key, report.columns) if report.baseline else None,
         cost_rows=cost_rows(report),
-        failed=[(str(r.path.relative_to(sweep)), r.error_line) for r in report.runs if r.status == "failed"],
+        failed=[(str(r.path.relative_to(sweep)), r.error_line) for r in report.runs if r.status == RunStatus.FAILED],
         tables=tables,
         plots=plots,
         per_class=per_class_tables(report),

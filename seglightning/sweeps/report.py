@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..report_table import test_label
+from ..run_dir import RunStatus
 from .cells import Cell, aggregate, grid_columns, metric_names
 from .comparison import Comparison, ImageCountsCache, choose_baseline, compare
 from .cost import total_cost
@@ -90,11 +91,11 @@ class SweepReport:
     def status_line(self) -> str:
         total = len(self.runs) + len(self.pending or [])
         parts = [
-            f"{self.count('complete')} of {total} jobs complete",
+            f"{self.count(RunStatus.COMPLETE)} of {total} jobs complete",
             f"{self.count('failed')} failed",
             f"{self.count('incomplete')} unfinished",
         ]
-        if self.count("unreadable"):
+        if self.count(RunStatus.UNREADABLE):
             parts.append(f"{self.count('unreadable')} unreadable (left out)")
         if self.pending is not None:
             parts.append(f"{len(self.pending)} not started")
@@ -102,7 +103,7 @@ class SweepReport:
 
     def test_on_other_split(self) -> list[str]:
         """The splits other than ``test`` that complete runs' test passes ran on (no test split)."""
-        complete = [r for r in self.runs if r.status == "complete"]
+        complete = [r for r in self.runs if r.status == RunStatus.COMPLETE]
         return sorted({r.test_split for r in complete if r.test_split not in (None, "test")})
 
     def section_title(self) -> str:
@@ -147,7 +148,7 @@ def build_report(sweep_dir: str | Path, section: str = DEFAULT_SECTION, baseline
         raise ValueError(f"metrics section '{section}' is not one of {', '.join(SECTIONS)} (option --metrics)")
     sweep_dir = Path(sweep_dir).resolve()
     runs = collect_runs(sweep_dir)
-    complete = [r for r in runs if r.status == "complete"]
+    complete = [r for r in runs if r.status == RunStatus.COMPLETE]
     if complete and not any(r.metrics.get(section) for r in complete):
         raise ValueError(
             f"no complete run of {sweep_dir} has '{section}' metrics"
@@ -238,10 +239,12 @@ def summary(report: SweepReport) -> str:
     """What the end of a multirun prints: job counts, failures with their error, the table."""
     lines = [f"[seglightning] sweep {report.sweep_dir}: {report.status_line()}; {total_cost(report.runs)}"]
     lines += [
-        f"  FAILED {r.path.relative_to(report.sweep_dir)}: {r.error_line}" for r in report.runs if r.status == "failed"
+        f"  FAILED {r.path.relative_to(report.sweep_dir)}: {r.error_line}"
+        for r in report.runs
+        if r.status == RunStatus.FAILED
     ]
     lines += [f"  UNREADABLE {r.path.relative_to(report.sweep_dir)} (left out): {r.error}"
-              for r in report.runs if r.status == "unreadable"]
+              for r in report.runs if r.status == RunStatus.UNREADABLE]
     lines += [f"  RERUN {r.path.relative_to(report.sweep_dir)}: {rerun_reason(r.rerun)}"
               for r in report.runs if r.rerun]
     lines += code_lines(report.runs)

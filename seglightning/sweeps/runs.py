@@ -22,11 +22,12 @@ from typing import Any
 import yaml
 
 from ..losses.spec import loss_label
-from ..run_dir import METRICS_FILE, SCORE_SECTIONS
+from ..run_dir import METRICS_FILE, SCORE_SECTIONS, RunStatus
 from ..strict_json import nan_for_null
 from .per_image import read_image_counts
 from .rerun import code_version, is_stale
 
+REPORTED = (RunStatus.COMPLETE, RunStatus.FAILED, RunStatus.UNREADABLE)  # other states: incomplete
 SECTIONS = SCORE_SECTIONS  # the metric groups of metrics.json
 PREFIX = {"final": "val/", "best": "val/", "test": "test/"}  # how each group's metric names start
 LABELS = ("loss", "model")  # config-group choices every run is labelled with
@@ -167,11 +168,11 @@ def load_run(path: Path) -> Run:
     except ValueError as error:
         problems.append(str(error).removeprefix(f"{path}/"))
     meta = _read_json(path / "run_meta.json")
-    status = "unreadable" if problems else result.get("status")
+    status = RunStatus.UNREADABLE if problems else result.get("status")
     seed = config.get("seed")
     return Run(
         path=path,
-        status=status if status in ("complete", "failed", "unreadable") else "incomplete",
+        status=RunStatus(status) if status in REPORTED else RunStatus.INCOMPLETE,
         overrides=parse_overrides([str(o) for o in overrides]),
         labels=_labels(path, config),
         seed=int(seed) if isinstance(seed, int) else None,

@@ -9,6 +9,7 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..run_dir import RunStatus
 from .cells import HEADLINE, SEED, Cell, cell_of, ranking
 from .comparison import Comparison
 from .cost import CELL_COST, COST_COLUMNS, cell_cost, cost_values, format_cost
@@ -156,11 +157,11 @@ def markdown_report(
 ) -> str:
     """The whole ``results.md``: headline, status of the jobs, the table, failed and unfinished runs."""
     parts = [f"# {title}", "", status_line, "", RESULTS_LEGEND.format(section=section_title), "", table]
-    failed = [r for r in runs if r.status == "failed"]
+    failed = [r for r in runs if r.status == RunStatus.FAILED]
     if failed:
         parts += ["", "## Failed runs", ""]
         parts += [f"- `{r.path.relative_to(sweep_dir)}`: {r.error_line}" for r in failed]
-    unreadable = [r for r in runs if r.status == "unreadable"]
+    unreadable = [r for r in runs if r.status == RunStatus.UNREADABLE]
     if unreadable:
         parts += ["", "## Unreadable runs (left out)", ""]
         parts += [f"- `{r.path.relative_to(sweep_dir)}`: {r.error}" for r in unreadable]
