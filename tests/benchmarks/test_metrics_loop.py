@@ -69,7 +69,9 @@ def test_metrics_benchmark_command_shrunk() -> None:
     """README: ``python -m benchmarks metrics -- --repeats 5``, shrunk to one repeat of the 64x64 rows."""
     out = _bench("metrics", "--", "--repeats", "1", "--quick")
     rows = [line for line in out.splitlines() if line.startswith("| 32 x 64x64, 5 classes")]
-    assert len(rows) == 2 and all(row.rstrip().endswith("| yes |") for row in rows)  # identical F
+    assert len(rows) == 6  # smooth and noisy in the boundary F1, bIoU/calibration and opt-in tables
+    assert all(row.rstrip().endswith("| yes |") for row in rows[:2])  # identical F
+    assert all(row.split("|")[6].strip() == "yes" for row in rows[2:4])  # identical band counts
 
 
 def test_unknown_benchmark_is_named() -> None:

@@ -176,4 +176,4 @@ def test_installed_wheel_trains_evaluates_and_reports_from_any_directory(install
     assert json.loads((tmp_path / "runs/folder/metrics.json").read_text())["status"] == "complete"
 
     report = _run(installed, tmp_path, "seglightning-report", "runs", "--metrics", "final")
-    assert (tmp_path / "runs" / "results.csv").is_file(), report.stdout
+    assert (tmp_path / "runs" / "results-final.csv").is_file(), report.stdout  # --metrics final: suffixed
