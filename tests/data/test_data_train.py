@@ -1,4 +1,4 @@
-"""``seglightning-train data=<name> data.root=<fixture> trainer.max_steps=2`` runs for every dataset.
+"""``seglightning-train data=<name> data.root=<fixture>`` trains two steps and validates for every dataset.
 
 The real ``train`` config is composed with those overrides and handed to the train entry point in
 this process (what the console script does after parsing; a subprocess per dataset would spend
@@ -18,7 +18,7 @@ from seglightning.train import train
 
 DATASETS = ["voc", "voc_aug", "cityscapes", "camvid", "camvid32", "coco", "coco_voc", "folder"]
 SMALL = [
-    "trainer.max_steps=2", "trainer.accelerator=cpu", "data.num_workers=0", "data.batch_size=2",
+    "trainer.max_epochs=1", "trainer.limit_train_batches=2", "trainer.accelerator=cpu", "data.num_workers=0", "data.batch_size=2",
     "data.val_batch_size=2", "data.transforms.train.crop_size=[48,64]", "model.base_channels=4",
     "callbacks.progress_bar=none", "callbacks.overlays.num_images=1", "logger=[csv]",
     "trainer.limit_val_batches=1", "test_after_fit=false",

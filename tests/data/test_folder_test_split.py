@@ -73,7 +73,7 @@ def test_a_test_pass_on_val_is_labelled_so_everywhere(written, tmp_path, capsys)
     note = "NOTE the test pass ran on the val split (the dataset has no test split): test/ metrics are test (= val)"
     assert note in summary(report)
     write_report(report)
-    assert "test (= val) metrics" in (sweep / "results.md").read_text()
+    assert "test (= val) metrics" in (sweep / "results-test.md").read_text()
     with open(sweep / "runs.csv", newline="") as f:
         assert next(csv.DictReader(f))["test_split"] == "val"
 
