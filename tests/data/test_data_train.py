@@ -18,7 +18,8 @@ from seglightning.train import train
 
 DATASETS = ["voc", "voc_aug", "cityscapes", "camvid", "camvid32", "coco", "coco_voc", "folder"]
 SMALL = [
-    "trainer.max_epochs=1", "trainer.limit_train_batches=2", "trainer.accelerator=cpu", "data.num_workers=0", "data.batch_size=2",
+    "trainer.max_epochs=1", "trainer.limit_train_batches=2", "trainer.accelerator=cpu", "data.num_workers=0",
+    "data.batch_size=2",
     "data.val_batch_size=2", "data.transforms.train.crop_size=[48,64]", "model.base_channels=4",
     "callbacks.progress_bar=none", "callbacks.overlays.num_images=1", "logger=[csv]",
     "trainer.limit_val_batches=1", "test_after_fit=false",
