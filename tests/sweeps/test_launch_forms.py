@@ -64,7 +64,9 @@ def test_a_command_line_grid_with_sweep_name_gets_the_full_report(tmp_path):
     with open(sweep / "comparison.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     boot = [r for r in rows if r["method"] == "images"]
-    assert [r["loss"] for r in boot] == ["dice", "lovasz"]  # against the baseline, ce
+    assert [(r["metric"], r["loss"]) for r in boot] == [  # against the baseline, ce: mIoU and bIoU per image
+        ("mIoU", "dice"), ("bIoU", "dice"), ("mIoU", "lovasz"), ("bIoU", "lovasz")
+    ]
     assert all(r["split"] == "test" and int(r["n"]) == len(images) for r in boot)
     assert all(len(r["per_seed"].split()) == 2 for r in rows if r["method"] == "seeds")
 
