@@ -18,6 +18,7 @@ from scipy import stats
 
 from seglightning.cli import report
 from seglightning.sweeps.report import OUTPUTS
+from seglightning.sweeps.tables import is_bounded
 from tests.sweeps.helpers import SHRINK, run_cli, tiny_model_searchpath
 
 pytestmark = pytest.mark.slow
@@ -100,13 +101,15 @@ def test_report_aggregates_exactly_what_the_runs_recorded(sweep):
             line = next(ln for ln in table.splitlines() if ln.startswith(f"| {loss} | {model} |"))
             cells = [c.strip() for c in line.strip("|").split("|")]
             assert cells[2] == "2"  # seeds
-            for i, metric in enumerate(HEADLINE):
+            logged = metrics_of(runs[(loss, model, SEEDS[0])])["best"]
+            for i, metric in enumerate(m for m in HEADLINE if f"val/{m}" in logged):
                 text, std_text, ci_text = cells[3 + 3 * i: 6 + 3 * i]  # mean, std, 95 % CI columns
                 values = np.array([metrics_of(runs[(loss, model, s)])["best"][f"val/{metric}"] for s in SEEDS])
                 mean, std = values.mean(), values.std(ddof=1)
                 low, high = stats.t.interval(0.95, len(SEEDS) - 1, loc=mean, scale=stats.sem(values))
-                low_text = f"{max(low, 0.0):.4f}" + ("*" if low < 0 else "")
-                high_text = f"{min(high, 1.0):.4f}" + ("*" if high > 1 else "")
+                bounded = is_bounded(metric)  # scores in [0, 1]: the interval is clipped there
+                low_text = f"{max(low, 0.0) if bounded else low:.4f}" + ("*" if bounded and low < 0 else "")
+                high_text = f"{min(high, 1.0) if bounded else high:.4f}" + ("*" if bounded and high > 1 else "")
                 assert [text.strip("*").removesuffix(" (tied)"), std_text, ci_text] == [
                     f"{mean:.4f}", f"{std:.4f}", f"[{low_text}, {high_text}]"
                 ], (loss, model, metric)
