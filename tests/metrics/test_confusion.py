@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 import torch
 from torchmetrics.classification import MulticlassF1Score, MulticlassJaccardIndex
 
 from seglightning.metrics import ConfusionMetrics
+from tests.metrics.two_processes import on_two_processes
 
 C, IGN = 5, 255
 
@@ -126,37 +125,17 @@ def test_split_state_merge_equals_single(split):
         torch.testing.assert_close(r0.compute()[k], v, equal_nan=True, rtol=0, atol=0)
 
 
-def _ddp_worker(rank: int, world: int, port: int, result_file: str) -> None:
-    import torch.distributed as dist
-
-    torch.set_num_threads(1)
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=world)
-    batches = _batches(7)
+def _on_my_share(rank: int, world: int) -> dict[str, torch.Tensor]:
     # uneven: rank 0 gets 4 batches, rank 1 gets 3, each batch exactly once
     m = ConfusionMetrics(C)
-    for logits, target in batches[rank::world]:
+    for logits, target in _batches(7)[rank::world]:
         m.update(logits, target)
-    out = m.compute()
-    if rank == 0:
-        torch.save(out, result_file)
-    dist.barrier()
-    dist.destroy_process_group()
+    return m.compute()
 
 
 @pytest.mark.ddp
 def test_ddp_two_processes_equal_single(tmp_path):
-    import socket
-
-    import torch.multiprocessing as mp
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    result_file = str(tmp_path / "rank0.pt")
-    # fork (as Lightning's ddp_fork): no re-import of torch/torchmetrics in the children
-    mp.start_processes(_ddp_worker, args=(2, port, result_file), nprocs=2, start_method="fork")
-    got = torch.load(result_file)
+    got = on_two_processes(_on_my_share, tmp_path)
     single = ConfusionMetrics(C)
     for logits, target in _batches(7):
         single.update(logits, target)

@@ -4,7 +4,6 @@ and per image; per-image counts add up to the dataset-level values; 2 processes 
 from __future__ import annotations
 
 import csv
-import os
 
 import numpy as np
 import pytest
@@ -16,6 +15,7 @@ from seglightning.metrics.evaluation import DEFAULT_METRICS, FAMILIES, check_met
 from seglightning.sweeps.per_image import read_image_counts
 from seglightning.sweeps.stats import mean_iou
 from seglightning.tracking.media import class_report, per_image_table
+from tests.metrics.two_processes import on_two_processes
 
 C, VOID = 4, 255
 NAMES = ["bg", "a", "b", "c"]
@@ -106,35 +106,18 @@ def test_module_metrics_switch_and_registry():
         check_metric_names(["boundary_iou"])
 
 
-def _ddp_worker(rank: int, world: int, port: int, result_file: str) -> None:
-    import torch.distributed as dist
-
-    torch.set_num_threads(1)
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=world)
+def _on_my_share(rank: int, world: int) -> dict:
     metrics = feed(suite(), batches()[rank::world])  # uneven: 3 and 2 batches, each once
     logged = metrics.compute("val")
     snapshot = metrics.snapshot()
-    if rank == 0:
-        torch.save({"logged": logged, "columns": snapshot.columns, "reliability": snapshot.reliability,
-                    "blocks": snapshot.per_image.blocks, "ids": snapshot.per_image.ids}, result_file)
-    dist.barrier()
-    dist.destroy_process_group()
+    return {"logged": logged, "columns": snapshot.columns, "reliability": snapshot.reliability,
+            "blocks": snapshot.per_image.blocks, "ids": snapshot.per_image.ids}
 
 
 @pytest.mark.slow
 @pytest.mark.ddp
 def test_two_processes_equal_one(tmp_path):
-    import socket
-
-    import torch.multiprocessing as mp
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    result_file = str(tmp_path / "rank0.pt")
-    mp.start_processes(_ddp_worker, args=(2, port, result_file), nprocs=2, start_method="fork")
-    got = torch.load(result_file, weights_only=False)
+    got = on_two_processes(_on_my_share, tmp_path)
     single = feed(suite(), batches())
     logged, snapshot = single.compute("val"), single.snapshot()
     for name in ("bIoU", "bIoU@2px", "ECE", "Brier", "NLL", "mIoU"):

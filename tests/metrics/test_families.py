@@ -5,7 +5,6 @@ carrying the instance map, and a 2-process evaluation equal to one process."""
 from __future__ import annotations
 
 import csv
-import os
 
 import numpy as np
 import pytest
@@ -18,6 +17,7 @@ from seglightning.metrics.evaluation import DEFAULT_METRICS
 from seglightning.metrics.objects import ObjectRecall
 from seglightning.metrics.surface import SurfaceDistances
 from seglightning.tracking.media import class_report, per_image_table
+from tests.metrics.two_processes import on_two_processes
 
 C, VOID = len(CITYSCAPES_CLASSES), 255
 FAMILIES = ["iou", "boundary_f1", "surface", "objects"]
@@ -133,34 +133,15 @@ def test_coco_instance_map_follows_the_semantic_mask(tmp_path):
         assert (mask[(ids == 0) & (mask != VOID)] == 0).all()  # outside instances: background
 
 
-def _ddp_worker(rank: int, world: int, port: int, result_file: str) -> None:
-    import torch.distributed as dist
-
-    torch.set_num_threads(1)
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=world)
+def _on_my_share(rank: int, world: int) -> dict:
     suite = run_suite(batches(n=5)[rank::world])
-    out = suite.compute("val")
-    snapshot = suite.snapshot()
-    if rank == 0:
-        torch.save({"compute": out, "extra": snapshot.columns}, result_file)
-    dist.barrier()
-    dist.destroy_process_group()
+    return {"compute": suite.compute("val"), "extra": suite.snapshot().columns}
 
 
 @pytest.mark.slow
 @pytest.mark.ddp
 def test_ddp_two_processes_equal_single(tmp_path):
-    import socket
-
-    import torch.multiprocessing as mp
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    result_file = str(tmp_path / "rank0.pt")
-    mp.start_processes(_ddp_worker, args=(2, port, result_file), nprocs=2, start_method="fork")
-    got = torch.load(result_file, weights_only=False)
+    got = on_two_processes(_on_my_share, tmp_path)
     single = run_suite(batches(n=5))
     out = single.compute("val")
     for k in out:

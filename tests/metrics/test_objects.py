@@ -5,8 +5,6 @@ with instances."""
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 import torch
@@ -16,6 +14,7 @@ from scipy import ndimage
 from seglightning.metrics import ConfusionMetrics
 from seglightning.metrics.cityscapes_instances import CityscapesInstanceIoU
 from seglightning.metrics.objects import BUCKETS, ObjectRecall, image_objects
+from tests.metrics.two_processes import on_two_processes
 
 VOID = 255
 
@@ -102,36 +101,18 @@ def _case(seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     return pred, target, inst
 
 
-def _ddp_worker(rank: int, world: int, port: int, result_file: str) -> None:
-    import torch.distributed as dist
-
-    torch.set_num_threads(1)
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=world)
+def _on_my_share(rank: int, world: int) -> dict[str, torch.Tensor]:
     m = ObjectRecall(4)
     for p, t, i in [_case(s) for s in range(5)][rank::world]:
         m.update(p, t, i)
     with m.sync_context():
-        out = m.per_class()
-    if rank == 0:
-        torch.save(out, result_file)
-    dist.barrier()
-    dist.destroy_process_group()
+        return m.per_class()
 
 
 @pytest.mark.slow
 @pytest.mark.ddp
 def test_ddp_two_processes_equal_single(tmp_path):
-    import socket
-
-    import torch.multiprocessing as mp
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    result_file = str(tmp_path / "rank0.pt")
-    mp.start_processes(_ddp_worker, args=(2, port, result_file), nprocs=2, start_method="fork")
-    got = torch.load(result_file)
+    got = on_two_processes(_on_my_share, tmp_path)
     single = ObjectRecall(4)
     for p, t, i in [_case(s) for s in range(5)]:
         single.update(p, t, i)

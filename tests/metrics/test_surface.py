@@ -5,7 +5,6 @@ masks, one-sided images counted beside)."""
 
 from __future__ import annotations
 
-import os
 import warnings
 
 import numpy as np
@@ -18,6 +17,7 @@ from monai.metrics import (
 )
 
 from seglightning.metrics.surface import SurfaceDistances, mask_edges
+from tests.metrics.two_processes import on_two_processes
 
 VOID = 255
 TOLERANCES = [1.0, 2.0, 3.5]
@@ -159,36 +159,18 @@ def test_split_state_merge_is_exact():
         torch.testing.assert_close(r0.per_class()[k], v, equal_nan=True, rtol=0, atol=0)
 
 
-def _ddp_worker(rank: int, world: int, port: int, result_file: str) -> None:
-    import torch.distributed as dist
-
-    torch.set_num_threads(1)
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=world)
+def _on_my_share(rank: int, world: int) -> dict[str, torch.Tensor]:
     m = SurfaceDistances(5, nsd_tolerance=[1, 2])
     for p, t in [random_case(s, 2, 5, 24, 30) for s in range(5)][rank::world]:
         m.update(p, t)
     with m.sync_context():
-        out = m.per_class()
-    if rank == 0:
-        torch.save(out, result_file)
-    dist.barrier()
-    dist.destroy_process_group()
+        return m.per_class()
 
 
 @pytest.mark.slow
 @pytest.mark.ddp
 def test_ddp_two_processes_equal_single(tmp_path):
-    import socket
-
-    import torch.multiprocessing as mp
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    result_file = str(tmp_path / "rank0.pt")
-    mp.start_processes(_ddp_worker, args=(2, port, result_file), nprocs=2, start_method="fork")
-    got = torch.load(result_file)
+    got = on_two_processes(_on_my_share, tmp_path)
     single = SurfaceDistances(5, nsd_tolerance=[1, 2])
     for p, t in [random_case(s, 2, 5, 24, 30) for s in range(5)]:
         single.update(p, t)
