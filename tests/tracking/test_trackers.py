@@ -82,7 +82,7 @@ def test_wandb_offline_run_has_history_config_tags_and_media(tracked):
     (report,) = [r for r in history if "val/per_class/_type" in r]
     assert report["val/per_class/nrows"] == len(CLASSES) and report["val/confusion_matrix/_type"] == "image-file"
     table = json.loads((run_dir / "files" / report["val/per_class/path"]).read_text())
-    assert table["columns"] == ["class", "IoU", "Dice", "bF1", "pixels"]
+    assert table["columns"] == ["class", "IoU", "Dice", "bF1", "bIoU", "pixels"]  # the default families
     assert len(list((run_dir / "files" / "media" / "images").rglob("*.png"))) >= 7
 
 
