@@ -99,7 +99,10 @@ def report(argv: list[str] | None = None) -> None:
     Imports no torch or Lightning (unless ``--logger`` needs them)."""
     import argparse
 
+    from .sweeps.multiple_testing import DEFAULT_METHOD
+    from .sweeps.multiple_testing import METHODS as ADJUST_METHODS
     from .sweeps.report import OUTPUTS, build_report, summary, write_report
+    from .sweeps.runs import SECTIONS
 
     parser = argparse.ArgumentParser(
         prog="seglightning-report",
@@ -112,7 +115,7 @@ def report(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--metrics",
         default="best",
-        choices=("best", "final", "test"),
+        choices=SECTIONS,
         help="best: validation at the best epoch (default); final: after the last epoch; "
         "test: best checkpoint on the test split",
     )
@@ -141,8 +144,8 @@ def report(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--adjust",
-        default="holm",
-        choices=("holm", "bh", "none"),
+        default=DEFAULT_METHOD,
+        choices=ADJUST_METHODS,
         help="adjust the comparisons' p-values for their number, per metric: holm (default; family-wise "
         "error), bh (Benjamini-Hochberg false discovery rate) or none",
     )
