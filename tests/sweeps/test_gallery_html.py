@@ -147,3 +147,14 @@ def test_report_html_in_a_headless_browser(sweep, tmp_path):
     write_report(build_report(sweep))
     dom = check_report_page(sweep / "report.html", tmp_path / "chromium", min_images=5 + 3 * 5)
     assert 'id="gallery"' in dom and 'id="worst"' in dom and 'id="cost"' in dom
+
+
+def test_report_command_with_gallery_seed_as_the_readme_writes_it(sweep, capsys):
+    """README: ``seglightning-report outputs/sweeps/my_grid --gallery-seed 1``: the page's gallery is seed 1's."""
+    from seglightning.cli import report as report_cli
+
+    report_cli([str(sweep), "--gallery-seed", "1"])
+    assert "report.html" in capsys.readouterr().out
+    assert "<p class=\"note\">Seed 1;" in (sweep / "report.html").read_text()
+    report_cli([str(sweep)])  # default: the smallest seed most cells saved
+    assert "<p class=\"note\">Seed 0;" in (sweep / "report.html").read_text()
