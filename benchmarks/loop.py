@@ -60,7 +60,7 @@ class BareLoop:
 
         from seglightning.data import build_datamodule
         from seglightning.optim import build_optimizer, build_scheduler
-        from seglightning.train import build_module
+        from seglightning.run.prepare import build_module
 
         dm = build_datamodule(**OmegaConf.to_container(cfg.data, resolve=True), seed=cfg.seed)
         module = build_module(cfg, dm)
@@ -183,8 +183,9 @@ def side_by_side(cfg: Any) -> tuple[float, float]:
     import lightning as L
 
     from seglightning import train as train_mod
+    from seglightning.run.prepare import pin_torch_threads
 
-    train_mod.pin_torch_threads(cfg)
+    pin_torch_threads(cfg)
     L.seed_everything(cfg.seed, workers=True)
     interleave = _interleaved(BareLoop(cfg, Path(cfg.run_dir) / "bare"))
     train_mod.train(cfg, callbacks=[interleave])

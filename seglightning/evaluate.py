@@ -14,10 +14,10 @@ from typing import Any
 import lightning as L
 from omegaconf import DictConfig, OmegaConf
 
+from .checkpointing.load_run import load_module, stored_config
 from .data import build_datamodule
-from .modules.checkpoint import load_module, stored_config
-from .report_table import print_metrics
-from .run_dir import write_json
+from .run.directory import write_json
+from .run.report_table import print_metrics
 from .tracking.media import class_report, per_image_table
 
 

@@ -20,7 +20,7 @@ OPTIMIZERS = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam, "sgd": torch
 
 
 def build_optimizer(params: Iterable[Any], name: str = "adamw", **kwargs: Any) -> torch.optim.Optimizer:
-    from .registry import lookup
+    from .utils.registry import lookup
 
     return lookup(OPTIMIZERS, name, "optimizer", "optim.name")(params, **kwargs)
 

@@ -14,9 +14,9 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from PIL import Image
 
+from .checkpointing.load_run import load_module, stored_config
 from .data.reader import IMAGE_SUFFIXES
 from .data.transforms import build_transforms
-from .modules.checkpoint import load_module, stored_config
 from .tracking.media import colourize
 
 

@@ -34,8 +34,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from .registry import call_checked, lookup
-from .run_dir import RunStatus, read_metrics, write_json
+from .run.directory import RunStatus, read_metrics, write_json
+from .utils.registry import call_checked, lookup
 
 SAMPLERS = {"tpe": "TPESampler", "random": "RandomSampler", "cmaes": "CmaEsSampler", "qmc": "QMCSampler"}
 PRUNERS = {"median": "MedianPruner", "percentile": "PercentilePruner", "hyperband": "HyperbandPruner",
@@ -177,7 +177,7 @@ class Objective:
         from hydra import compose
         from optuna_integration import PyTorchLightningPruningCallback
 
-        from .run_dir import record_failure
+        from .run.directory import record_failure
         from .train import train
 
         sampled = {key: suggest(trial, key, spec) for key, spec in self.space.items()}

@@ -2,7 +2,7 @@
 ``last.ckpt``; the previous file stays valid until the new one is complete.
 
 The checkpoint goes to a temporary file in the same folder, is flushed to disk (``fsync``), and
-then renamed over the old one (:func:`seglightning.atomic_file.replace_atomically`). Lightning writes every
+then renamed over the old one (:func:`seglightning.utils.atomic_file.replace_atomically`). Lightning writes every
 checkpoint through this object (``Trainer(plugins=[AtomicCheckpointIO()])``), so ``best.ckpt`` and
 the epoch-end ``last.ckpt`` are atomic too. Remote paths (``s3://...``) keep Lightning's writer (an
 object store's upload is atomic).
@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
-from ..atomic_file import fsync, replace_atomically
+from ..utils.atomic_file import fsync, replace_atomically
 from .safe_load import load_checkpoint_file
 
 

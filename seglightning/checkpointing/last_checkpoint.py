@@ -30,7 +30,7 @@ import lightning as L
 from lightning.pytorch.callbacks import Checkpoint, ModelCheckpoint
 
 from ..compat import last_checkpoint_saved
-from ..distributed import any_rank
+from ..utils.distributed import any_rank
 from .atomic_io import link_atomically
 from .requeue import check_requeue_mode
 from .signals import Interrupted, StopSignals

@@ -1,7 +1,7 @@
 """Starting a run again from what its directory holds, whatever state a crash left it in.
 
 - Temporary files of writes killed midway (``.last.ckpt.<pid>.tmp``, ``.metrics.json.<pid>.tmp``:
-  :mod:`seglightning.atomic_file`) are removed when the run starts again, unless their process is
+  :mod:`seglightning.utils.atomic_file`) are removed when the run starts again, unless their process is
   still alive.
 - The checkpoint to resume from is read in full before the run uses it. Under ``resume=auto`` an
   unreadable ``last.ckpt`` (truncated, corrupt) is renamed ``last.ckpt.corrupt-<n>`` (never

@@ -22,7 +22,7 @@ from typing import Any
 
 import lightning as L
 
-from ..distributed import any_rank
+from ..utils.distributed import any_rank
 from .signals import Interrupted, StopSignals, parse_signals
 
 LAST = Path("checkpoints") / "last.ckpt"

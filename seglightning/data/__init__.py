@@ -11,7 +11,7 @@ from typing import Any
 
 from torch.utils.data import Dataset
 
-from ..registry import lookup
+from ..utils.registry import lookup
 from . import camvid, cityscapes, coco, folder, synthetic, voc  # noqa: F401  (register the datasets)
 from .datamodule import SegmentationDataModule
 from .registry import DATASETS

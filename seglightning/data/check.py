@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from torch.utils.data import DataLoader, Dataset
 
-from ..registry import lookup
+from ..utils.registry import lookup
 from .io import DatasetError, header_size
 from .reader import LEVELS
 from .registry import DATASETS, resolve_splits

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from ..compat import train_batches_done
-from ..registry import lookup
+from ..utils.registry import lookup
 from .crop_check import check_crop, first_image_size
 from .extras import EXTRAS
 from .registry import DATASETS, resolve_splits

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..registry import register as _register
+from ..utils.registry import register as _register
 
 DATASETS: dict[str, Any] = {}
 

@@ -29,7 +29,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from ..registry import lookup
+from ..utils.registry import lookup
 from .base import SegLoss
 from .compound import CompoundLoss, Term, WeightSchedule
 from .registry import LOSSES

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..registry import register as _register
+from ..utils.registry import register as _register
 
 LOSSES: dict[str, type] = {}
 

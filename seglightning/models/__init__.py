@@ -11,7 +11,7 @@ from typing import Any
 
 from torch import nn
 
-from ..registry import call_checked, lookup
+from ..utils.registry import call_checked, lookup
 from . import deeplab, fastfcn, gscnn, maskrcnn, smp_adapter, unet  # noqa: F401  (register)
 from .registry import MODELS
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..registry import register as _register
+from ..utils.registry import register as _register
 
 MODELS: dict[str, Callable[..., Any]] = {}
 

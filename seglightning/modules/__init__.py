@@ -1,21 +1,21 @@
-"""The training loops: ``SegmentationLoop`` (shared base), the semantic ``SegmentationModule`` and
-the instance ``InstanceSegmentationModule`` (Mask R-CNN); ``loop_class`` picks one for a model."""
+"""The LightningModules: ``BaseSegmentationModule`` (shared base), the semantic ``SegmentationModule`` and
+the instance ``InstanceSegmentationModule`` (Mask R-CNN); ``module_class`` picks one for a model."""
 
-from .base import SegmentationLoop
+from .base import BaseSegmentationModule
 from .instance import InstanceSegmentationModule, is_instance_model, rasterize
 from .semantic import SegmentationModule
 
 
-def loop_class(model_name: str) -> type[SegmentationLoop]:
-    """The loop that trains the registered model ``model_name`` (instance models: Mask R-CNN)."""
+def module_class(model_name: str) -> type[BaseSegmentationModule]:
+    """The LightningModule that trains the registered model ``model_name`` (instance models: Mask R-CNN)."""
     return InstanceSegmentationModule if is_instance_model(model_name) else SegmentationModule
 
 
 __all__ = [
     "InstanceSegmentationModule",
-    "SegmentationLoop",
+    "BaseSegmentationModule",
     "SegmentationModule",
     "is_instance_model",
-    "loop_class",
+    "module_class",
     "rasterize",
 ]

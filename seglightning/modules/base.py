@@ -3,7 +3,7 @@ stage, the optimiser and per-step scheduler, metric logging, the non-finite loss
 (:mod:`.nonfinite`), and the RNG state in checkpoints.
 
 ``SegmentationModule`` (semantic) and ``InstanceSegmentationModule`` (Mask R-CNN) subclass
-:class:`SegmentationLoop`; a subclass builds its network in :meth:`build_network` and adds its
+:class:`BaseSegmentationModule`; a subclass builds its network in :meth:`build_network` and adds its
 loss, its steps and any extra metrics.
 """
 
@@ -51,7 +51,7 @@ def model_options(model: dict[str, Any], num_classes: int) -> dict[str, Any]:
     return options
 
 
-class SegmentationLoop(L.LightningModule):
+class BaseSegmentationModule(L.LightningModule):
     """The shared part of every loop. Subclasses take at least these constructor arguments (their
     own are saved as hyperparameters too, so a checkpoint rebuilds the same module). ``metrics``:
     the metric families of ``module.metrics`` (``metrics/evaluation.py``), less the

@@ -1,7 +1,7 @@
 """The instance-segmentation loop (Mask R-CNN) on the conventions of the semantic loop.
 
 ``InstanceSegmentationModule`` and the semantic ``SegmentationModule`` both subclass
-``SegmentationLoop`` and share its optimizer and per-step scheduler (``configure_optimizers``), the
+``BaseSegmentationModule`` and share its optimizer and per-step scheduler (``configure_optimizers``), the
 RNG state carried in checkpoints, the semantic metric suite (``EvaluationMetrics``), logging names
 and ``predict_step``. It takes the same constructor arguments, so ``seglightning-train`` builds it
 the same way; what differs:
@@ -40,7 +40,7 @@ from torch import Tensor, nn
 from ..losses import build_loss
 from ..models import MODELS, build_model
 from ..models.contract import contract_of
-from .base import STAGES, SegmentationLoop
+from .base import STAGES, BaseSegmentationModule
 
 MAP_KEYS = {"map": "mAP", "map_50": "mAP50", "map_75": "mAP75"}
 
@@ -81,7 +81,7 @@ def _padded_targets(targets: Sequence[dict[str, Tensor]], size: Sequence[int]) -
     return out
 
 
-class InstanceSegmentationModule(SegmentationLoop):
+class InstanceSegmentationModule(BaseSegmentationModule):
     """Mask R-CNN training/evaluation on the shared loop (see the module docstring). No calibration:
     its rasterised masks carry no per-pixel class distribution (nothing is logged for it)."""
 

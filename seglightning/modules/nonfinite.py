@@ -24,7 +24,7 @@ import torch
 from lightning.pytorch.utilities import rank_zero_warn
 
 from ..data.datamodule import sample_name
-from ..distributed import any_rank, gather_objects
+from ..utils.distributed import any_rank, gather_objects
 
 POLICIES = ("raise", "skip")
 

@@ -24,7 +24,7 @@ from ..losses import build_loss
 from ..losses.model_terms import with_model_terms
 from ..models import build_model
 from ..models.contract import contract_of
-from .base import SegmentationLoop
+from .base import BaseSegmentationModule
 
 BATCH_KEYS = ("image", "mask", "meta", "targets", "instance_ids")
 
@@ -51,7 +51,7 @@ class _Memo:
         return np.asarray(self.value)
 
 
-class SegmentationModule(SegmentationLoop):
+class SegmentationModule(BaseSegmentationModule):
     """The training loop shared by every semantic architecture (config: model, loss, optim, scheduler)."""
 
     def __init__(

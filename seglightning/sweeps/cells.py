@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..report_table import HEADLINE, LOWER_IS_BETTER
-from ..run_dir import RunStatus
+from ..run.directory import RunStatus
+from ..run.report_table import HEADLINE, LOWER_IS_BETTER
 from .runs import LABELS, PREFIX, Run
 from .stats import Summary, t_interval
 

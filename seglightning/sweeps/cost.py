@@ -1,4 +1,4 @@
-"""The cost of a sweep's runs (``metrics.json["cost"]``, written by :mod:`seglightning.run_cost`):
+"""The cost of a sweep's runs (``metrics.json["cost"]``, written by :mod:`seglightning.run.cost`):
 the ``cost/...`` columns of ``runs.csv``, each cell's mean over seeds (results.md/.csv), the sweep's
 total (the summary line) and ``cost.png`` (each cell's metric with its 95 % interval against its
 mean device-hours)."""
@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..run_dir import METRICS_FILE
+from ..run.directory import METRICS_FILE
 from .cells import Cell
 from .runs import Run
 

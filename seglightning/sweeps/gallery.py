@@ -29,7 +29,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from PIL import Image
 
-from ..run_dir import PREDICTIONS_DIR, PREDICTIONS_INDEX
+from ..run.directory import PREDICTIONS_DIR, PREDICTIONS_INDEX
 from .cells import Cell
 from .per_image import read_image_counts
 from .runs import Run

@@ -25,7 +25,7 @@ import numpy as np
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from PIL import Image
 
-from ..run_dir import RunStatus
+from ..run.directory import RunStatus
 from .cells import class_names
 from .cost import cell_cost, total_cost
 from .gallery import Gallery, Worst, cell_label

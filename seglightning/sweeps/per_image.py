@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..run_dir import PER_IMAGE_FILE
+from ..run.directory import PER_IMAGE_FILE
 from .stats import ImageCounts
 
 BOOTSTRAPPED = ("mIoU", "bIoU")  # the metrics whose per-image counts the bootstrap recomputes

@@ -26,8 +26,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ..report_table import test_label
-from ..run_dir import RunStatus
+from ..run.directory import RunStatus
+from ..run.report_table import test_label
 from .cells import Cell, aggregate, grid_columns, metric_names
 from .comparison import Comparison, ImageCountsCache, choose_baseline, compare
 from .cost import total_cost

@@ -22,8 +22,8 @@ from typing import Any
 import yaml
 
 from ..losses.spec import loss_label
-from ..run_dir import METRICS_FILE, SCORE_SECTIONS, RunStatus
-from ..strict_json import nan_for_null
+from ..run.directory import METRICS_FILE, SCORE_SECTIONS, RunStatus
+from ..utils.strict_json import nan_for_null
 from .per_image import read_image_counts
 from .rerun import code_version, is_stale
 

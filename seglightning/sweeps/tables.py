@@ -9,7 +9,7 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..run_dir import RunStatus
+from ..run.directory import RunStatus
 from .cells import HEADLINE, SEED, Cell, cell_of, ranking
 from .comparison import Comparison
 from .cost import CELL_COST, COST_COLUMNS, cell_cost, cost_values, format_cost

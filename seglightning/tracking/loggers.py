@@ -139,7 +139,7 @@ def build_loggers(
 
     An option a tracker does not take is an error naming its config key (``logger.<name>.<option>``).
     """
-    from ..registry import call_checked, lookup
+    from ..utils.registry import call_checked, lookup
 
     spec = dict(spec or {})
     spec.setdefault("csv", {})

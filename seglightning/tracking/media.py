@@ -14,9 +14,9 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import torch
 
-from ..atomic_file import write_text_atomically
 from ..metrics import EvaluationSnapshot, scores_from_confmat
-from ..run_dir import PER_IMAGE_FILE
+from ..run.directory import PER_IMAGE_FILE
+from ..utils.atomic_file import write_text_atomically
 
 RELIABILITY_FILE = "reliability.png"
 

@@ -31,7 +31,7 @@ import torch
 from PIL import Image
 
 from ..data.transforms import IMAGENET_MEAN, IMAGENET_STD
-from ..run_dir import PREDICTIONS_DIR, PREDICTIONS_INDEX
+from ..run.directory import PREDICTIONS_DIR, PREDICTIONS_INDEX
 from .media import VOID_COLOUR, denormalize
 
 

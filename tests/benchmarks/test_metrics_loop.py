@@ -91,6 +91,7 @@ def test_interleaved_bare_loop_leaves_the_shared_run_unchanged(tmp_path) -> None
     import torch
 
     from seglightning import train as train_mod
+    from seglightning.run.prepare import pin_torch_threads
 
     tiny = ["trainer.max_epochs=2", "data.dataset.length=12", "data.batch_size=4", "data.val_batch_size=8",
             "model.base_channels=4", "callbacks.overlays.num_images=1", "trainer.accelerator=cpu"]
@@ -110,7 +111,7 @@ def test_interleaved_bare_loop_leaves_the_shared_run_unchanged(tmp_path) -> None
 
     def fit(name: str, interleave: bool) -> tuple[dict[str, torch.Tensor], list[tuple], L.Callback | None]:
         cfg = loop.compose(tiny, tmp_path / name)
-        train_mod.pin_torch_threads(cfg)
+        pin_torch_threads(cfg)
         L.seed_everything(cfg.seed, workers=True)
         callback = loop._interleaved(loop.BareLoop(cfg, tmp_path / name / "bare")) if interleave else None
         probe = RngProbe()  # after the interleaving callback: sees the states the shared loop goes on with

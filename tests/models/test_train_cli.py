@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from seglightning import train as train_mod
-from seglightning.modules.checkpoint import load_module
+from seglightning.checkpointing.load_run import load_module
+from seglightning.run import prepare as prepare_mod
 from tests.conftest import train_config
 
 COMMON = (
@@ -52,13 +53,13 @@ RUNS = {
 def test_train_and_reload(name, tmp_path, monkeypatch, one_thread):
     overrides, terms = RUNS[name]
     built = []
-    original = train_mod.build_module
+    original = prepare_mod.build_module
 
     def recording_build_module(cfg, dm):
         built.append(original(cfg, dm))
         return built[-1]
 
-    monkeypatch.setattr(train_mod, "build_module", recording_build_module)
+    monkeypatch.setattr(prepare_mod, "build_module", recording_build_module)
     result = train_mod.train(train_config(tmp_path, *COMMON, *overrides, fast=False))
 
     assert result["status"] == "complete"

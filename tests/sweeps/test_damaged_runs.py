@@ -11,7 +11,7 @@ from omegaconf import OmegaConf
 
 from seglightning.cli import report
 from seglightning.sweeps import build_report, summary
-from seglightning.sweeps.callback import SweepSummary
+from seglightning.sweeps.hydra_callback import SweepSummary
 from tests.sweeps.test_report import fake_run, write_per_image
 
 

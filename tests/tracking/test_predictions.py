@@ -12,8 +12,8 @@ from omegaconf import OmegaConf
 from PIL import Image
 
 from seglightning import train as train_mod
+from seglightning.checkpointing.load_run import load_module
 from seglightning.data import build_datamodule
-from seglightning.modules.checkpoint import load_module
 from seglightning.tracking.predictions import palette_bytes, selection
 from tests.conftest import train_config
 

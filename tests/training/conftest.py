@@ -8,7 +8,7 @@ from contextlib import AbstractContextManager, contextmanager
 import lightning as L
 import pytest
 
-from seglightning import train as train_mod
+from seglightning.run import prepare as prepare_mod
 
 
 @pytest.fixture
@@ -17,14 +17,14 @@ def with_callback() -> Callable[[L.Callback], AbstractContextManager[None]]:
 
     @contextmanager
     def added(callback: L.Callback) -> Iterator[None]:
-        original = train_mod.build_callbacks
+        original = prepare_mod.build_callbacks
 
         def build(*args, **kwargs):
             callbacks, history, checkpoint = original(*args, **kwargs)
             return [callback, *callbacks], history, checkpoint
 
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(train_mod, "build_callbacks", build)
+            patch.setattr(prepare_mod, "build_callbacks", build)
             yield
 
     return added

@@ -19,13 +19,13 @@ import torch
 
 from seglightning import run_dir as run_dir_mod
 from seglightning import train as train_mod
-from seglightning.atomic_file import DiskFull
-from seglightning.callbacks import ConfigInCheckpoint
 from seglightning.checkpointing import AtomicCheckpointIO
 from seglightning.checkpointing.recovery import remove_stale_temporaries
 from seglightning.checkpointing.safe_load import CorruptCheckpoint, UnsafeCheckpoint
 from seglightning.evaluate import evaluate
 from seglightning.predict import predict
+from seglightning.run.callbacks import ConfigInCheckpoint
+from seglightning.utils.atomic_file import DiskFull
 from tests.conftest import FAST, compose_config, train_config
 
 SMALL = ("data.dataset.length=8", "data.batch_size=4")

@@ -11,7 +11,7 @@ import signal
 import pytest
 
 from seglightning.evaluate import evaluate
-from seglightning.run_dir import checkpoint_step
+from seglightning.run.directory import checkpoint_step
 from tests.conftest import FAST, compose_config
 from tests.training.test_preemption import launch, wait_for_step
 

@@ -17,8 +17,8 @@ from seglightning.losses.base import SegLoss
 from seglightning.losses.registry import LOSSES
 from seglightning.modules import SegmentationModule
 from seglightning.modules.nonfinite import NonFiniteLossError
-from seglightning.out_of_memory import TrainingOutOfMemoryError
-from seglightning.run_dir import checkpoint_step
+from seglightning.run.directory import checkpoint_step
+from seglightning.run.out_of_memory import TrainingOutOfMemoryError
 from tests.conftest import train_config
 
 NAN_STEP = 5  # the 6th optimizer step: epoch 1, batch 1 (4 batches per epoch)

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from seglightning import train as train_mod
-from seglightning.run_dir import checkpoint_step
+from seglightning.run.directory import checkpoint_step
 from tests.conftest import FAST, metrics_without_cost, train_config
 
 BIN = Path(sys.executable).parent

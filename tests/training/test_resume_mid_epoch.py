@@ -15,7 +15,7 @@ import torch
 
 from seglightning import train as train_mod
 from seglightning.checkpointing import AtomicCheckpointIO
-from seglightning.run_dir import checkpoint_step
+from seglightning.run.directory import checkpoint_step
 from tests.conftest import metrics_without_cost, train_config
 
 # 2 epochs x 4 batches (16 samples, batch 4): steps 1-4 in epoch 0, 5-8 in epoch 1

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from seglightning import run_cost
-from seglightning.run_cost import MB, RunCost
+from seglightning.run.cost import MB, RunCost
 
 
 def saved(**totals):

@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 
 from seglightning import train as train_mod
-from seglightning.run_lock import LOCK_FILE, RunLocked, run_lock
+from seglightning.run.lock import LOCK_FILE, RunLocked, run_lock
 from tests.conftest import FAST, train_config
 
 BIN = Path(sys.executable).parent
 HOLD = (  # takes the lock of argv[1], says so, and holds it until killed
-    "import sys, time\nfrom seglightning.run_lock import run_lock\n"
+    "import sys, time\nfrom seglightning.run.lock import run_lock\n"
     "with run_lock(sys.argv[1]):\n    print('locked', flush=True)\n    time.sleep(600)\n"
 )
 

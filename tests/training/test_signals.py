@@ -19,7 +19,8 @@ import pytest
 
 from seglightning import train as train_mod
 from seglightning.checkpointing import StopSignals
-from seglightning.run_dir import checkpoint_step
+from seglightning.run import prepare as prepare_mod
+from seglightning.run.directory import checkpoint_step
 from tests.conftest import FAST, metrics_without_cost, train_config
 
 # 2 epochs x 3 batches, 2 validation and 2 test batches of 32 x 32 images
@@ -92,13 +93,13 @@ def signal_at(sig: signal.Signals, stage: str, with_callback):
     """The run receives ``sig`` during ``stage``."""
     with pytest.MonkeyPatch.context() as patch:
         if stage == "setup":  # while the data is built
-            build = train_mod.build_datamodule
+            build = prepare_mod.build_datamodule
 
             def building(*args, **kwargs):
                 send(sig)
                 return build(*args, **kwargs)
 
-            patch.setattr(train_mod, "build_datamodule", building)
+            patch.setattr(prepare_mod, "build_datamodule", building)
         if stage == "report":  # while the trackers close, after the test pass
             finish = train_mod.finish_trackers
 

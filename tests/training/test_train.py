@@ -15,6 +15,7 @@ from seglightning import train as train_mod
 from seglightning.data.synthetic import generate_sample
 from seglightning.evaluate import evaluate
 from seglightning.predict import predict
+from seglightning.run import prepare as prepare_mod
 from tests.conftest import compose_config, metrics_without_cost, train_config
 
 
@@ -130,17 +131,17 @@ def test_resume_after_a_crash_matches_the_uninterrupted_run(trained_run, tmp_pat
             if trainer.current_epoch == 1:
                 raise Crash()
 
-    original = train_mod.build_callbacks
+    original = prepare_mod.build_callbacks
 
     def with_crash(*args, **kwargs):
         callbacks, history, checkpoint = original(*args, **kwargs)
         return [*callbacks, CrashAtEpoch1()], history, checkpoint
 
-    monkeypatch.setattr(train_mod, "build_callbacks", with_crash)
+    monkeypatch.setattr(prepare_mod, "build_callbacks", with_crash)
     with pytest.raises(Crash):
         train_mod.train(train_config(tmp_path))
     assert json.loads((tmp_path / "metrics.json").read_text())["status"] == "running"
-    monkeypatch.setattr(train_mod, "build_callbacks", original)
+    monkeypatch.setattr(prepare_mod, "build_callbacks", original)
     train_mod.train(train_config(tmp_path))  # resume=auto picks up checkpoints/last.ckpt
     assert metrics_without_cost(tmp_path) == metrics_without_cost(trained_run)
     rows = list(csv.DictReader(open(tmp_path / "metrics.csv")))

@@ -8,9 +8,9 @@ from typing import Any
 
 import torch
 
-from ..checkpointing.safe_load import load_checkpoint_file
-from .base import SegmentationLoop
-from .inference import Inference
+from ..modules.base import BaseSegmentationModule
+from ..modules.inference import Inference
+from .safe_load import load_checkpoint_file
 
 
 def stored_config(path: str | Path, key: str = "ckpt") -> dict[str, Any] | None:
@@ -30,13 +30,13 @@ def load_checkpoint_config(path: str | Path, key: str = "ckpt") -> dict[str, Any
 
 def load_module(
     path: str | Path, device: str | torch.device = "cpu", inference: dict[str, Any] | None = None
-) -> SegmentationLoop:
+) -> BaseSegmentationModule:
     """The trained module (semantic loop, or the instance loop for an instance model); the
     non-null keys of ``inference`` replace those of the run's ``module.inference``."""
-    from . import loop_class
+    from ..modules import module_class
 
     hparams = load_checkpoint_file(path, "ckpt", mmap=True).get("hyper_parameters", {})
-    module = loop_class(hparams.get("model", {}).get("name", "")).load_from_checkpoint(
+    module = module_class(hparams.get("model", {}).get("name", "")).load_from_checkpoint(
         str(path), map_location=device, weights_only=True
     )
     if inference:

@@ -16,7 +16,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from ..run_dir import RunStatus
+from ..run.directory import RunStatus
 from .report import build_report, summary, write_report
 
 log = logging.getLogger(__name__)

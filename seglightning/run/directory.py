@@ -21,10 +21,10 @@ from typing import Any
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
-from . import strict_json
-from .atomic_file import write_text_atomically
-from .redact import redact
-from .strict_json import nan_for_null
+from ..utils import strict_json
+from ..utils.atomic_file import write_text_atomically
+from ..utils.redact import redact
+from ..utils.strict_json import nan_for_null
 
 # light to import: the sweep report reads run dirs without loading torch or Lightning
 
@@ -124,7 +124,7 @@ def checkpoint_step(path: str | None) -> int | None:
 
 def write_run_files(cfg: DictConfig, run_dir: Path, resumed_from: str | None) -> None:
     """``config.yaml``, ``overrides.yaml``, ``run_meta.json`` and ``metrics.json`` (running), rank zero."""
-    from .tracking.run_meta import run_meta
+    from ..tracking.run_meta import run_meta
 
     if not is_rank_zero():
         return

@@ -3,7 +3,7 @@
 The new content goes to a temporary file beside the target and is made durable, then renamed over
 the target (``os.replace``, atomic on POSIX file systems) and the folder is flushed, so the rename
 itself survives a power loss. Used for checkpoints (:mod:`seglightning.checkpointing.atomic_io`)
-and the run directory's JSON files (:mod:`seglightning.run_dir`); standard library only.
+and the run directory's JSON files (:mod:`seglightning.run.directory`); standard library only.
 """
 
 from __future__ import annotations

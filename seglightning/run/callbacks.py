@@ -9,7 +9,7 @@ import lightning as L
 import numpy as np
 import torch
 
-from .redact import redact
+from ..utils.redact import redact
 
 
 def _scalars(metrics: dict[str, Any], prefix: str) -> dict[str, float]:
@@ -48,7 +48,7 @@ class MetricHistory(L.Callback):
 
 class ConfigInCheckpoint(L.Callback):
     """Stores the resolved run config in every checkpoint, so eval/predict need only the file;
-    tokens redacted there and in the hyperparameters (:mod:`seglightning.redact`)."""
+    tokens redacted there and in the hyperparameters (:mod:`seglightning.utils.redact`)."""
 
     def __init__(self, config: dict[str, Any]):
         self.config = config
