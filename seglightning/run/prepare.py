@@ -26,7 +26,6 @@ from ..config_check import check_values
 from ..data import build_datamodule
 from ..losses.spec import loss_label
 from ..modules import BaseSegmentationModule, module_class
-from ..modules.nonfinite import NonFiniteGuard
 from ..tracking.loggers import build_loggers
 from ..tracking.media_callback import TrackerMedia
 from ..tracking.predictions import SavePredictions
@@ -41,9 +40,8 @@ from .directory import (
 
 
 def build_module(cfg: DictConfig, dm: Any) -> BaseSegmentationModule:
-    """The loop for ``cfg.model``: the semantic loop, or the instance loop (Mask R-CNN)."""
-    options = OmegaConf.to_container(cfg.module, resolve=True)
-    guard = NonFiniteGuard(options.pop("nonfinite", "raise"), options.pop("max_nonfinite_skips", 10))
+    """The loop for ``cfg.model``: the semantic loop, or the instance loop (Mask R-CNN); ``module.*``
+    (the non-finite guard's settings included) are its constructor arguments, saved with it."""
     module = module_class(cfg.model.name)(
         model=OmegaConf.to_container(cfg.model, resolve=True),
         loss=OmegaConf.to_container(cfg.loss, resolve=True),
@@ -54,9 +52,8 @@ def build_module(cfg: DictConfig, dm: Any) -> BaseSegmentationModule:
         optim=OmegaConf.to_container(cfg.optim, resolve=True),
         scheduler=OmegaConf.to_container(cfg.scheduler, resolve=True),
         class_frequency=dm.class_frequency,
-        **options,
+        **OmegaConf.to_container(cfg.module, resolve=True),
     )
-    module.nonfinite = guard
     dm.request_extras(module.requires)
     if module.requires_instance_ids:  # module.metrics has "objects"
         dm.request_instance_ids()
