@@ -3,19 +3,14 @@ LightningModule, the callbacks, the trackers and the trainer from the config (:f
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import (
-    LearningRateMonitor,
-    ModelCheckpoint,
-    RichProgressBar,
-    TQDMProgressBar,
-)
+from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from ..checkpointing import StopSignals, build_last_checkpoint, trainer_plugins
@@ -30,6 +25,7 @@ from ..tracking.loggers import build_loggers
 from ..tracking.media_callback import TrackerMedia
 from ..tracking.predictions import SavePredictions
 from ..utils.redact import redact, redact_hyperparameters
+from ..utils.registry import lookup
 from .callbacks import ConfigInCheckpoint, MetricHistory
 from .cost import RunCost
 from .directory import (
@@ -60,6 +56,40 @@ def build_module(cfg: DictConfig, dm: Any) -> BaseSegmentationModule:
     return module
 
 
+def switched(key: str, value: Any, entry: dict[str, Any]) -> dict[str, Any] | None:
+    """The ``_target_`` spec that ``callbacks.<key>=value`` picks from its ``callbacks.optional``
+    ``entry``: the choice it names (``progress_bar=rich``), else the entry itself when ``value`` is
+    true, with ``value``'s arguments when it is a mapping (``early_stopping``); None: false, null, none."""
+    if value is None or value is False or value == "none":
+        return None
+    if "_target_" not in entry:
+        return lookup(entry, value, "choice", f"callbacks.{key}")
+    return {**entry, **value} if isinstance(value, Mapping) else entry
+
+
+def instantiate_callback(key: str, spec: dict[str, Any]) -> L.Callback:
+    """``hydra.utils.instantiate(spec)``; an error names the config key ``key``."""
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate
+
+    try:
+        callback = instantiate(spec)
+    except InstantiationException as err:
+        raise ValueError(f"{key}: the callback cannot be built ({err}); fix {key}._target_ or its arguments") from None
+    if not isinstance(callback, L.Callback):
+        raise TypeError(f"{key} built {type(callback).__name__}: set {key}._target_ to a Lightning Callback class")
+    return callback
+
+
+def optional_callbacks(cb: DictConfig) -> list[L.Callback]:
+    """The Lightning callbacks a user picks (``conf/callbacks/default.yaml``): those the switches of
+    ``callbacks.optional`` turn on, then every entry of ``callbacks.extra``."""
+    settings = OmegaConf.to_container(cb, resolve=True)
+    specs = {f"callbacks.{k}": switched(k, settings.get(k), entry) for k, entry in settings["optional"].items()}
+    specs.update({f"callbacks.extra.{k}": spec for k, spec in (settings.get("extra") or {}).items()})
+    return [instantiate_callback(key, spec) for key, spec in specs.items() if spec is not None]
+
+
 def build_callbacks(
     cfg: DictConfig, run_dir: Path, config: dict[str, Any], stop: StopSignals | None = None
 ) -> tuple[list[L.Callback], MetricHistory, ModelCheckpoint]:
@@ -81,16 +111,7 @@ def build_callbacks(
     callbacks.append(TrackerMedia(run_dir, cb.overlays.num_images, cb.overlays.every_n_epochs, seed=cfg.seed))
     predictions = cb.get("predictions") or {}
     callbacks.append(SavePredictions(run_dir, predictions.get("num_images", 16), predictions.get("selection_seed", 0)))
-    if cb.progress_bar == "rich":
-        callbacks.append(RichProgressBar())
-    elif cb.progress_bar == "tqdm":
-        callbacks.append(TQDMProgressBar())
-    if cb.lr_monitor:
-        callbacks.append(LearningRateMonitor(logging_interval="step"))
-    if cb.early_stopping:
-        from lightning.pytorch.callbacks import EarlyStopping
-
-        callbacks.append(EarlyStopping(**cb.early_stopping))
+    callbacks += optional_callbacks(cb)
     return callbacks, history, checkpoint
 
 
