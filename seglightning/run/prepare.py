@@ -25,7 +25,7 @@ from ..tracking.loggers import build_loggers
 from ..tracking.media_callback import TrackerMedia
 from ..tracking.predictions import SavePredictions
 from ..utils.redact import redact, redact_hyperparameters
-from ..utils.registry import lookup
+from ..utils.registry import instantiate_checked, lookup
 from .callbacks import ConfigInCheckpoint, MetricHistory
 from .cost import RunCost
 from .directory import (
@@ -67,27 +67,13 @@ def switched(key: str, value: Any, entry: dict[str, Any]) -> dict[str, Any] | No
     return {**entry, **value} if isinstance(value, Mapping) else entry
 
 
-def instantiate_callback(key: str, spec: dict[str, Any]) -> L.Callback:
-    """``hydra.utils.instantiate(spec)``; an error names the config key ``key``."""
-    from hydra.errors import InstantiationException
-    from hydra.utils import instantiate
-
-    try:
-        callback = instantiate(spec)
-    except InstantiationException as err:
-        raise ValueError(f"{key}: the callback cannot be built ({err}); fix {key}._target_ or its arguments") from None
-    if not isinstance(callback, L.Callback):
-        raise TypeError(f"{key} built {type(callback).__name__}: set {key}._target_ to a Lightning Callback class")
-    return callback
-
-
 def optional_callbacks(cb: DictConfig) -> list[L.Callback]:
     """The Lightning callbacks a user picks (``conf/callbacks/default.yaml``): those the switches of
     ``callbacks.optional`` turn on, then every entry of ``callbacks.extra``."""
     settings = OmegaConf.to_container(cb, resolve=True)
     specs = {f"callbacks.{k}": switched(k, settings.get(k), entry) for k, entry in settings["optional"].items()}
     specs.update({f"callbacks.extra.{k}": spec for k, spec in (settings.get("extra") or {}).items()})
-    return [instantiate_callback(key, spec) for key, spec in specs.items() if spec is not None]
+    return [instantiate_checked(spec, L.Callback, key) for key, spec in specs.items() if spec is not None]
 
 
 def build_callbacks(

@@ -64,8 +64,8 @@ def test_a_users_callback_by_config_reaches_the_trainer(tmp_path):
 @pytest.mark.parametrize(
     ("target", "error", "message"),
     [
-        ("seglightning.no_such.Callback", ValueError, r"^callbacks\.extra\.mine: the callback cannot be built"),
-        ("collections.OrderedDict", TypeError, r"^callbacks\.extra\.mine built OrderedDict: set callbacks\.extra"),
+        ("seglightning.no_such.Callback", ValueError, r"^callbacks\.extra\.mine: cannot be built"),
+        ("collections.OrderedDict", TypeError, r"^callbacks\.extra\.mine built OrderedDict: .*_target_ to a Callback"),
     ],
 )
 def test_a_callback_that_cannot_be_built_names_its_key(tmp_path, target, error, message):
