@@ -139,6 +139,7 @@ SCHEMA: dict[str, Rule] = {
     "module.max_nonfinite_skips": _int(1),
     "module.channels_last": _BOOL,
     "callbacks.progress_bar": _choice("rich", "tqdm", "none"),
+    "callbacks.lr_monitor": _BOOL,
     "callbacks.overlays.num_images": _int(0),
     "callbacks.overlays.every_n_epochs": _int(0),
     "test_after_fit": _BOOL,

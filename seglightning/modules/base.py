@@ -10,7 +10,7 @@ loss, its steps and any extra metrics.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import lightning as L
@@ -52,17 +52,22 @@ def model_options(model: dict[str, Any], num_classes: int) -> dict[str, Any]:
 
 
 class BaseSegmentationModule(L.LightningModule):
-    """The shared part of every loop. Subclasses take at least these constructor arguments (their
-    own are saved as hyperparameters too, so a checkpoint rebuilds the same module). ``metrics``:
-    the metric families of ``module.metrics`` (``metrics/evaluation.py``), less the
-    families that score probabilities when ``gives_scores`` is False; ``biou_dilation``: Boundary
-    IoU's band width(s)."""
+    """The shared part of every loop. Its constructor's arguments are the one list for every
+    subclass (a subclass adds only its own, keyword-only, and passes the rest on as ``**kwargs``); all
+    are saved as hyperparameters, so a checkpoint rebuilds the same module. ``loss``: the loss spec
+    (``losses/spec.py``; Mask R-CNN: its mask head's); ``class_frequency``: the dataset's class
+    frequencies (a callable, computed only if the loss needs them); ``metrics``: the metric families of
+    ``module.metrics`` (``metrics/evaluation.py``), less the families that score probabilities when
+    ``gives_scores`` is False; ``biou_dilation``: Boundary IoU's band width(s); ``nonfinite`` and
+    ``max_nonfinite_skips``: the non-finite loss guard (:mod:`.nonfinite`)."""
 
     gives_scores = True  # _eval_step hands the suite per-pixel class logits (calibration)
 
     def __init__(
         self,
+        *,
         model: dict[str, Any],
+        loss: Any,
         num_classes: int,
         ignore_index: int = 255,
         class_names: Sequence[str] | None = None,
@@ -71,13 +76,17 @@ class BaseSegmentationModule(L.LightningModule):
         scheduler: dict[str, Any] | None = None,
         bf1_tolerance: float | Sequence[float] | None = None,
         channels_last: bool = False,
+        class_frequency: Callable[[], Any] | Sequence[float] | None = None,
         inference: dict[str, Any] | None = None,
         metrics: Sequence[str] | None = None,
         biou_dilation: float | Sequence[float] = 0.02,
+        nonfinite: str = "raise",
+        max_nonfinite_skips: int = 10,
     ):
         super().__init__()
         # collects the subclass's constructor arguments as well (Lightning walks the __init__ frames)
         self.save_hyperparameters(ignore=["class_frequency"])
+        self.nonfinite = NonFiniteGuard(nonfinite, max_nonfinite_skips)
         self.model = self.build_network(model["name"], model_options(model, num_classes))
         if channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -90,7 +99,6 @@ class BaseSegmentationModule(L.LightningModule):
         # module.metrics: "objects" needs the ground-truth instance map in val/test batches
         self.requires_instance_ids = "objects" in (metrics or ())
         self.inference = Inference.from_config(inference)  # evaluation, test and prediction (modules/inference.py)
-        self.nonfinite = NonFiniteGuard()  # module.nonfinite / max_nonfinite_skips (set by seglightning-train)
         self.train_means = EpochMeans()  # train/loss_epoch and train/loss/<term>, logged once per epoch
 
     def build_network(self, name: str, options: dict[str, Any]) -> nn.Module:

@@ -30,7 +30,7 @@ the same way; what differs:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -87,41 +87,10 @@ class InstanceSegmentationModule(BaseSegmentationModule):
 
     gives_scores = False
 
-    def __init__(
-        self,
-        model: dict[str, Any],
-        loss: Any,
-        num_classes: int,
-        ignore_index: int = 255,
-        class_names: Sequence[str] | None = None,
-        palette: Sequence[Sequence[int]] | None = None,
-        optim: dict[str, Any] | None = None,
-        scheduler: dict[str, Any] | None = None,
-        bf1_tolerance: float | Sequence[float] | None = None,
-        channels_last: bool = False,
-        class_frequency: Callable[[], Any] | Sequence[float] | None = None,
-        score_threshold: float = 0.5,
-        mask_threshold: float = 0.5,
-        inference: dict[str, Any] | None = None,
-        metrics: Sequence[str] | None = None,
-        biou_dilation: float | Sequence[float] = 0.02,
-    ):
-        # same arguments as SegmentationModule, so seglightning-train builds either the same way;
-        # class_frequency is unused (the mask head's loss needs none)
-        super().__init__(
-            model,
-            num_classes,
-            ignore_index,
-            class_names,
-            palette,
-            optim,
-            scheduler,
-            bf1_tolerance,
-            channels_last,
-            inference=inference,
-            metrics=metrics,
-            biou_dilation=biou_dilation,
-        )
+    def __init__(self, *, score_threshold: float = 0.5, mask_threshold: float = 0.5, **kwargs: Any):
+        """``BaseSegmentationModule``'s arguments (``loss``: the mask head's; ``class_frequency`` is
+        unused) and the rasterisation's thresholds (see the module docstring)."""
+        super().__init__(**kwargs)
         if not self.inference.plain:
             raise ValueError(
                 "module.inference: Mask R-CNN predicts whole images only (mode=whole, scales=[1.0], flip=false)"

@@ -54,42 +54,16 @@ class _Memo:
 class SegmentationModule(BaseSegmentationModule):
     """The training loop shared by every semantic architecture (config: model, loss, optim, scheduler)."""
 
-    def __init__(
-        self,
-        model: dict[str, Any],
-        loss: Any,
-        num_classes: int,
-        ignore_index: int = 255,
-        class_names: Sequence[str] | None = None,
-        palette: Sequence[Sequence[int]] | None = None,
-        optim: dict[str, Any] | None = None,
-        scheduler: dict[str, Any] | None = None,
-        bf1_tolerance: float | Sequence[float] | None = None,
-        channels_last: bool = False,
-        class_frequency: Callable[[], Any] | Sequence[float] | None = None,
-        inference: dict[str, Any] | None = None,
-        metrics: Sequence[str] | None = None,
-        biou_dilation: float | Sequence[float] = 0.02,
-    ):
-        super().__init__(
-            model,
-            num_classes,
-            ignore_index,
-            class_names,
-            palette,
-            optim,
-            scheduler,
-            bf1_tolerance,
-            channels_last,
-            inference=inference,
-            metrics=metrics,
-            biou_dilation=biou_dilation,
+    def __init__(self, **kwargs: Any):
+        """``BaseSegmentationModule``'s arguments."""
+        super().__init__(**kwargs)
+        hp, contract = self.hparams, contract_of(self.model)
+        spec = with_model_terms(hp.loss, list(contract.loss_terms))
+        frequency = _Memo(kwargs.get("class_frequency"))  # not a hyperparameter: a callable
+        self.loss = build_loss(
+            spec, ignore_index=hp.ignore_index, num_classes=hp.num_classes, class_frequency=frequency
         )
-        contract = contract_of(self.model)
-        spec = with_model_terms(loss, list(contract.loss_terms))
-        frequency = _Memo(class_frequency)
-        self.loss = build_loss(spec, ignore_index=ignore_index, num_classes=num_classes, class_frequency=frequency)
-        self.hparams["class_frequency"] = frequency.value  # persisted so a checkpoint rebuilds the same loss
+        hp["class_frequency"] = frequency.value  # persisted so a checkpoint rebuilds the same loss
         self.requires = tuple(sorted(set(self.loss.requires) | set(contract.requires)))
 
     def build_network(self, name: str, options: dict[str, Any]) -> nn.Module:

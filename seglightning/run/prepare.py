@@ -3,19 +3,14 @@ LightningModule, the callbacks, the trackers and the trainer from the config (:f
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import (
-    LearningRateMonitor,
-    ModelCheckpoint,
-    RichProgressBar,
-    TQDMProgressBar,
-)
+from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from ..checkpointing import StopSignals, build_last_checkpoint, trainer_plugins
@@ -26,11 +21,11 @@ from ..config_check import check_values
 from ..data import build_datamodule
 from ..losses.spec import loss_label
 from ..modules import BaseSegmentationModule, module_class
-from ..modules.nonfinite import NonFiniteGuard
 from ..tracking.loggers import build_loggers
 from ..tracking.media_callback import TrackerMedia
 from ..tracking.predictions import SavePredictions
 from ..utils.redact import redact, redact_hyperparameters
+from ..utils.registry import instantiate_checked, lookup
 from .callbacks import ConfigInCheckpoint, MetricHistory
 from .cost import RunCost
 from .directory import (
@@ -41,9 +36,8 @@ from .directory import (
 
 
 def build_module(cfg: DictConfig, dm: Any) -> BaseSegmentationModule:
-    """The loop for ``cfg.model``: the semantic loop, or the instance loop (Mask R-CNN)."""
-    options = OmegaConf.to_container(cfg.module, resolve=True)
-    guard = NonFiniteGuard(options.pop("nonfinite", "raise"), options.pop("max_nonfinite_skips", 10))
+    """The loop for ``cfg.model``: the semantic loop, or the instance loop (Mask R-CNN); ``module.*``
+    (the non-finite guard's settings included) are its constructor arguments, saved with it."""
     module = module_class(cfg.model.name)(
         model=OmegaConf.to_container(cfg.model, resolve=True),
         loss=OmegaConf.to_container(cfg.loss, resolve=True),
@@ -54,13 +48,32 @@ def build_module(cfg: DictConfig, dm: Any) -> BaseSegmentationModule:
         optim=OmegaConf.to_container(cfg.optim, resolve=True),
         scheduler=OmegaConf.to_container(cfg.scheduler, resolve=True),
         class_frequency=dm.class_frequency,
-        **options,
+        **OmegaConf.to_container(cfg.module, resolve=True),
     )
-    module.nonfinite = guard
     dm.request_extras(module.requires)
     if module.requires_instance_ids:  # module.metrics has "objects"
         dm.request_instance_ids()
     return module
+
+
+def switched(key: str, value: Any, entry: dict[str, Any]) -> dict[str, Any] | None:
+    """The ``_target_`` spec that ``callbacks.<key>=value`` picks from its ``callbacks.optional``
+    ``entry``: the choice it names (``progress_bar=rich``), else the entry itself when ``value`` is
+    true, with ``value``'s arguments when it is a mapping (``early_stopping``); None: false, null, none."""
+    if value is None or value is False or value == "none":
+        return None
+    if "_target_" not in entry:
+        return lookup(entry, value, "choice", f"callbacks.{key}")
+    return {**entry, **value} if isinstance(value, Mapping) else entry
+
+
+def optional_callbacks(cb: DictConfig) -> list[L.Callback]:
+    """The Lightning callbacks a user picks (``conf/callbacks/default.yaml``): those the switches of
+    ``callbacks.optional`` turn on, then every entry of ``callbacks.extra``."""
+    settings = OmegaConf.to_container(cb, resolve=True)
+    specs = {f"callbacks.{k}": switched(k, settings.get(k), entry) for k, entry in settings["optional"].items()}
+    specs.update({f"callbacks.extra.{k}": spec for k, spec in (settings.get("extra") or {}).items()})
+    return [instantiate_checked(spec, L.Callback, key) for key, spec in specs.items() if spec is not None]
 
 
 def build_callbacks(
@@ -84,16 +97,7 @@ def build_callbacks(
     callbacks.append(TrackerMedia(run_dir, cb.overlays.num_images, cb.overlays.every_n_epochs, seed=cfg.seed))
     predictions = cb.get("predictions") or {}
     callbacks.append(SavePredictions(run_dir, predictions.get("num_images", 16), predictions.get("selection_seed", 0)))
-    if cb.progress_bar == "rich":
-        callbacks.append(RichProgressBar())
-    elif cb.progress_bar == "tqdm":
-        callbacks.append(TQDMProgressBar())
-    if cb.lr_monitor:
-        callbacks.append(LearningRateMonitor(logging_interval="step"))
-    if cb.early_stopping:
-        from lightning.pytorch.callbacks import EarlyStopping
-
-        callbacks.append(EarlyStopping(**cb.early_stopping))
+    callbacks += optional_callbacks(cb)
     return callbacks, history, checkpoint
 
 

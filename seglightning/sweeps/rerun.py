@@ -31,6 +31,7 @@ IGNORED_KEYS = (
     "logger",
     "callbacks.progress_bar",
     "callbacks.lr_monitor",
+    "callbacks.optional",  # the classes the switches above build (early_stopping's arguments are not ignored)
     "callbacks.overlays",
     "callbacks.preemption",
     "callbacks.checkpoint.every_n_train_steps",

@@ -135,19 +135,25 @@ LOGGERS: dict[str, Callable[..., Logger]] = {
 def build_loggers(
     spec: dict[str, dict[str, Any]] | None, run_dir: Path, context: RunContext | None = None
 ) -> list[Logger]:
-    """One logger per key of ``spec`` (``logger=[csv,tensorboard,...]``); CSV first and always.
+    """One logger per key of ``spec`` (``logger=[csv,tensorboard,...]``); CSV first and always. A key
+    with a ``_target_`` is a user's own logger, built as written (hydra.utils.instantiate), e.g.
+    ``+logger.mine._target_=lightning.pytorch.loggers.CSVLogger '+logger.mine.save_dir=${run_dir}/mine'``.
 
     An option a tracker does not take is an error naming its config key (``logger.<name>.<option>``).
     """
-    from ..utils.registry import call_checked, lookup
+    from ..utils.registry import call_checked, instantiate_checked, lookup
 
     spec = dict(spec or {})
     spec.setdefault("csv", {})
     names = ["csv"] + sorted(k for k in spec if k != "csv")
-    builders = [lookup(LOGGERS, n, "logger", "logger") for n in names]
+    options = {n: dict(spec[n] or {}) for n in names}
+    # an unknown tracker name fails before any tracker run starts
+    builders = {n: lookup(LOGGERS, n, "logger", "logger") for n in names if "_target_" not in options[n]}
     return [
-        call_checked(partial(b, run_dir, context or {}), dict(spec[n] or {}), f"logger '{n}'", f"logger.{n}")
-        for n, b in zip(names, builders)
+        call_checked(partial(builders[n], run_dir, context or {}), options[n], f"logger '{n}'", f"logger.{n}")
+        if n in builders
+        else instantiate_checked(options[n], Logger, f"logger.{n}")
+        for n in names
     ]
 
 

@@ -1,4 +1,5 @@
-"""Plain name -> builder registries shared by models, losses and datasets."""
+"""Plain name -> builder registries shared by models, losses and datasets, and the ``_target_`` specs
+of the config groups (a user's own callbacks and loggers)."""
 
 from __future__ import annotations
 
@@ -42,3 +43,18 @@ def register(registry: dict[str, Any], name: str) -> Callable[[Any], Any]:
         return builder
 
     return add
+
+
+def instantiate_checked(spec: dict[str, Any], kind: type, config_key: str) -> Any:
+    """``hydra.utils.instantiate(spec)``, which must give a ``kind``; an error names ``config_key``."""
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate
+
+    try:
+        built = instantiate(spec)
+    except InstantiationException as err:
+        raise ValueError(f"{config_key}: cannot be built ({err}); fix {config_key}._target_ or its arguments") from None
+    if not isinstance(built, kind):
+        built_kind = type(built).__name__
+        raise TypeError(f"{config_key} built {built_kind}: set {config_key}._target_ to a {kind.__name__} class")
+    return built

@@ -78,6 +78,7 @@ def test_cfg_job_prints_the_config_without_torch(tmp_path):
         ("data.instances=maybe", "data.instances"),
         ("seed=-1", "seed"),
         ("callbacks.progress_bar=fancy", "callbacks.progress_bar"),
+        ("callbacks.lr_monitor=yes", "callbacks.lr_monitor"),
         ("trainer.accelerator=gpus", "trainer.accelerator"),
     ],
 )
@@ -165,6 +166,9 @@ def test_choices_match_the_code():
     assert INFERENCE_MODES == MODES
     assert set(VALIDATE_LEVELS) == {*LEVELS, "none"}
     assert SCHEMA["data.validate"].choices == VALIDATE_LEVELS
+    # the progress bars the callbacks group can build (conf/callbacks/default.yaml), or none
+    bars = compose_config("train").callbacks.optional.progress_bar
+    assert set(SCHEMA["callbacks.progress_bar"].choices) == {*bars, "none"}
 
 
 def test_a_config_that_sets_multirun_mode_is_checked_per_swept_value(tmp_path):

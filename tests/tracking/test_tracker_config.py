@@ -83,6 +83,24 @@ def test_bad_tracker_options_name_the_config_key(tmp_path):
         build_loggers({"neptun": {}}, tmp_path, CONTEXT)
 
 
+def test_a_users_logger_by_config_reaches_the_trainer(tmp_path):
+    from lightning.pytorch.loggers import CSVLogger
+
+    from seglightning.run.prepare import prepare_run
+    from tests.conftest import train_config
+
+    cfg = train_config(
+        tmp_path,
+        "+logger.mine._target_=lightning.pytorch.loggers.CSVLogger",
+        "+logger.mine.save_dir=${run_dir}/mine",
+    )
+    loggers = prepare_run(cfg).trainer.loggers
+    assert [type(x).__name__ for x in loggers] == ["ResumableCSVLogger", "CSVLogger"]
+    assert isinstance(loggers[1], CSVLogger) and loggers[1].save_dir == f"{tmp_path}/mine"
+    with pytest.raises(TypeError, match=r"^logger\.mine built OrderedDict: .*_target_ to a Logger"):
+        build_loggers({"mine": {"_target_": "collections.OrderedDict"}}, tmp_path, CONTEXT)
+
+
 def test_wandb_id_is_stable_per_run_dir(tmp_path):
     first, again = (wandb_logger.build(tmp_path / "a", CONTEXT) for _ in range(2))
     other = wandb_logger.build(tmp_path / "b", CONTEXT)

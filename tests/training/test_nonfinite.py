@@ -12,6 +12,7 @@ import torch
 from omegaconf import OmegaConf, open_dict
 
 from seglightning import train as train_mod
+from seglightning.checkpointing.load_run import load_module
 from seglightning.data import build_datamodule
 from seglightning.losses.base import SegLoss
 from seglightning.losses.registry import LOSSES
@@ -146,6 +147,21 @@ def test_skip_stops_after_max_consecutive_skips(probe, tmp_path):
     assert (
         checkpoint_step(str(tmp_path / "checkpoints/last.ckpt")) == NAN_STEP + 2
     )  # skipped steps still count
+
+
+def test_the_guard_settings_travel_with_the_checkpoint(tmp_path):
+    run = tmp_path / "run"
+    cfg = train_config(run, "module.nonfinite=skip", "module.max_nonfinite_skips=3", "trainer.max_epochs=1")
+    assert train_mod.train(cfg)["status"] == "complete"
+    module = load_module(run / "checkpoints/last.ckpt")
+    assert (module.nonfinite.policy, module.nonfinite.max_consecutive_skips) == ("skip", 3)
+    assert (module.hparams.nonfinite, module.hparams.max_nonfinite_skips) == ("skip", 3)
+    # a checkpoint written before the settings were hyperparameters loads with the defaults
+    ckpt = torch.load(run / "checkpoints/last.ckpt", map_location="cpu", weights_only=True)
+    del ckpt["hyper_parameters"]["nonfinite"], ckpt["hyper_parameters"]["max_nonfinite_skips"]
+    torch.save(ckpt, tmp_path / "older.ckpt")
+    older = load_module(tmp_path / "older.ckpt")
+    assert (older.nonfinite.policy, older.nonfinite.max_consecutive_skips) == ("raise", 10)
 
 
 def test_unknown_policy_is_a_clear_error(tmp_path):
