@@ -24,6 +24,7 @@ from .boundary_iou import BoundaryIoU, biou_name
 from .calibration import Calibration
 from .cityscapes_instances import CATEGORIES, CityscapesInstanceIoU
 from .confusion import ConfusionMetrics, as_class_indices
+from .image_counts import ImageCounts
 from .objects import BUCKETS, ObjectRecall
 from .surface import SurfaceDistances
 
@@ -35,36 +36,6 @@ def bf1_name(tolerance: float) -> str:
 
 
 @dataclass(frozen=True)
-class PerImageScores:
-    """Per image of one evaluation pass (every process's images, each once): the per-class
-    TP/FP/FN pixel counts (void pixels excluded) and boundary F; IoU and Dice follow from the counts.
-    ``blocks`` holds every other family's per-image columns: block name -> (column labels, None for
-    the class names, and values ``[N, k]``), e.g. ``bIoU.I`` / ``bIoU.U`` (Boundary IoU counts per class)."""
-
-    ids: list[str]  # the samples' ``meta["id"]``
-    tp: np.ndarray  # int64 [N, C]
-    fp: np.ndarray  # int64 [N, C]
-    fn: np.ndarray  # int64 [N, C]
-    bf1: dict[str, np.ndarray]  # column name -> F [N, C], NaN where the class is in neither mask
-    blocks: dict[str, tuple[list[str] | None, np.ndarray]] = field(default_factory=dict)
-
-    @property
-    def valid_pixels(self) -> np.ndarray:
-        """Non-void ground-truth pixels per image ``[N]``."""
-        return (self.tp + self.fn).sum(1)
-
-    def iou(self) -> np.ndarray:
-        """``TP / (TP + FP + FN)`` per image and class, NaN where the union is empty."""
-        union = self.tp + self.fp + self.fn
-        return np.where(union > 0, self.tp / np.maximum(union, 1), np.nan)
-
-    def dice(self) -> np.ndarray:
-        """``2TP / (2TP + FP + FN)`` per image and class, NaN where both masks are empty."""
-        denom = 2 * self.tp + self.fp + self.fn
-        return np.where(denom > 0, 2 * self.tp / np.maximum(denom, 1), np.nan)
-
-
-@dataclass(frozen=True)
 class EvaluationSnapshot:
     """Per-class state of one finished evaluation pass, summed over processes, and its per-image scores.
     ``columns``: the per-class columns of the other families (``bIoU``, ``bIoU@3px``, ...);
@@ -73,7 +44,7 @@ class EvaluationSnapshot:
     confmat: np.ndarray  # int64 [C, C], rows ground truth, columns prediction
     bf1: dict[str, np.ndarray]  # column name ("bF1", or bf1_name(t) per tolerance) -> per-class F [C]
     class_names: list[str]
-    per_image: PerImageScores | None = None
+    per_image: ImageCounts | None = None
     columns: dict[str, np.ndarray] = field(default_factory=dict)  # column name -> per-class score [C]
     reliability: dict[str, np.ndarray] | None = None
 
@@ -471,7 +442,7 @@ class EvaluationMetrics(nn.Module):
         )
         return self.last
 
-    def _per_image(self, bf1_names: Sequence[str]) -> PerImageScores | None:
+    def _per_image(self, bf1_names: Sequence[str]) -> ImageCounts | None:
         images = sorted(_gather(self._images), key=lambda row: row[0])
         if not images:
             return None
@@ -479,7 +450,7 @@ class EvaluationMetrics(nn.Module):
         shared = [k for k in images[0][2] if all(k in row[2] for row in images)]  # blocks every image has
         blocks = {k: (images[0][2][k][0], np.stack([row[2][k][1] for row in images])) for k in shared}
         bf1 = {k: blocks.pop(k)[1] for k in bf1_names}
-        return PerImageScores([row[0] for row in images], counts[:, 0], counts[:, 1], counts[:, 2], bf1, blocks)
+        return ImageCounts([row[0] for row in images], counts[:, 0], counts[:, 1], counts[:, 2], bf1, blocks)
 
     def reset(self) -> None:
         self.confusion.reset()
