@@ -19,6 +19,7 @@ import torch
 from torch import nn
 from torchmetrics import MeanMetric, Metric
 
+from ..distributed import gather_objects
 from .boundary import BoundaryF1
 from .boundary_iou import BoundaryIoU, biou_name
 from .calibration import Calibration
@@ -63,17 +64,6 @@ def per_image_counts(preds: torch.Tensor, target: torch.Tensor, num_classes: int
     tp = count((image_of + t)[t == p])
     gt, pred = count(image_of + t), count(image_of + p)
     return torch.stack([tp, pred - tp, gt - tp], 1).cpu()
-
-
-def _gather(rows: list[Any]) -> list[Any]:
-    """Every process's ``rows`` concatenated (collective under ``torch.distributed``)."""
-    import torch.distributed as dist
-
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-        return rows
-    gathered: list[list[Any]] = [[] for _ in range(dist.get_world_size())]
-    dist.all_gather_object(gathered, rows)
-    return [row for part in gathered for row in part]
 
 
 @dataclass(frozen=True)
@@ -443,7 +433,7 @@ class EvaluationMetrics(nn.Module):
         return self.last
 
     def _per_image(self, bf1_names: Sequence[str]) -> ImageCounts | None:
-        images = sorted(_gather(self._images), key=lambda row: row[0])
+        images = sorted((row for rows in gather_objects(self._images) for row in rows), key=lambda row: row[0])
         if not images:
             return None
         counts = np.stack([row[1] for row in images])
