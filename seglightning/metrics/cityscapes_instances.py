@@ -136,7 +136,7 @@ class CityscapesInstanceIoU(Metric):
     def scores(self, confmat: Tensor | np.ndarray) -> dict[str, Tensor]:
         """``{"IoU_class", "iIoU_class", "IoU_category", "iIoU_category"}`` (float64 scalars) and
         ``"iIoU"`` per class ``[C]`` (NaN for classes without instances) from the confusion matrix."""
-        cm = torch.as_tensor(np.asarray(confmat), dtype=torch.float64)
+        cm = torch.as_tensor(confmat).double().cpu()  # the suite's matrix may live on the GPU
         tp, fp, fn = confusion_counts(cm)
         class_iou = iou(tp, fp, fn)
         things = torch.from_numpy(self.things)

@@ -24,7 +24,7 @@ from .boundary import BoundaryF1
 from .boundary_iou import BoundaryIoU, biou_name
 from .calibration import Calibration
 from .cityscapes_instances import CATEGORIES, CityscapesInstanceIoU
-from .confusion import ConfusionMetrics, as_class_indices
+from .confusion import ConfusionMetrics, as_class_indices, scores_from_confmat
 from .image_counts import ImageCounts
 from .objects import BUCKETS, ObjectRecall
 from .surface import SurfaceDistances
@@ -85,10 +85,13 @@ class MetricFamily(nn.Module):
     columns of ``per_class.csv`` (called while the states are all-reduced), ``per_image()`` the
     latest batch's per-image columns for ``per_image.csv`` (block name -> (labels, None for the
     class names, values ``[B, k]``)). ``needs_scores``: it takes the inference mode's logits
-    ``[B,C,H,W]`` (semantic models only), not just the predicted labels.
+    ``[B,C,H,W]`` (semantic models only), not just the predicted labels. ``needs_confmat``: it
+    scores from the suite's confusion matrix instead of accumulating its own: ``scalars(confmat)``
+    and ``per_class(confmat)`` receive the suite's ``[C, C]`` matrix, all-reduced (read only).
     """
 
     needs_scores: ClassVar[bool] = False
+    needs_confmat: ClassVar[bool] = False
 
     def __init__(self, config: SuiteConfig):
         super().__init__()
@@ -303,16 +306,19 @@ class ObjectsFamily(MetricFamily):
     (:class:`~seglightning.metrics.objects.ObjectRecall`): ``recall@<bucket>``, ``detected@<bucket>``;
     on Cityscapes (its 19 train classes and an instance map) also the benchmark's ``IoU_class``,
     ``iIoU_class``, ``IoU_category``, ``iIoU_category``
-    (:class:`~seglightning.metrics.cityscapes_instances.CityscapesInstanceIoU`, which weighs the
-    family's own confusion matrix). Per image: the objects, detections and recall sums per bucket."""
+    (:class:`~seglightning.metrics.cityscapes_instances.CityscapesInstanceIoU`, from the suite's
+    confusion matrix and its own instance-weighted sums). Per image: the objects, detections and
+    recall sums per bucket."""
+
+    needs_confmat = True
 
     def __init__(self, config: SuiteConfig):
         super().__init__(config)
         self.objects = ObjectRecall(config.num_classes, ignore_index=config.ignore_index)
         cityscapes = all(n in config.class_names for group in CATEGORIES.values() for n in group)
         self.cityscapes = CityscapesInstanceIoU(config.class_names, config.ignore_index) if cityscapes else None
-        self.confusion = ConfusionMetrics(config.num_classes, ignore_index=config.ignore_index) if cityscapes else None
         self.instances_seen = False
+        self.cityscapes_scores: dict[str, torch.Tensor] | None = None  # of the states as they are, once
 
     def update(self, preds, target, scores, instance_ids=None) -> None:
         preds = as_class_indices(preds, target, self.config.num_classes)
@@ -320,20 +326,23 @@ class ObjectsFamily(MetricFamily):
         if self.cityscapes is not None and instance_ids is not None:
             self.instances_seen = True
             self.cityscapes.update(preds, target, instance_ids)
-            self.confusion.update(preds, target)
+        self.cityscapes_scores = None
 
-    def scalars(self) -> dict[str, torch.Tensor]:
+    def scalars(self, confmat: torch.Tensor) -> dict[str, torch.Tensor]:
         out = dict(self.objects.compute())
         if self.instances_seen:
-            with self.confusion.sync_context(), self.cityscapes.sync_context():
-                scores = self.cityscapes.scores(self.confusion.confmat)
+            with self.cityscapes.sync_context():
+                self.cityscapes_scores = self.cityscapes.scores(confmat)
+            scores = self.cityscapes_scores
             out.update({k: scores[k].float() for k in ("IoU_class", "iIoU_class", "IoU_category", "iIoU_category")})
         return out
 
-    def per_class(self) -> dict[str, np.ndarray]:
+    def per_class(self, confmat: torch.Tensor) -> dict[str, np.ndarray]:
         columns = {k: v.cpu().numpy() for k, v in self.objects.per_class().items()}
         if self.instances_seen:
-            columns["iIoU"] = self.cityscapes.scores(self.confusion.confmat)["iIoU"].cpu().numpy()
+            if self.cityscapes_scores is None:  # no scalars() since the last update: states all-reduced by the suite
+                self.cityscapes_scores = self.cityscapes.scores(confmat)
+            columns["iIoU"] = self.cityscapes_scores["iIoU"].cpu().numpy()
         return columns
 
     def per_image(self) -> dict[str, tuple[list[str] | None, np.ndarray]]:
@@ -343,6 +352,7 @@ class ObjectsFamily(MetricFamily):
     def reset(self) -> None:
         super().reset()
         self.instances_seen = False
+        self.cityscapes_scores = None
 
 
 class EvaluationMetrics(nn.Module):
@@ -407,22 +417,30 @@ class EvaluationMetrics(nn.Module):
             self._images.append((name, counts[i], {k: (labels, v[i]) for k, (labels, v) in blocks}))
 
     def compute(self, prefix: str) -> dict[str, torch.Tensor]:
-        scores = self.confusion.compute()
+        with self.confusion.sync_context():  # one all-reduce, for the scores and the families that read it
+            confmat = self.confusion.confmat.clone()
+        scores = scores_from_confmat(confmat)
         out = {f"{prefix}/{k}": scores[k] for k in ("mIoU", "mDice", "pixel_acc")}
         out[f"{prefix}/loss"] = self.loss.compute()
         for name, iou in zip(self.class_names, scores["IoU"]):
             out[f"{prefix}/IoU/{name}"] = iou
         for family in self.families.values():
-            out.update({f"{prefix}/{k}": v for k, v in family.scalars().items()})
+            out.update({f"{prefix}/{k}": v for k, v in family.scalars(**self._shared(family, confmat)).items()})
         return out
+
+    @staticmethod
+    def _shared(family: MetricFamily, confmat: torch.Tensor) -> dict[str, torch.Tensor]:
+        """What the suite hands ``family``'s ``scalars`` and ``per_class``: the confusion matrix if it reads it."""
+        return {"confmat": confmat} if family.needs_confmat else {}
 
     def snapshot(self) -> EvaluationSnapshot:
         """The confusion matrix and every family's per-class columns of this pass (all-reduced), kept in ``last``."""
         with ExitStack() as synced:
             for metric in [self.confusion, *(m for f in self.families.values() for m in f.metrics())]:
                 synced.enter_context(metric.sync_context())
-            confmat = self.confusion.confmat.detach().cpu().numpy().copy()
-            columns = {k: v for f in self.families.values() for k, v in f.per_class().items()}
+            matrix = self.confusion.confmat
+            columns = {k: v for f in self.families.values() for k, v in f.per_class(**self._shared(f, matrix)).items()}
+            confmat = matrix.detach().cpu().numpy().copy()
             calibration = self.families["calibration"] if "calibration" in self.families else None
             reliability = calibration.reliability() if calibration is not None else None
         bf1_names = self.families["boundary_f1"].columns if "boundary_f1" in self.families else []
