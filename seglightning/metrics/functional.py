@@ -70,7 +70,8 @@ def nan_mean(values: Array) -> Array:
     for numpy ``nansum / count`` without numpy's empty-slice warning)."""
     if hasattr(values, "nanmean"):  # a torch tensor
         return values.nanmean(-1)
-    return ratio(np.nansum(values, -1), np.count_nonzero(~np.isnan(values), -1))
+    present = ~np.isnan(values)
+    return ratio(np.where(present, values, 0.0).sum(-1), np.count_nonzero(present, -1))
 
 
 def mean_iou(tp: Array, fp: Array, fn: Array) -> Array:
