@@ -1,28 +1,32 @@
 """Segmentation metrics: dataset-level confusion-matrix scores, boundary F1, Boundary IoU, calibration,
-and the per-stage suite."""
+and the per-stage suite. The names below are imported on first use, so that the torch-free modules
+(:mod:`~seglightning.metrics.functional`, :mod:`~seglightning.metrics.image_counts`) load without
+torch: the sweep report reads them."""
 
-from seglightning.metrics.boundary import BoundaryF1, seg2bmap, tolerance_pixels
-from seglightning.metrics.boundary_iou import BoundaryIoU, biou_name
-from seglightning.metrics.calibration import Calibration
-from seglightning.metrics.confusion import ConfusionMetrics, scores_from_confmat
-from seglightning.metrics.evaluation import (
-    EvaluationMetrics,
-    EvaluationSnapshot,
-    PerImageScores,
-    bf1_name,
-)
+from __future__ import annotations
 
-__all__ = [
-    "BoundaryF1",
-    "BoundaryIoU",
-    "Calibration",
-    "ConfusionMetrics",
-    "EvaluationMetrics",
-    "EvaluationSnapshot",
-    "PerImageScores",
-    "bf1_name",
-    "biou_name",
-    "scores_from_confmat",
-    "seg2bmap",
-    "tolerance_pixels",
-]
+from importlib import import_module
+from typing import Any
+
+_MODULE_OF = {
+    "BoundaryF1": "boundary",
+    "seg2bmap": "boundary",
+    "tolerance_pixels": "boundary",
+    "BoundaryIoU": "boundary_iou",
+    "biou_name": "boundary_iou",
+    "Calibration": "calibration",
+    "ConfusionMetrics": "confusion",
+    "scores_from_confmat": "confusion",
+    "EvaluationMetrics": "evaluation",
+    "EvaluationSnapshot": "evaluation",
+    "bf1_name": "evaluation",
+    "ImageCounts": "image_counts",
+}
+
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{_MODULE_OF[name]}"), name)

@@ -49,6 +49,7 @@ from torchmetrics import Metric
 
 from seglightning.metrics.boundary_bitset import batch_counts
 from seglightning.metrics.confusion import as_class_indices, check_labels
+from seglightning.metrics.functional import f_measure, nan_mean, ratio
 
 __all__ = ["BoundaryF1", "seg2bmap", "tolerance_pixels"]
 
@@ -116,13 +117,9 @@ def _count_within(query: Tensor, boundary: Tensor, radii: list[int]) -> list[Ten
 
 
 def _f_measure(n_pred: Tensor, n_gt: Tensor, match_pred: Tensor, match_gt: Tensor) -> Tensor:
-    """DAVIS ``f_measure`` branches, vectorised; counts are int tensors of equal shape."""
-    n_pred_f, n_gt_f = n_pred.double(), n_gt.double()
-    precision = match_pred.double() / n_pred_f.clamp_min(1)
-    recall = match_gt.double() / n_gt_f.clamp_min(1)
-    denom = precision + recall
-    f = torch.where(denom > 0, 2 * precision * recall / denom.clamp_min(1e-300), 0.0)
-    f = torch.where((n_pred == 0) ^ (n_gt == 0), 0.0, f)
+    """DAVIS ``f_measure`` branches, vectorised; counts are int tensors of equal shape: 1 when both
+    boundaries are empty, 0 when one is or nothing matches."""
+    f = f_measure(ratio(match_pred.double(), n_pred), ratio(match_gt.double(), n_gt)).nan_to_num(0.0)
     return torch.where((n_pred == 0) & (n_gt == 0), 1.0, f)
 
 
@@ -297,10 +294,9 @@ class BoundaryF1(Metric):
 
     def per_class(self) -> Tensor:
         """Per-class boundary F ``[T, C]``, one row per tolerance; NaN: class never seen."""
-        mean = self.f_sum.double() / _FIXED_POINT / self.count.clamp_min(1)
-        return torch.where(self.count > 0, mean, float("nan")).float()
+        return ratio(self.f_sum.double() / _FIXED_POINT, self.count).float()
 
     def compute(self) -> dict[float, Tensor]:
         """``{tolerance: mean over classes of the per-class F}`` (classes never seen left out), one
         entry per tolerance in the order given, also for a single tolerance."""
-        return {th: row.nanmean() for th, row in zip(self.tolerances, self.per_class())}
+        return {th: nan_mean(row) for th, row in zip(self.tolerances, self.per_class())}

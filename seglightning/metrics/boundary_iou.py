@@ -41,6 +41,7 @@ from torch import Tensor
 from torchmetrics import Metric
 
 from seglightning.metrics.confusion import as_class_indices, check_labels
+from seglightning.metrics.functional import nan_mean, ratio
 
 __all__ = ["BoundaryIoU", "band_width", "biou_name", "boundary_bands"]
 
@@ -184,9 +185,8 @@ class BoundaryIoU(Metric):
 
     def per_class(self) -> Tensor:
         """Per-class Boundary IoU ``[T, C]``, one row per width; NaN: empty union over the whole set."""
-        ratio = self.intersection.double() / self.union.clamp_min(1)
-        return torch.where(self.union > 0, ratio, float("nan")).float()
+        return ratio(self.intersection.double(), self.union).float()
 
     def compute(self) -> dict[float, Tensor]:
         """``{dilation: mean over classes with a non-empty union}``, in the order given."""
-        return {r: row.nanmean() for r, row in zip(self.dilations, self.per_class())}
+        return {r: nan_mean(row) for r, row in zip(self.dilations, self.per_class())}

@@ -34,6 +34,8 @@ import torch
 from torch import Tensor
 from torchmetrics import Metric
 
+from seglightning.metrics.functional import ratio
+
 __all__ = ["Calibration", "calibration_scores"]
 
 _QUANTUM = 2.0**20  # per-image float sums are rounded to multiples of 1 / _QUANTUM (exact sums)
@@ -42,13 +44,10 @@ _QUANTUM = 2.0**20  # per-image float sums are rounded to multiples of 1 / _QUAN
 def calibration_scores(count: Tensor, conf: Tensor, correct: Tensor, brier: Tensor, nll: Tensor) -> dict[str, Tensor]:
     """``{"ECE", "Brier", "NLL"}`` from summed states (last dim: the slots); NaN without a pixel."""
     total = count.sum(-1).double()
-    nan = torch.full_like(total, float("nan"))
-    has = total > 0
-    ece = (correct.double() - conf.double()).abs().sum(-1) / total.clamp_min(1)
     return {
-        "ECE": torch.where(has, ece, nan),
-        "Brier": torch.where(has, brier.double() / total.clamp_min(1), nan),
-        "NLL": torch.where(has, nll.double() / total.clamp_min(1), nan),
+        "ECE": ratio((correct.double() - conf.double()).abs().sum(-1), total),
+        "Brier": ratio(brier.double(), total),
+        "NLL": ratio(nll.double(), total),
     }
 
 
@@ -159,10 +158,9 @@ class Calibration(Metric):
         conf[-1] += self.conf_sum[-1]
         correct[-1] += self.correct_sum[-1]
         n = count.double()
-        nan = torch.full_like(n, float("nan"))
         return {
             "count": count,
-            "confidence": torch.where(n > 0, conf / n.clamp_min(1), nan),
-            "accuracy": torch.where(n > 0, correct / n.clamp_min(1), nan),
+            "confidence": ratio(conf, n),
+            "accuracy": ratio(correct, n),
             "edges": torch.linspace(0, 1, self.n_bins + 1, dtype=torch.float64),
         }

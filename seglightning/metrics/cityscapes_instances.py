@@ -29,6 +29,7 @@ from torch import Tensor
 from torchmetrics import Metric
 
 from seglightning.metrics.confusion import as_class_indices
+from seglightning.metrics.functional import confusion_counts, iou, nan_mean
 
 __all__ = ["AVG_CLASS_SIZE", "CATEGORIES", "CityscapesInstanceIoU"]
 
@@ -57,11 +58,6 @@ CATEGORIES = {
 }
 INSTANCE_CATEGORIES = ("human", "vehicle")  # every label of the category has instances
 _FIXED = 2**24
-
-
-def _iou(tp: Tensor, fp: Tensor, fn: Tensor) -> Tensor:
-    denom = tp + fp + fn
-    return torch.where(denom > 0, tp / denom.clamp_min(1e-300), float("nan"))
 
 
 class CityscapesInstanceIoU(Metric):
@@ -140,28 +136,26 @@ class CityscapesInstanceIoU(Metric):
     def scores(self, confmat: Tensor | np.ndarray) -> dict[str, Tensor]:
         """``{"IoU_class", "iIoU_class", "IoU_category", "iIoU_category"}`` (float64 scalars) and
         ``"iIoU"`` per class ``[C]`` (NaN for classes without instances) from the confusion matrix."""
-        cm = torch.as_tensor(np.asarray(confmat), dtype=torch.float64)
-        tp = cm.diagonal()
-        fp, fn = cm.sum(0) - tp, cm.sum(1) - tp
-        iou = _iou(tp, fp, fn)
+        cm = torch.as_tensor(confmat).double().cpu()  # the suite's matrix may live on the GPU
+        tp, fp, fn = confusion_counts(cm)
+        class_iou = iou(tp, fp, fn)
         things = torch.from_numpy(self.things)
         itp, ifn = self.tp_w.cpu().double() / _FIXED, self.fn_w.cpu().double() / _FIXED
-        iiou = torch.where(things, _iou(itp, fp, ifn), float("nan"))
+        iiou = torch.where(things, iou(itp, fp, ifn), float("nan"))
         k = len(CATEGORIES)
         onehot = torch.zeros(len(self.class_names), k, dtype=torch.float64)
         onehot[torch.arange(len(self.class_names)), torch.from_numpy(self.category_of)] = 1.0
         cat_cm = onehot.T @ cm @ onehot
-        cat_tp = cat_cm.diagonal()
-        cat_fp, cat_fn = cat_cm.sum(0) - cat_tp, cat_cm.sum(1) - cat_tp
-        cat_iou = _iou(cat_tp, cat_fp, cat_fn)
+        cat_tp, cat_fp, cat_fn = confusion_counts(cat_cm)
+        cat_iou = iou(cat_tp, cat_fp, cat_fn)
         inst_cat = torch.tensor([name in INSTANCE_CATEGORIES for name in CATEGORIES])
         ctp, cfn = self.cat_tp_w.cpu().double() / _FIXED, self.cat_fn_w.cpu().double() / _FIXED
-        cat_iiou = torch.where(inst_cat, _iou(ctp, cat_fp, cfn), float("nan"))
+        cat_iiou = torch.where(inst_cat, iou(ctp, cat_fp, cfn), float("nan"))
         return {
-            "IoU_class": iou.nanmean(),
-            "iIoU_class": iiou.nanmean(),
-            "IoU_category": cat_iou.nanmean(),
-            "iIoU_category": cat_iiou.nanmean(),
+            "IoU_class": nan_mean(class_iou),
+            "iIoU_class": nan_mean(iiou),
+            "IoU_category": nan_mean(cat_iou),
+            "iIoU_category": nan_mean(cat_iiou),
             "iIoU": iiou,
         }
 

@@ -2,7 +2,7 @@
 
 One ``[C, C]`` int64 confusion matrix (rows = ground truth, columns = prediction) is accumulated
 over the whole evaluation set, pixels labelled ``ignore_index`` excluded, and every score is
-derived from it at ``compute()`` time:
+derived from it at ``compute()`` time (:mod:`seglightning.metrics.functional`):
 
 * ``IoU_c = TP_c / (TP_c + FP_c + FN_c)`` (Jaccard index; Everingham et al., "The PASCAL Visual
   Object Classes Challenge", IJCV 2010; Cordts et al., Cityscapes, CVPR 2016),
@@ -21,6 +21,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 from torchmetrics import Metric
+
+from seglightning.metrics.functional import confusion_counts, dice, iou, nan_mean, pixel_accuracy
 
 __all__ = ["ConfusionMetrics", "as_class_indices", "check_labels", "scores_from_confmat"]
 
@@ -130,21 +132,15 @@ class ConfusionMetrics(Metric):
 
 
 def scores_from_confmat(confmat: Tensor) -> dict[str, Tensor]:
-    """IoU/Dice/pixel accuracy from a ``[C, C]`` confusion matrix (rows GT, columns prediction)."""
+    """IoU/Dice/pixel accuracy from a ``[C, C]`` confusion matrix (rows GT, columns prediction), by
+    :mod:`seglightning.metrics.functional` in float64, returned as float32."""
     cm = confmat.double()
-    tp = cm.diagonal()
-    fp = cm.sum(0) - tp
-    fn = cm.sum(1) - tp
-    union = tp + fp + fn
-    nan = torch.full_like(tp, float("nan"))
-    iou = torch.where(union > 0, tp / union.clamp_min(1), nan)
-    dice = torch.where(union > 0, 2 * tp / (union + tp).clamp_min(1), nan)
-    total = cm.sum()
-    pixel_acc = tp.sum() / total if total > 0 else torch.tensor(float("nan"), dtype=cm.dtype)
+    tp, fp, fn = confusion_counts(cm)
+    per_class_iou, per_class_dice = iou(tp, fp, fn), dice(tp, fp, fn)
     return {
-        "mIoU": iou.nanmean().float(),
-        "mDice": dice.nanmean().float(),
-        "pixel_acc": pixel_acc.float().to(confmat.device),
-        "IoU": iou.float(),
-        "Dice": dice.float(),
+        "mIoU": nan_mean(per_class_iou).float(),
+        "mDice": nan_mean(per_class_dice).float(),
+        "pixel_acc": pixel_accuracy(cm).float(),
+        "IoU": per_class_iou.float(),
+        "Dice": per_class_dice.float(),
     }

@@ -19,11 +19,13 @@ import torch
 from torch import nn
 from torchmetrics import MeanMetric, Metric
 
+from ..utils.distributed import gather_objects
 from .boundary import BoundaryF1
 from .boundary_iou import BoundaryIoU, biou_name
 from .calibration import Calibration
 from .cityscapes_instances import CATEGORIES, CityscapesInstanceIoU
-from .confusion import ConfusionMetrics, as_class_indices
+from .confusion import ConfusionMetrics, as_class_indices, scores_from_confmat
+from .image_counts import ImageCounts
 from .objects import BUCKETS, ObjectRecall
 from .surface import SurfaceDistances
 
@@ -35,36 +37,6 @@ def bf1_name(tolerance: float) -> str:
 
 
 @dataclass(frozen=True)
-class PerImageScores:
-    """Per image of one evaluation pass (every process's images, each once): the per-class
-    TP/FP/FN pixel counts (void pixels excluded) and boundary F; IoU and Dice follow from the counts.
-    ``blocks`` holds every other family's per-image columns: block name -> (column labels, None for
-    the class names, and values ``[N, k]``), e.g. ``bIoU.I`` / ``bIoU.U`` (Boundary IoU counts per class)."""
-
-    ids: list[str]  # the samples' ``meta["id"]``
-    tp: np.ndarray  # int64 [N, C]
-    fp: np.ndarray  # int64 [N, C]
-    fn: np.ndarray  # int64 [N, C]
-    bf1: dict[str, np.ndarray]  # column name -> F [N, C], NaN where the class is in neither mask
-    blocks: dict[str, tuple[list[str] | None, np.ndarray]] = field(default_factory=dict)
-
-    @property
-    def valid_pixels(self) -> np.ndarray:
-        """Non-void ground-truth pixels per image ``[N]``."""
-        return (self.tp + self.fn).sum(1)
-
-    def iou(self) -> np.ndarray:
-        """``TP / (TP + FP + FN)`` per image and class, NaN where the union is empty."""
-        union = self.tp + self.fp + self.fn
-        return np.where(union > 0, self.tp / np.maximum(union, 1), np.nan)
-
-    def dice(self) -> np.ndarray:
-        """``2TP / (2TP + FP + FN)`` per image and class, NaN where both masks are empty."""
-        denom = 2 * self.tp + self.fp + self.fn
-        return np.where(denom > 0, 2 * self.tp / np.maximum(denom, 1), np.nan)
-
-
-@dataclass(frozen=True)
 class EvaluationSnapshot:
     """Per-class state of one finished evaluation pass, summed over processes, and its per-image scores.
     ``columns``: the per-class columns of the other families (``bIoU``, ``bIoU@3px``, ...);
@@ -73,7 +45,7 @@ class EvaluationSnapshot:
     confmat: np.ndarray  # int64 [C, C], rows ground truth, columns prediction
     bf1: dict[str, np.ndarray]  # column name ("bF1", or bf1_name(t) per tolerance) -> per-class F [C]
     class_names: list[str]
-    per_image: PerImageScores | None = None
+    per_image: ImageCounts | None = None
     columns: dict[str, np.ndarray] = field(default_factory=dict)  # column name -> per-class score [C]
     reliability: dict[str, np.ndarray] | None = None
 
@@ -92,17 +64,6 @@ def per_image_counts(preds: torch.Tensor, target: torch.Tensor, num_classes: int
     tp = count((image_of + t)[t == p])
     gt, pred = count(image_of + t), count(image_of + p)
     return torch.stack([tp, pred - tp, gt - tp], 1).cpu()
-
-
-def _gather(rows: list[Any]) -> list[Any]:
-    """Every process's ``rows`` concatenated (collective under ``torch.distributed``)."""
-    import torch.distributed as dist
-
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-        return rows
-    gathered: list[list[Any]] = [[] for _ in range(dist.get_world_size())]
-    dist.all_gather_object(gathered, rows)
-    return [row for part in gathered for row in part]
 
 
 @dataclass(frozen=True)
@@ -124,10 +85,13 @@ class MetricFamily(nn.Module):
     columns of ``per_class.csv`` (called while the states are all-reduced), ``per_image()`` the
     latest batch's per-image columns for ``per_image.csv`` (block name -> (labels, None for the
     class names, values ``[B, k]``)). ``needs_scores``: it takes the inference mode's logits
-    ``[B,C,H,W]`` (semantic models only), not just the predicted labels.
+    ``[B,C,H,W]`` (semantic models only), not just the predicted labels. ``needs_confmat``: it
+    scores from the suite's confusion matrix instead of accumulating its own: ``scalars(confmat)``
+    and ``per_class(confmat)`` receive the suite's ``[C, C]`` matrix, all-reduced (read only).
     """
 
     needs_scores: ClassVar[bool] = False
+    needs_confmat: ClassVar[bool] = False
 
     def __init__(self, config: SuiteConfig):
         super().__init__()
@@ -342,16 +306,19 @@ class ObjectsFamily(MetricFamily):
     (:class:`~seglightning.metrics.objects.ObjectRecall`): ``recall@<bucket>``, ``detected@<bucket>``;
     on Cityscapes (its 19 train classes and an instance map) also the benchmark's ``IoU_class``,
     ``iIoU_class``, ``IoU_category``, ``iIoU_category``
-    (:class:`~seglightning.metrics.cityscapes_instances.CityscapesInstanceIoU`, which weighs the
-    family's own confusion matrix). Per image: the objects, detections and recall sums per bucket."""
+    (:class:`~seglightning.metrics.cityscapes_instances.CityscapesInstanceIoU`, from the suite's
+    confusion matrix and its own instance-weighted sums). Per image: the objects, detections and
+    recall sums per bucket."""
+
+    needs_confmat = True
 
     def __init__(self, config: SuiteConfig):
         super().__init__(config)
         self.objects = ObjectRecall(config.num_classes, ignore_index=config.ignore_index)
         cityscapes = all(n in config.class_names for group in CATEGORIES.values() for n in group)
         self.cityscapes = CityscapesInstanceIoU(config.class_names, config.ignore_index) if cityscapes else None
-        self.confusion = ConfusionMetrics(config.num_classes, ignore_index=config.ignore_index) if cityscapes else None
         self.instances_seen = False
+        self.cityscapes_scores: dict[str, torch.Tensor] | None = None  # of the states as they are, once
 
     def update(self, preds, target, scores, instance_ids=None) -> None:
         preds = as_class_indices(preds, target, self.config.num_classes)
@@ -359,20 +326,23 @@ class ObjectsFamily(MetricFamily):
         if self.cityscapes is not None and instance_ids is not None:
             self.instances_seen = True
             self.cityscapes.update(preds, target, instance_ids)
-            self.confusion.update(preds, target)
+        self.cityscapes_scores = None
 
-    def scalars(self) -> dict[str, torch.Tensor]:
+    def scalars(self, confmat: torch.Tensor) -> dict[str, torch.Tensor]:
         out = dict(self.objects.compute())
         if self.instances_seen:
-            with self.confusion.sync_context(), self.cityscapes.sync_context():
-                scores = self.cityscapes.scores(self.confusion.confmat)
+            with self.cityscapes.sync_context():
+                self.cityscapes_scores = self.cityscapes.scores(confmat)
+            scores = self.cityscapes_scores
             out.update({k: scores[k].float() for k in ("IoU_class", "iIoU_class", "IoU_category", "iIoU_category")})
         return out
 
-    def per_class(self) -> dict[str, np.ndarray]:
+    def per_class(self, confmat: torch.Tensor) -> dict[str, np.ndarray]:
         columns = {k: v.cpu().numpy() for k, v in self.objects.per_class().items()}
         if self.instances_seen:
-            columns["iIoU"] = self.cityscapes.scores(self.confusion.confmat)["iIoU"].cpu().numpy()
+            if self.cityscapes_scores is None:  # no scalars() since the last update: states all-reduced by the suite
+                self.cityscapes_scores = self.cityscapes.scores(confmat)
+            columns["iIoU"] = self.cityscapes_scores["iIoU"].cpu().numpy()
         return columns
 
     def per_image(self) -> dict[str, tuple[list[str] | None, np.ndarray]]:
@@ -382,6 +352,7 @@ class ObjectsFamily(MetricFamily):
     def reset(self) -> None:
         super().reset()
         self.instances_seen = False
+        self.cityscapes_scores = None
 
 
 class EvaluationMetrics(nn.Module):
@@ -446,22 +417,30 @@ class EvaluationMetrics(nn.Module):
             self._images.append((name, counts[i], {k: (labels, v[i]) for k, (labels, v) in blocks}))
 
     def compute(self, prefix: str) -> dict[str, torch.Tensor]:
-        scores = self.confusion.compute()
+        with self.confusion.sync_context():  # one all-reduce, for the scores and the families that read it
+            confmat = self.confusion.confmat.clone()
+        scores = scores_from_confmat(confmat)
         out = {f"{prefix}/{k}": scores[k] for k in ("mIoU", "mDice", "pixel_acc")}
         out[f"{prefix}/loss"] = self.loss.compute()
         for name, iou in zip(self.class_names, scores["IoU"]):
             out[f"{prefix}/IoU/{name}"] = iou
         for family in self.families.values():
-            out.update({f"{prefix}/{k}": v for k, v in family.scalars().items()})
+            out.update({f"{prefix}/{k}": v for k, v in family.scalars(**self._shared(family, confmat)).items()})
         return out
+
+    @staticmethod
+    def _shared(family: MetricFamily, confmat: torch.Tensor) -> dict[str, torch.Tensor]:
+        """What the suite hands ``family``'s ``scalars`` and ``per_class``: the confusion matrix if it reads it."""
+        return {"confmat": confmat} if family.needs_confmat else {}
 
     def snapshot(self) -> EvaluationSnapshot:
         """The confusion matrix and every family's per-class columns of this pass (all-reduced), kept in ``last``."""
         with ExitStack() as synced:
             for metric in [self.confusion, *(m for f in self.families.values() for m in f.metrics())]:
                 synced.enter_context(metric.sync_context())
-            confmat = self.confusion.confmat.detach().cpu().numpy().copy()
-            columns = {k: v for f in self.families.values() for k, v in f.per_class().items()}
+            matrix = self.confusion.confmat
+            columns = {k: v for f in self.families.values() for k, v in f.per_class(**self._shared(f, matrix)).items()}
+            confmat = matrix.detach().cpu().numpy().copy()
             calibration = self.families["calibration"] if "calibration" in self.families else None
             reliability = calibration.reliability() if calibration is not None else None
         bf1_names = self.families["boundary_f1"].columns if "boundary_f1" in self.families else []
@@ -471,15 +450,15 @@ class EvaluationMetrics(nn.Module):
         )
         return self.last
 
-    def _per_image(self, bf1_names: Sequence[str]) -> PerImageScores | None:
-        images = sorted(_gather(self._images), key=lambda row: row[0])
+    def _per_image(self, bf1_names: Sequence[str]) -> ImageCounts | None:
+        images = sorted((row for rows in gather_objects(self._images) for row in rows), key=lambda row: row[0])
         if not images:
             return None
         counts = np.stack([row[1] for row in images])
         shared = [k for k in images[0][2] if all(k in row[2] for row in images)]  # blocks every image has
         blocks = {k: (images[0][2][k][0], np.stack([row[2][k][1] for row in images])) for k in shared}
         bf1 = {k: blocks.pop(k)[1] for k in bf1_names}
-        return PerImageScores([row[0] for row in images], counts[:, 0], counts[:, 1], counts[:, 2], bf1, blocks)
+        return ImageCounts([row[0] for row in images], counts[:, 0], counts[:, 1], counts[:, 2], bf1, blocks)
 
     def reset(self) -> None:
         self.confusion.reset()

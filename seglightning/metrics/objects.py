@@ -27,6 +27,7 @@ from torch import Tensor
 from torchmetrics import Metric
 
 from seglightning.metrics.confusion import as_class_indices, check_labels
+from seglightning.metrics.functional import ratio
 
 __all__ = ["BUCKETS", "ObjectRecall", "image_objects"]
 
@@ -128,10 +129,8 @@ class ObjectRecall(Metric):
         out: dict[str, Tensor] = {}
         for k, name in enumerate(BUCKETS):
             n = self.objects[k]
-            seen = n > 0
-            nan = torch.tensor(float("nan"), dtype=torch.float64, device=n.device)
-            out[f"recall@{name}"] = torch.where(seen, self.recall_sum[k].double() / _FIXED / n.clamp_min(1), nan)
-            out[f"detected@{name}"] = torch.where(seen, self.detected[k].double() / n.clamp_min(1), nan)
+            out[f"recall@{name}"] = ratio(self.recall_sum[k].double() / _FIXED, n)
+            out[f"detected@{name}"] = ratio(self.detected[k].double(), n)
             out[f"objects@{name}"] = n.clone()
         return out
 
@@ -139,9 +138,7 @@ class ObjectRecall(Metric):
         """Mean recall and detection rate over all objects of each bucket (NaN: none)."""
         out: dict[str, Tensor] = {}
         for k, name in enumerate(BUCKETS):
-            n = int(self.objects[k].sum())
-            recall = self.recall_sum[k].sum().double() / _FIXED / n if n else torch.tensor(float("nan"))
-            detected = self.detected[k].sum().double() / n if n else torch.tensor(float("nan"))
-            out[f"recall@{name}"] = torch.as_tensor(recall).float()
-            out[f"detected@{name}"] = torch.as_tensor(detected).float()
+            n = self.objects[k].sum()
+            out[f"recall@{name}"] = ratio(self.recall_sum[k].sum().double() / _FIXED, n).float()
+            out[f"detected@{name}"] = ratio(self.detected[k].sum().double(), n).float()
         return out

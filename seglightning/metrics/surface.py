@@ -39,6 +39,7 @@ from torch import Tensor
 from torchmetrics import Metric
 
 from seglightning.metrics.confusion import as_class_indices, check_labels
+from seglightning.metrics.functional import nan_mean, ratio
 
 __all__ = ["SurfaceDistances", "image_surface_scores", "mask_edges", "nsd_name"]
 
@@ -190,15 +191,13 @@ class SurfaceDistances(Metric):
         """Per-class means ``{"HD95": [C], "ASSD": [C], "NSD@<t>px": [C]...}`` over the images where
         the class is in both masks (NaN: never), plus ``"both"`` (that number of images) and
         ``"one_sided"`` (images where the class is in exactly one mask), int64 ``[C]``."""
-        n = self.both.double().clamp_min(1)
-        nan = torch.tensor(float("nan"), dtype=torch.float64, device=self.both.device)
-        seen = self.both > 0
+        n = self.both.double()
         out = {
-            "HD95": torch.where(seen, self.hd95_sum.double() / _DIST_FIXED / n, nan),
-            "ASSD": torch.where(seen, self.assd_sum.double() / _DIST_FIXED / n, nan),
+            "HD95": ratio(self.hd95_sum.double() / _DIST_FIXED, n),
+            "ASSD": ratio(self.assd_sum.double() / _DIST_FIXED, n),
         }
         for name, row in zip(self.names[2:], self.nsd_sum):
-            out[name] = torch.where(seen, row.double() / _NSD_FIXED / n, nan)
+            out[name] = ratio(row.double() / _NSD_FIXED, n)
         out["both"] = self.both.clone()
         out["one_sided"] = self.one_sided.clone()
         return out
@@ -207,6 +206,6 @@ class SurfaceDistances(Metric):
         """Means over classes (classes never in both masks left out) of the per-class means, and
         ``"one_sided"``: the total count of (image, class) pairs with the class in one mask only."""
         per_class = self.per_class()
-        out = {name: per_class[name].nanmean().float() for name in self.names}
+        out = {name: nan_mean(per_class[name]).float() for name in self.names}
         out["one_sided"] = per_class["one_sided"].sum()
         return out

@@ -128,7 +128,7 @@ def describe(
         "terms": bad_terms,
         "samples": [sample_name({"meta": m}) for m in batch.get("meta", [])],
     }
-    infos = gather_objects(trainer, mine)
+    infos = gather_objects(mine)
     parts = []
     for rank, info in enumerate(infos):
         if math.isfinite(info["loss"]):

@@ -21,11 +21,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from ..metrics.image_counts import ImageCounts
 from .cells import Cell
 from .multiple_testing import ALPHA, DEFAULT_METHOD, adjust_pvalues
 from .per_image import BOOTSTRAPPED, read_image_counts
 from .power import SeedsNeeded, seeds_needed
-from .stats import BootstrapResult, ImageCounts, Summary, paired_bootstrap, sign_flip_pvalue, t_interval
+from .stats import BootstrapResult, Summary, paired_bootstrap, sign_flip_pvalue, t_interval
 
 BOOTSTRAP_METRIC = "mIoU"  # the headline metric of the bootstrap (the paired plot); all: BOOTSTRAPPED
 

@@ -29,6 +29,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from PIL import Image
 
+from ..metrics.functional import mean_iou
 from ..run.directory import PREDICTIONS_DIR, PREDICTIONS_INDEX
 from .cells import Cell
 from .per_image import read_image_counts
@@ -164,14 +165,7 @@ def image_miou(run: Run) -> dict[str, float]:
     if read is None:
         return {}
     _, counts = read
-    union = counts.tp + counts.fp + counts.fn
-    with np.errstate(invalid="ignore", divide="ignore"):
-        iou = np.where(union > 0, counts.tp / np.maximum(union, 1), np.nan)
-    out = {}
-    for image_id, row in zip(counts.ids, iou):
-        finite = row[np.isfinite(row)]
-        out[image_id] = float(finite.mean()) if len(finite) else float("nan")
-    return out
+    return dict(zip(counts.ids, mean_iou(counts.tp, counts.fp, counts.fn).tolist()))
 
 
 def build_gallery(cells: Sequence[Cell], columns: Sequence[str], seed: int | None = None) -> Gallery | None:

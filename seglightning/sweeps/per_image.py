@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..metrics.image_counts import ImageCounts
 from ..run.directory import PER_IMAGE_FILE
-from .stats import ImageCounts
 
 BOOTSTRAPPED = ("mIoU", "bIoU")  # the metrics whose per-image counts the bootstrap recomputes
 DAMAGED = "(the file is cut short or damaged); rerun the job's test pass or delete the file"

@@ -29,29 +29,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .stats import BOOTSTRAP_DRAWS, BOOTSTRAP_SEED, CONFIDENCE, ImageCounts
+from ..metrics.functional import mean_dice, mean_iou
+from ..metrics.image_counts import ImageCounts
+from .stats import BOOTSTRAP_DRAWS, BOOTSTRAP_SEED, CONFIDENCE
 
 _CHUNK_ELEMENTS = 1 << 22  # draws are processed in chunks of about this many (draw, column) values
 TIE_DECIMALS = 12
 
 
-def _miou(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
-    union = tp + fp + fn
-    present = union > 0
-    iou = np.divide(tp, union, out=np.zeros_like(union, dtype=np.float64), where=present)
-    count = present.sum(-1)
-    return np.where(count > 0, iou.sum(-1) / np.maximum(count, 1), np.nan)
-
-
-def _mdice(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
-    union = tp + fp + fn
-    present = union > 0
-    dice = np.divide(2 * tp, union + tp, out=np.zeros_like(union, dtype=np.float64), where=present)
-    count = present.sum(-1)
-    return np.where(count > 0, dice.sum(-1) / np.maximum(count, 1), np.nan)
-
-
-SCORES = {"mIoU": _miou, "mDice": _mdice}  # the metrics the per-image TP/FP/FN determine
+SCORES = {"mIoU": mean_iou, "mDice": mean_dice}  # the metrics the per-image TP/FP/FN determine
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,9 @@ from functools import lru_cache
 import numpy as np
 from scipy import stats
 
+from ..metrics.functional import mean_iou
+from ..metrics.image_counts import ImageCounts
+
 CONFIDENCE = 0.95
 BOOTSTRAP_DRAWS = 10_000
 BOOTSTRAP_SEED = 0
@@ -83,31 +86,6 @@ def sign_flip_pvalue(differences: Sequence[float], seed: int = BOOTSTRAP_SEED) -
     less = (np.count_nonzero(null <= observed + tol) + adjust) / (null.size + adjust)
     greater = (np.count_nonzero(null >= observed - tol) + adjust) / (null.size + adjust)
     return float(min(1.0, 2 * min(less, greater)))
-
-
-def mean_iou(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
-    """Dataset-level mIoU from per-class counts ``[..., C]``: ``TP / (TP + FP + FN)`` averaged over
-    the classes with a non-empty union (docs/design.md), NaN when every union is empty."""
-    union = tp + fp + fn
-    iou = np.where(union > 0, tp / np.maximum(union, 1), np.nan)
-    present = np.isfinite(iou)
-    return np.where(present.any(-1), np.nansum(iou, -1) / np.maximum(present.sum(-1), 1), np.nan)
-
-
-@dataclass(frozen=True)
-class ImageCounts:
-    """Per-image, per-class ``[N, C]`` TP/FP/FN counts of one run's evaluation pass."""
-
-    ids: list[str]
-    tp: np.ndarray
-    fp: np.ndarray
-    fn: np.ndarray
-
-    def select(self, ids: Sequence[str]) -> ImageCounts:
-        """The rows of ``ids``, in that order."""
-        where = {i: k for k, i in enumerate(self.ids)}
-        rows = [where[i] for i in ids]
-        return ImageCounts(list(ids), self.tp[rows], self.fp[rows], self.fn[rows])
 
 
 @dataclass(frozen=True)

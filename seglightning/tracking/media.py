@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
-import torch
 
-from ..metrics import EvaluationSnapshot, scores_from_confmat
+from ..metrics.evaluation import EvaluationSnapshot
+from ..metrics.functional import confusion_counts, dice, iou, ratio
 from ..run.directory import PER_IMAGE_FILE
 from ..utils.atomic_file import write_text_atomically
 
@@ -115,12 +115,12 @@ def class_report(snapshot: EvaluationSnapshot, out_dir: Path) -> ClassReport:
     """
     confmat, class_names = snapshot.confmat, snapshot.class_names
     extra = {**snapshot.bf1, **snapshot.columns}
-    scores = scores_from_confmat(torch.as_tensor(confmat))
+    counts = confusion_counts(np.asarray(confmat, np.float64))
+    class_iou, class_dice = iou(*counts).astype(np.float32), dice(*counts).astype(np.float32)  # as logged
     columns = ["class", "IoU", "Dice", *extra, "pixels"]
     pixels = confmat.sum(1)
     rows = [
-        [name, float(scores["IoU"][c]), float(scores["Dice"][c]), *(v[c].item() for v in extra.values()),
-         int(pixels[c])]
+        [name, float(class_iou[c]), float(class_dice[c]), *(v[c].item() for v in extra.values()), int(pixels[c])]
         for c, name in enumerate(class_names)
     ]
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -159,7 +159,7 @@ def per_image_table(snapshot: EvaluationSnapshot, out_dir: Path, split: str) -> 
     for kind, (_, values) in per_image.blocks.items():
         if kind.endswith(".U") and kind[:-2] + ".I" in per_image.blocks:  # intersection / union counts
             inter = per_image.blocks[kind[:-2] + ".I"][1]
-            blocks[kind[:-2]] = (names, np.where(values > 0, inter / np.maximum(values, 1), np.nan))
+            blocks[kind[:-2]] = (names, ratio(inter, values))
     blocks.update({k: (names if labels is None else labels, v) for k, (labels, v) in per_image.blocks.items()})
     header = ["split", "id", "valid_pixels", *(f"{kind}/{c}" for kind, (labels, _) in blocks.items() for c in labels)]
     out_dir.mkdir(parents=True, exist_ok=True)

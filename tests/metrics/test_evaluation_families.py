@@ -12,8 +12,8 @@ import torch
 from seglightning.metrics import BoundaryIoU, Calibration, EvaluationMetrics
 from seglightning.metrics.calibration import calibration_scores
 from seglightning.metrics.evaluation import DEFAULT_METRICS, FAMILIES, check_metric_names
+from seglightning.metrics.functional import mean_iou
 from seglightning.sweeps.per_image import read_image_counts
-from seglightning.sweeps.stats import mean_iou
 from seglightning.tracking.media import class_report, per_image_table
 from tests.metrics.two_processes import on_two_processes
 

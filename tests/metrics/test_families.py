@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from seglightning.data.cityscapes import CITYSCAPES_CLASSES
-from seglightning.metrics import EvaluationMetrics
+from seglightning.metrics import ConfusionMetrics, EvaluationMetrics
 from seglightning.metrics.cityscapes_instances import CityscapesInstanceIoU
 from seglightning.metrics.evaluation import DEFAULT_METRICS
 from seglightning.metrics.objects import ObjectRecall
@@ -85,6 +85,33 @@ def test_suite_logs_and_writes_the_families_as_the_standalone_metrics(tmp_path):
     one.update(data[0][0][:1], data[0][1][:1])
     hd = one.last_per_image["HD95"][0, 13]
     assert float(first["HD95/car"]) == pytest.approx(hd) if not np.isnan(hd) else first["HD95/car"] == "nan"
+
+
+def test_objects_reads_the_suites_confusion_matrix_and_scores_cityscapes_once(monkeypatch):
+    """No second confusion matrix in the objects family; compute() then snapshot() score Cityscapes once,
+    with the suite's matrix, and an update in between scores again."""
+    calls = []
+    scores = CityscapesInstanceIoU.scores
+
+    def counted(self, confmat):
+        calls.append(confmat)
+        return scores(self, confmat)
+
+    monkeypatch.setattr(CityscapesInstanceIoU, "scores", counted)
+    data = batches()
+    suite = run_suite(data)
+    objects = suite.families["objects"]
+    assert objects.needs_confmat and not any(isinstance(m, ConfusionMetrics) for m in objects.modules())
+    out = suite.compute("val")
+    snapshot = suite.snapshot()
+    assert len(calls) == 1 and torch.equal(calls[0], suite.confusion.confmat)
+    iiou = scores(objects.cityscapes, suite.confusion.confmat)
+    torch.testing.assert_close(out["val/iIoU_class"], iiou["iIoU_class"].float())
+    np.testing.assert_array_equal(snapshot.columns["iIoU"], iiou["iIoU"].numpy())
+    preds, target, inst, meta = data[0]
+    suite.update(preds, target, torch.tensor(1.0), meta, instance_ids=inst)
+    suite.snapshot()
+    assert len(calls) == 2
 
 
 def test_families_are_off_by_default_and_unknown_names_raise():

@@ -25,6 +25,10 @@ def test_importing_the_report_loads_no_torch_or_lightning():
     assert loaded_after("import seglightning.sweeps.report, seglightning.cli, seglightning.sweeps.runs") == []
 
 
+def test_the_scores_and_per_image_counts_load_no_torch():
+    assert loaded_after("import seglightning.metrics.functional, seglightning.metrics.image_counts") == []
+
+
 def test_the_report_cli_on_a_sweep_loads_no_torch_or_lightning(tmp_path):
     rng = np.random.default_rng(0)
     for loss in ("ce", "dice"):

@@ -13,10 +13,10 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import TTestPower
 
 from seglightning.cli import report
+from seglightning.metrics.image_counts import ImageCounts
 from seglightning.sweeps.multiple_testing import adjust_pvalues
 from seglightning.sweeps.power import seeds_needed, solve_seeds, t_test_power
 from seglightning.sweeps.rank_stability import rank_bootstrap
-from seglightning.sweeps.stats import ImageCounts
 
 from .test_report import fake_run, write_per_image
 
