@@ -30,6 +30,7 @@ import lightning as L
 from lightning.pytorch.callbacks import Checkpoint, ModelCheckpoint
 
 from ..compat import last_checkpoint_saved
+from ..run.directory import LAST_CHECKPOINT
 from ..utils.distributed import any_rank
 from .atomic_io import link_atomically
 from .requeue import check_requeue_mode
@@ -179,7 +180,7 @@ def build_last_checkpoint(
     if stop is None and signals:
         stop = StopSignals(signals)
     return LastCheckpoint(
-        Path(run_dir) / "checkpoints" / "last.ckpt",
+        Path(run_dir) / LAST_CHECKPOINT,
         checkpoint.get("every_n_train_steps"),
         checkpoint.get("train_time_interval"),
         stop,
