@@ -7,7 +7,7 @@ here (strict JSON, atomic, tokens redacted).
 ``per_class.csv``, ``confusion_matrix.png``, ``reliability.png`` (calibration family), ``per_image.csv``
 (per image of the test, else the final validation pass: id, valid pixels, per-class IoU/Dice/bF1 and
 TP/FP/FN), ``overlays/*.png``, ``predictions/`` (a fixed set of images: prediction and ground truth as
-palette PNGs, the image, ``index.json``).
+palette PNGs, the image, ``index.json``), ``run.lock`` (the running process).
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ PREDICTIONS_INDEX = "index.json"  # in PREDICTIONS_DIR: split, selection seed, i
 CHECKPOINTS_DIR = Path("checkpoints")
 LAST_CHECKPOINT = CHECKPOINTS_DIR / "last.ckpt"  # checkpointing/last_checkpoint.py; resume=auto resumes from it
 BEST_CHECKPOINT = CHECKPOINTS_DIR / "best.ckpt"  # by the monitor (run/prepare.py); the test pass scores it
+LOCK_FILE = "run.lock"  # held by the process running the run (run/lock.py)
 SCORE_SECTIONS = ("final", "best", "test")  # the score groups of metrics.json (a null score is NaN)
 
 
