@@ -26,7 +26,7 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from ..utils import strict_json
-from ..utils.atomic_file import write_text_atomically
+from ..utils.atomic_file import fsync, replace_atomically, write_text_atomically
 from ..utils.redact import redact
 from ..utils.strict_json import nan_for_null
 
@@ -119,6 +119,17 @@ def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) 
     writer.writerow(header)
     writer.writerows(rows)
     write_text_atomically(path, table.getvalue())
+    return path
+
+
+def write_figure(path: Path, figure: Any, dpi: int = 100) -> Path:
+    """Save a matplotlib figure atomically, in the format of ``path``'s suffix; ``path``."""
+
+    def fill(tmp: Path) -> None:
+        figure.savefig(tmp, dpi=dpi, format=path.suffix.removeprefix("."))
+        fsync(tmp)
+
+    replace_atomically(path, fill)
     return path
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from ..metrics import EvaluationSnapshot, scores_from_confmat
-from ..run.directory import CONFUSION_FILE, PER_CLASS_FILE, PER_IMAGE_FILE, RELIABILITY_FILE, write_csv
+from ..run.directory import CONFUSION_FILE, PER_CLASS_FILE, PER_IMAGE_FILE, RELIABILITY_FILE, write_csv, write_figure
 
 VOID_COLOUR = (255, 255, 255)
 
@@ -182,8 +182,7 @@ def plot_reliability(reliability: dict[str, np.ndarray], path: Path) -> Path:
         bottom.set_yscale("log")
     bottom.set(xlabel="confidence (top-label probability)", ylabel="pixels")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    return path
+    return write_figure(path, fig)
 
 
 def plot_confusion(confmat: np.ndarray, class_names: Sequence[str], path: Path) -> None:
@@ -221,4 +220,4 @@ def plot_confusion(confmat: np.ndarray, class_names: Sequence[str], path: Path) 
                 color="white" if rates[i, j] > 0.5 else "black",
             )
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    write_figure(path, fig)

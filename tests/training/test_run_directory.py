@@ -8,6 +8,7 @@ import csv
 import json
 from pathlib import Path
 
+import pytest
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 
 from seglightning.run import directory as rd
@@ -94,3 +95,22 @@ def test_run_meta_json_holds_the_given_meta_and_the_overrides(tmp_path, monkeypa
     }
     assert rd.read_metrics(tmp_path) == {"status": rd.RunStatus.RUNNING}
     assert (tmp_path / rd.OVERRIDES_FILE).read_text() == "- loss=dice\n"
+
+
+def test_write_figure_saves_in_the_suffix_format_and_a_failed_save_keeps_the_old_file(tmp_path):
+    from matplotlib.figure import Figure
+
+    path = tmp_path / rd.RELIABILITY_FILE
+    assert rd.write_figure(path, Figure(figsize=(1, 1))) == path
+    png = path.read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+
+    class Failing:
+        def savefig(self, target, **kwargs):
+            Path(target).write_bytes(b"half a picture")
+            raise RuntimeError("killed mid-save")
+
+    with pytest.raises(RuntimeError, match="killed mid-save"):
+        rd.write_figure(path, Failing())
+    assert path.read_bytes() == png
+    assert sorted(p.name for p in tmp_path.iterdir()) == [rd.RELIABILITY_FILE]
