@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from .checkpointing.load_run import load_module, stored_config
 from .data import build_datamodule
-from .run.directory import write_json
+from .run.directory import METRICS_FILE, write_json
 from .run.report_table import print_metrics
 from .tracking.media import class_report, per_image_table
 
@@ -57,7 +57,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     metrics = {k: float(v) for k, v in run(module, datamodule=dm, verbose=False)[0].items()}
     out.mkdir(parents=True, exist_ok=True)
     write_json(
-        out / "metrics.json",
+        out / METRICS_FILE,
         {
             "ckpt": str(Path(cfg.ckpt).resolve()),
             "split": cfg.split,

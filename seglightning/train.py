@@ -19,6 +19,7 @@ from .checkpointing import Interrupted, StopSignals, requeue
 from .checkpointing.stages import check_stop, from_lightning, stop_signals
 from .config_check import check_values
 from .run.directory import (
+    RunStatus,
     add_run_meta,
     finished,
     is_rank_zero,
@@ -33,6 +34,7 @@ from .run.prepare import prepare_run
 from .run.report_table import print_metrics
 from .sweeps.rerun import supersede_changed_run
 from .tracking.loggers import finish_trackers
+from .tracking.run_meta import run_meta
 
 
 def train(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> dict[str, Any]:
@@ -65,7 +67,7 @@ def _train(
         run = prepare_run(cfg, callbacks, stop)
         with finish_trackers(run.loggers):  # one tracker run per job, ended even when the job fails
             check_stop(stop, run_dir, exit_code)  # a signal during set-up
-            write_run_files(cfg, run_dir, run.ckpt_path)
+            write_run_files(cfg, run_dir, run_meta(cfg.seed, run.ckpt_path))
             if rerun:
                 add_run_meta(run_dir, rerun=rerun)
             try:
@@ -115,7 +117,7 @@ def train_job(cfg: DictConfig) -> dict[str, Any]:
         if not in_multirun():
             raise
         print(f"[seglightning] skipping this job: {locked}")
-        return {"status": "skipped", "reason": str(locked)}
+        return {"status": RunStatus.SKIPPED, "reason": str(locked)}
     except Exception as error:
         multirun = in_multirun()
         result = record_failure(Path(cfg.run_dir).resolve(), error, log=multirun)

@@ -34,7 +34,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from .run.directory import RunStatus, read_metrics, write_json
+from .run.directory import RunStatus, read_metrics, write_json, write_metrics
 from .utils.registry import call_checked, lookup
 
 SAMPLERS = {"tpe": "TPESampler", "random": "RandomSampler", "cmaes": "CmaEsSampler", "qmc": "QMCSampler"}
@@ -193,7 +193,7 @@ class Objective:
             with hydra_job(compose(config_name="tune", overrides=overrides, return_hydra_config=True)) as cfg:
                 result = train(cfg, callbacks=[PyTorchLightningPruningCallback(trial, monitor=self.metric)])
         except optuna.TrialPruned as pruned:
-            write_json(run_dir / "metrics.json", {"status": RunStatus.PRUNED, "error": str(pruned)})
+            write_metrics(run_dir, {"status": RunStatus.PRUNED, "error": str(pruned)})
             raise
         except Exception as error:
             trial.set_user_attr("error", record_failure(run_dir, error)["error"])
@@ -253,7 +253,7 @@ def report_killed_trial(study: Any, trial: Any) -> None:
         f"stopped (no heartbeat); marked FAIL" + (f", run dir {run_dir}" if run_dir else "")
     )
     if run_dir and (read_metrics(Path(run_dir)) or {}).get("status") == RunStatus.RUNNING:
-        write_json(Path(run_dir) / "metrics.json", {"status": RunStatus.FAILED, "error": KILLED})
+        write_metrics(Path(run_dir), {"status": RunStatus.FAILED, "error": KILLED})
 
 
 def storage(cfg: DictConfig, study_dir: Path) -> Any:

@@ -1,23 +1,13 @@
 """``last.ckpt``: at every epoch's end, inside an epoch every ``every_n_train_steps`` optimizer
 steps and every ``train_time_interval`` minutes, and when a stop signal arrives (then the run stops).
 
-At an epoch's end ``last.ckpt`` is written whether or not the epoch improved the monitor (Lightning
-2.6's ``ModelCheckpoint(save_last=True)`` writes it only when it also wrote a top-k file, so a run
-on a plateau would resume epochs back). When ``best.ckpt`` was just written at the same step,
-``last.ckpt`` becomes a hard link to it (:func:`~.atomic_io.link_atomically`): the same state is
-not serialised twice (about 0.1 s for the default U-Net, 1 % of its epoch; hundreds of MB for a
-ResNet-101). Every write is an atomic rename, so rewriting one file never changes the other.
-
-Checkpoints are written only at safe points, after an optimizer step and before the epoch's last
-batch (whose state the epoch-end checkpoint saves, after validation), so a resumed run continues
-with the next batch of the same epoch exactly (the training loader skips the batches already done:
-:mod:`seglightning.data.resumable`). Under DDP the ranks agree on every save and stop (one small
-all-reduce per step): a signal that reaches one rank stops them all at the same step.
-
-On a stop request the checkpoint is written at the next safe point and the run raises
-:class:`~.signals.Interrupted` when the following batch starts (the finished step's metrics are
-logged first); a request during the epoch's last batch or its validation stops the run at the end
-of the epoch, after validation, with ``last.ckpt`` written there.
+At an epoch's end it is written whether or not the epoch improved the monitor, as a hard link to
+``best.ckpt`` when that was just written at the same step. Inside an epoch it is written only at
+safe points (after an optimizer step, before the epoch's last batch), so a resumed run continues
+with the next batch exactly; under DDP the ranks agree on every save and stop. A stop request
+writes it at the next safe point and raises :class:`~.signals.Interrupted` when the following batch
+starts (during the epoch's last batch or validation: at the epoch's end). Why each of these:
+docs/design-notes.md.
 """
 
 from __future__ import annotations
@@ -30,6 +20,7 @@ import lightning as L
 from lightning.pytorch.callbacks import Checkpoint, ModelCheckpoint
 
 from ..compat import last_checkpoint_saved
+from ..run.directory import LAST_CHECKPOINT
 from ..utils.distributed import any_rank
 from .atomic_io import link_atomically
 from .requeue import check_requeue_mode
@@ -179,7 +170,7 @@ def build_last_checkpoint(
     if stop is None and signals:
         stop = StopSignals(signals)
     return LastCheckpoint(
-        Path(run_dir) / "checkpoints" / "last.ckpt",
+        Path(run_dir) / LAST_CHECKPOINT,
         checkpoint.get("every_n_train_steps"),
         checkpoint.get("train_time_interval"),
         stop,

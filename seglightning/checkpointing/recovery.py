@@ -20,6 +20,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from ..run.directory import CHECKPOINTS_DIR
 from .safe_load import CorruptCheckpoint, load_checkpoint_file
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ def _alive(pid: int) -> bool:
 def remove_stale_temporaries(run_dir: Path) -> list[Path]:
     """Remove the temporary files that killed writes left in ``run_dir`` and its checkpoints."""
     removed = []
-    for folder in (run_dir, run_dir / "checkpoints"):
+    for folder in (run_dir, run_dir / CHECKPOINTS_DIR):
         if not folder.is_dir():
             continue
         for path in sorted(folder.iterdir()):
@@ -72,7 +73,7 @@ def fall_back(path: Path, run_dir: Path, error: CorruptCheckpoint, rank_zero: bo
     the run directory (None: start from scratch); the record for ``metrics.json``."""
     aside = _rename_aside(path) if rank_zero and path.exists() else None
     candidates = sorted(
-        (p for p in (run_dir / "checkpoints").glob("*.ckpt") if p != path),
+        (p for p in (run_dir / CHECKPOINTS_DIR).glob("*.ckpt") if p != path),
         key=lambda p: p.stat().st_mtime,
         reverse=True,
     )

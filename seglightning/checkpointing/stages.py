@@ -22,10 +22,9 @@ from typing import Any
 
 import lightning as L
 
+from ..run.directory import LAST_CHECKPOINT
 from ..utils.distributed import any_rank
 from .signals import Interrupted, StopSignals, parse_signals
-
-LAST = Path("checkpoints") / "last.ckpt"
 
 
 def stop_signals(preemption: Any) -> StopSignals:
@@ -38,7 +37,7 @@ def stop_signals(preemption: Any) -> StopSignals:
 
 def interruption(stop: StopSignals, run_dir: Path, exit_code: int) -> Interrupted:
     """:class:`Interrupted` at the run dir's ``last.ckpt`` (its step and epoch; none before one exists)."""
-    last = Path(run_dir) / LAST
+    last = Path(run_dir) / LAST_CHECKPOINT
     step = epoch = 0
     if last.exists():
         import torch

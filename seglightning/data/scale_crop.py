@@ -195,7 +195,7 @@ class LutNormalize(A.Normalize):
     """``A.Normalize`` that maps a 3-channel uint8 image through one 3-channel float32 table.
 
     albumentations already normalises uint8 through per-channel tables, but slices the channels
-    apart and merges them back (~3x slower). The table here is ``A.Normalize`` applied to the 256
+    apart and merges them back (slower: docs/design-notes.md). The table here is ``A.Normalize`` applied to the 256
     values of each channel, so the output is bit-identical; other inputs go to ``A.Normalize``.
     """
 

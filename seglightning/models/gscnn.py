@@ -26,22 +26,9 @@ Losses (``loss_terms``, all through the loss factory, weights configurable): ``g
 (segmentation loss where the edge probability > 0.8, weight 1) and ``gscnn_dualtask``
 (Gumbel-softmax boundary consistency, weight 1); the main term is the user's segmentation loss.
 The model ``requires`` the ``edge`` target (``data.extras.edge_band``: radius-2 band around class
-boundaries, computed in the data workers). Unlike GSCNN's ``onehot_to_binary_edges``, which pads
-each class map with 0 before its distance transforms and so also marks a 2-px band along the whole
-image frame, ``edge_band`` pads by replication: the frame is an edge only where a class boundary
-meets it. The frame band is an artefact of the padding, not a boundary in the image; it moves with
-every random crop, and the boundary F1 evaluation (``seg2bmap``) never counts the frame as
-boundary. Away from the frame the two targets agree (tested).
-
-Boundary F1 is evaluated, as GSCNN's ``--eval_thresholds 0.0005,0.001875,0.00375,0.005``, at
-those fractions of the image diagonal (``bf1_tolerance``; ``ceil``: 2, 5, 9 and 12 px on 1024x2048
-Cityscapes, scaled with the resolution elsewhere), logged as ``bF1@0.0005diag``...
-
-Image gradient vs the reference: GSCNN runs ``cv2.Canny(img, 10, 100)`` on the CPU on the
-*normalised* input cast to ``uint8`` (values wrap) and fuses the 0/255 map; ``"canny"`` here is
-kornia's Canny (thresholds 0.1/0.2) on the per-image [0,1]-rescaled grey image, a 0/1 map, and
-the default ``"sobel"`` replaces Canny by the max-normalised Sobel magnitude (no thresholds,
-pure torch, on any device).
+boundaries, computed in the data workers). Boundary F1 is evaluated at GSCNN's fractions of the
+image diagonal (``bf1_tolerance``). Where this differs from the reference (the edge target at the
+image frame, the image gradient) and why: docs/design-notes.md.
 """
 
 from __future__ import annotations

@@ -1,13 +1,10 @@
-"""Epoch means of the training loss and its terms, kept off the per-step hot path.
+"""Epoch means of the training loss and its terms, kept off the per-step hot path (why:
+docs/design-notes.md).
 
-Lightning's ``self.log(..., on_epoch=True)`` costs about 1.5 ms a call (its result collection is
-updated and moved per call), a few per cent of a small model's step once every loss term is logged
-(the loop logs the step value only on the steps the loggers write).
-Here each step adds ``value * batch_size`` to a running sum on the value's device (no host sync, no
-``.item()``); the means ``sum / Σ batch_size`` (Lightning's batch-size-weighted epoch mean) are
-computed once at the epoch's end, summed over the processes under DDP (one all-reduce per epoch:
-the mean of all ranks' samples, where Lightning's unsynced epoch value is rank 0's), and logged
-once. The sums travel in checkpoints, so an epoch resumed mid-way has the mean of all its steps.
+Each step adds ``value * batch_size`` to a running sum on the value's device; at the epoch's end
+``mean = sum / Σ batch_size`` (Lightning's batch-size-weighted epoch mean), the sums added over the
+processes under DDP (the mean of all ranks' samples). The sums travel in checkpoints, so an epoch
+resumed mid-way has the mean of all its steps.
 """
 
 from __future__ import annotations

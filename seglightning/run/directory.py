@@ -1,19 +1,23 @@
 """The run directory (docs/design.md): what a run writes there and how a run is found finished or
-resumed. Every reader and writer of these files goes through here.
+resumed. Every path of a run directory is named here, and the run's JSON and CSV files are written
+here (strict JSON, atomic, tokens redacted).
 
-``config.yaml`` (resolved), ``overrides.yaml``, ``run_meta.json``, ``metrics.json`` (``status``:
-running | complete | failed | pruned | interrupted; final + best + test), ``metrics.csv``,
-``checkpoints/{last,best}.ckpt``, ``per_class.csv``, ``per_image.csv`` (per image of the test, else
-the final validation pass: id, valid pixels, per-class IoU/Dice/bF1 and TP/FP/FN), ``overlays/*.png``,
-``predictions/`` (a fixed set of images: prediction and ground truth as palette PNGs, the image,
-``index.json``).
+``config.yaml`` (resolved), ``overrides.yaml``, ``run_meta.json``, ``metrics.json`` (``status``: a
+:class:`RunStatus`; final + best + test), ``metrics.csv``, ``checkpoints/{last,best}.ckpt``,
+``per_class.csv``, ``confusion_matrix.png``, ``reliability.png`` (calibration family), ``per_image.csv``
+(per image of the test, else the final validation pass: id, valid pixels, per-class IoU/Dice/bF1 and
+TP/FP/FN), ``overlays/*.png``, ``predictions/`` (a fixed set of images: prediction and ground truth as
+palette PNGs, the image, ``index.json``), ``run.lock`` (the running process).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import logging
 import traceback
+from collections.abc import Sequence
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -22,24 +26,37 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from ..utils import strict_json
-from ..utils.atomic_file import write_text_atomically
+from ..utils.atomic_file import fsync, replace_atomically, write_text_atomically
 from ..utils.redact import redact
 from ..utils.strict_json import nan_for_null
 
 # light to import: the sweep report reads run dirs without loading torch or Lightning
 
+CONFIG_FILE = "config.yaml"  # the resolved config, redacted
+OVERRIDES_FILE = "overrides.yaml"  # the command line's overrides, redacted
+RUN_META_FILE = "run_meta.json"  # tracking/run_meta.py: code, packages, host, seed
+HYDRA_DIR = Path(".hydra")  # a Hydra job's own config.yaml, overrides.yaml and hydra.yaml
 METRICS_FILE = "metrics.json"
+METRICS_CSV = "metrics.csv"  # Lightning's CSV logger writes it under this name (tracking/loggers.py)
+PER_CLASS_FILE = "per_class.csv"
+CONFUSION_FILE = "confusion_matrix.png"
+RELIABILITY_FILE = "reliability.png"
 PER_IMAGE_FILE = "per_image.csv"
+OVERLAYS_DIR = "overlays"  # epoch<E>_<id>.png of a fixed validation set (tracking/overlays.py)
 PREDICTIONS_DIR = "predictions"  # <id>.png, <id>_gt.png, <id>_image.jpg of a fixed image set (tracking/predictions.py)
 PREDICTIONS_INDEX = "index.json"  # in PREDICTIONS_DIR: split, selection seed, inference, ids
-LAST_CHECKPOINT = Path("checkpoints") / "last.ckpt"
+CHECKPOINTS_DIR = Path("checkpoints")
+LAST_CHECKPOINT = CHECKPOINTS_DIR / "last.ckpt"  # checkpointing/last_checkpoint.py; resume=auto resumes from it
+BEST_CHECKPOINT = CHECKPOINTS_DIR / "best.ckpt"  # by the monitor (run/prepare.py); the test pass scores it
+LOCK_FILE = "run.lock"  # held by the process running the run (run/lock.py)
 SCORE_SECTIONS = ("final", "best", "test")  # the score groups of metrics.json (a null score is NaN)
 
 
 class RunStatus(str, Enum):
     """``metrics.json``'s ``status`` (a ``str``: it compares equal to, and is written as, its value).
     A run writes ``running`` first, then ``complete``, ``failed``, ``interrupted`` (a stop signal) or
-    ``pruned`` (an Optuna trial); the sweep report adds ``unreadable`` (a damaged run file) and
+    ``pruned`` (an Optuna trial); a multirun job whose run dir another process holds returns
+    ``skipped`` (written nowhere). The sweep report adds ``unreadable`` (a damaged run file) and
     ``incomplete`` (any other state: still running, or killed)."""
 
     RUNNING = "running"
@@ -47,6 +64,7 @@ class RunStatus(str, Enum):
     FAILED = "failed"
     INTERRUPTED = "interrupted"
     PRUNED = "pruned"
+    SKIPPED = "skipped"
     UNREADABLE = "unreadable"
     INCOMPLETE = "incomplete"
 
@@ -94,6 +112,27 @@ def write_json(path: Path, data: Any) -> None:
     write_text_atomically(path, strict_json.dumps(redact(data)))
 
 
+def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> Path:
+    """Write a CSV table atomically (a killed run never leaves a table cut short); ``path``."""
+    table = io.StringIO()
+    writer = csv.writer(table)
+    writer.writerow(header)
+    writer.writerows(rows)
+    write_text_atomically(path, table.getvalue())
+    return path
+
+
+def write_figure(path: Path, figure: Any, dpi: int = 100) -> Path:
+    """Save a matplotlib figure atomically, in the format of ``path``'s suffix; ``path``."""
+
+    def fill(tmp: Path) -> None:
+        figure.savefig(tmp, dpi=dpi, format=path.suffix.removeprefix("."))
+        fsync(tmp)
+
+    replace_atomically(path, fill)
+    return path
+
+
 def write_metrics(run_dir: Path, result: dict[str, Any]) -> None:
     """Write ``metrics.json`` (rank zero only)."""
     if is_rank_zero():
@@ -122,26 +161,25 @@ def checkpoint_step(path: str | None) -> int | None:
     return int(torch.load(path, map_location="cpu", weights_only=True, mmap=True)["global_step"])
 
 
-def write_run_files(cfg: DictConfig, run_dir: Path, resumed_from: str | None) -> None:
-    """``config.yaml``, ``overrides.yaml``, ``run_meta.json`` and ``metrics.json`` (running), rank zero."""
-    from ..tracking.run_meta import run_meta
-
+def write_run_files(cfg: DictConfig, run_dir: Path, meta: dict[str, Any]) -> None:
+    """``config.yaml``, ``overrides.yaml``, ``run_meta.json`` (``meta`` and the overrides; ``meta`` from
+    :func:`seglightning.tracking.run_meta.run_meta`) and ``metrics.json`` (running), rank zero."""
     if not is_rank_zero():
         return
     overrides = redact(hydra_overrides())
     run_dir.mkdir(parents=True, exist_ok=True)
     config = redact(OmegaConf.to_container(cfg, resolve=True))
-    write_text_atomically(run_dir / "config.yaml", OmegaConf.to_yaml(config))
-    write_text_atomically(run_dir / "overrides.yaml", yaml.safe_dump(overrides))
-    write_json(run_dir / "run_meta.json", {**run_meta(cfg.seed, overrides), "resumed_from": resumed_from})
+    write_text_atomically(run_dir / CONFIG_FILE, OmegaConf.to_yaml(config))
+    write_text_atomically(run_dir / OVERRIDES_FILE, yaml.safe_dump(overrides))
+    write_json(run_dir / RUN_META_FILE, {**meta, "overrides": overrides})
     write_metrics(run_dir, {"status": RunStatus.RUNNING})
 
 
 def add_run_meta(run_dir: Path, **fields: Any) -> None:
     """Add fields to ``run_meta.json`` (rank zero)."""
     if is_rank_zero():
-        meta = json.loads((run_dir / "run_meta.json").read_text())
-        write_json(run_dir / "run_meta.json", {**meta, **fields})
+        meta = json.loads((run_dir / RUN_META_FILE).read_text())
+        write_json(run_dir / RUN_META_FILE, {**meta, **fields})
 
 
 def record_failure(run_dir: Path, error: BaseException, log: bool = True) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from .cost import RunCost
-from .directory import RunStatus
+from .directory import BEST_CHECKPOINT, LAST_CHECKPOINT, RunStatus
 from .out_of_memory import explain_out_of_memory
 from .prepare import PreparedRun
 
@@ -30,8 +30,8 @@ def fit_and_test(run: PreparedRun) -> dict[str, Any]:
         "final": run.history.history[-1] if run.history.history else {},
         "best": run.history.best(monitor, mode) or {},
         "checkpoints": {
-            "last": "checkpoints/last.ckpt",
-            "best": "checkpoints/best.ckpt" if run.checkpoint.best_model_path else None,
+            "last": LAST_CHECKPOINT.as_posix(),
+            "best": BEST_CHECKPOINT.as_posix() if run.checkpoint.best_model_path else None,
         },
         "fit_seconds": round(fit_seconds, 2),
         "inference": run.module.inference.as_dict(),  # how val/test predictions were made

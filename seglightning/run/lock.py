@@ -21,7 +21,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-LOCK_FILE = "run.lock"
+from .directory import LOCK_FILE
+
 log = logging.getLogger(__name__)
 
 

@@ -29,6 +29,7 @@ from ..utils.registry import instantiate_checked, lookup
 from .callbacks import ConfigInCheckpoint, MetricHistory
 from .cost import RunCost
 from .directory import (
+    BEST_CHECKPOINT,
     checkpoint_step,
     is_rank_zero,
     resume_checkpoint,
@@ -82,8 +83,8 @@ def build_callbacks(
     cb = cfg.callbacks
     history = MetricHistory()
     checkpoint = RunRelativeCheckpoint(  # best.ckpt (paths relative to the run); last.ckpt is LastCheckpoint's
-        dirpath=run_dir / "checkpoints",
-        filename="best",
+        dirpath=run_dir / BEST_CHECKPOINT.parent,
+        filename=BEST_CHECKPOINT.stem,
         monitor=cb.checkpoint.monitor,
         mode=cb.checkpoint.mode,
         save_last=False,

@@ -92,11 +92,11 @@ class SweepReport:
         total = len(self.runs) + len(self.pending or [])
         parts = [
             f"{self.count(RunStatus.COMPLETE)} of {total} jobs complete",
-            f"{self.count('failed')} failed",
-            f"{self.count('incomplete')} unfinished",
+            f"{self.count(RunStatus.FAILED)} failed",
+            f"{self.count(RunStatus.INCOMPLETE)} unfinished",
         ]
         if self.count(RunStatus.UNREADABLE):
-            parts.append(f"{self.count('unreadable')} unreadable (left out)")
+            parts.append(f"{self.count(RunStatus.UNREADABLE)} unreadable (left out)")
         if self.pending is not None:
             parts.append(f"{len(self.pending)} not started")
         return ", ".join(parts)

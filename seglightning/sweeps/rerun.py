@@ -18,6 +18,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from ..run.directory import CONFIG_FILE, RUN_META_FILE
+
 log = logging.getLogger(__name__)
 
 # Config keys (a key covers its sub-keys) that cannot change a run's results: trackers, progress
@@ -91,7 +93,7 @@ def current_code_version() -> str | None:
 
 def _read_meta(run_dir: Path) -> dict[str, Any]:
     try:
-        meta = json.loads((run_dir / "run_meta.json").read_text())
+        meta = json.loads((run_dir / RUN_META_FILE).read_text())
     except (OSError, ValueError):
         return {}
     return meta if isinstance(meta, dict) else {}
@@ -136,14 +138,14 @@ def supersede_changed_run(cfg: Any, run_dir: Path) -> dict[str, Any] | None:
     on_code_change = str(OmegaConf.select(cfg, "sweep.on_code_change", default="keep"))
     if on_code_change not in CODE_CHANGE:
         raise ValueError(f"sweep.on_code_change={on_code_change}: use one of {', '.join(CODE_CHANGE)}")
-    stored = run_dir / "config.yaml"
+    stored = run_dir / CONFIG_FILE
     if str(cfg.resume) != "auto" or _other_rank() or not stored.is_file():
         return None
     try:
         old = OmegaConf.to_container(OmegaConf.load(stored), resolve=False)
         changed = config_differences(old if isinstance(old, dict) else {}, _new_config(cfg))
     except Exception as error:  # noqa: BLE001 - an unreadable config cannot be matched: rerun
-        changed = {"config.yaml": [f"unreadable ({type(error).__name__})", "readable"]}
+        changed = {CONFIG_FILE: [f"unreadable ({type(error).__name__})", "readable"]}
     before, now = code_version(_read_meta(run_dir)), current_code_version()
     code = [before, now] if before and now and before != now else None
     if not changed and code and on_code_change == "keep":

@@ -22,7 +22,15 @@ from typing import Any
 import yaml
 
 from ..losses.spec import loss_label
-from ..run.directory import METRICS_FILE, SCORE_SECTIONS, RunStatus
+from ..run.directory import (
+    CONFIG_FILE,
+    HYDRA_DIR,
+    METRICS_FILE,
+    OVERRIDES_FILE,
+    RUN_META_FILE,
+    SCORE_SECTIONS,
+    RunStatus,
+)
 from ..utils.strict_json import nan_for_null
 from .per_image import read_image_counts
 from .rerun import code_version, is_stale
@@ -62,7 +70,7 @@ class Run:
 def is_run_dir(path: Path) -> bool:
     if is_stale(path):
         return False
-    if (path / ".hydra" / "hydra.yaml").is_file():
+    if (path / HYDRA_DIR / "hydra.yaml").is_file():
         return True
     metrics = path / METRICS_FILE
     if not metrics.is_file():
@@ -106,7 +114,7 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 def _labels(path: Path, config: dict[str, Any]) -> dict[str, str]:
     """Group choices from Hydra's ``.hydra/hydra.yaml``; else the names in the run's config."""
-    choices: Any = _read_checked(path, ".hydra/hydra.yaml", dict, []) or {}  # damaged: labels from the config
+    choices: Any = _read_checked(path, f"{HYDRA_DIR}/hydra.yaml", dict, []) or {}  # damaged: labels from the config
     for key in ("hydra", "runtime", "choices"):
         choices = choices.get(key) if isinstance(choices, dict) else None
     choices = choices if isinstance(choices, dict) else {}
@@ -153,13 +161,13 @@ def load_run(path: Path) -> Run:
     an ``unreadable`` one (its ``error`` names them), never an error."""
     problems: list[str] = []
     config = (
-        _read_checked(path, "config.yaml", dict, problems)
-        if (path / "config.yaml").is_file()
-        else _read_checked(path, ".hydra/config.yaml", dict, problems)
+        _read_checked(path, CONFIG_FILE, dict, problems)
+        if (path / CONFIG_FILE).is_file()
+        else _read_checked(path, str(HYDRA_DIR / CONFIG_FILE), dict, problems)
     ) or {}
     overrides = (
-        _read_checked(path, ".hydra/overrides.yaml", list, problems)
-        or _read_checked(path, "overrides.yaml", list, problems)
+        _read_checked(path, str(HYDRA_DIR / OVERRIDES_FILE), list, problems)
+        or _read_checked(path, OVERRIDES_FILE, list, problems)
         or []
     )
     result = _read_checked(path, METRICS_FILE, dict, problems) or {}
@@ -167,7 +175,7 @@ def load_run(path: Path) -> Run:
         read_image_counts(path)
     except ValueError as error:
         problems.append(str(error).removeprefix(f"{path}/"))
-    meta = _read_json(path / "run_meta.json")
+    meta = _read_json(path / RUN_META_FILE)
     status = RunStatus.UNREADABLE if problems else result.get("status")
     seed = config.get("seed")
     return Run(

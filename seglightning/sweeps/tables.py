@@ -165,7 +165,7 @@ def markdown_report(
     if unreadable:
         parts += ["", "## Unreadable runs (left out)", ""]
         parts += [f"- `{r.path.relative_to(sweep_dir)}`: {r.error}" for r in unreadable]
-    unfinished = [r for r in runs if r.status == "incomplete"]
+    unfinished = [r for r in runs if r.status == RunStatus.INCOMPLETE]
     if unfinished:
         parts += ["", "## Unfinished runs (running, interrupted or not started)", ""]
         parts += [f"- `{r.path.relative_to(sweep_dir)}`" for r in unfinished]

@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 from lightning.pytorch.loggers import CSVLogger
 
+from ..run.directory import CONFIG_FILE
 from ..tracking.context import RunContext
 from ..tracking.loggers import build_loggers, finish_trackers
 from ..tracking.media import MediaLogger, ReportMedia
@@ -31,7 +32,7 @@ def _logger_settings(report: SweepReport, names: Sequence[str]) -> dict[str, dic
     """``{name: options}`` as in the first run's config that names the logger (else defaults)."""
     spec: dict[str, dict[str, Any]] = {name: {} for name in names}
     for run in report.runs:
-        config_path = run.path / "config.yaml"
+        config_path = run.path / CONFIG_FILE
         loggers = (yaml.safe_load(config_path.read_text()) or {}).get("logger") or {} if config_path.is_file() else {}
         for name in names:
             if not spec[name] and loggers.get(name):

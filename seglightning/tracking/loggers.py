@@ -28,6 +28,7 @@ from lightning.pytorch.loggers.logger import rank_zero_experiment
 from lightning.pytorch.utilities import rank_zero_only, rank_zero_warn
 
 from ..checkpointing.signals import Interrupted
+from ..run.directory import METRICS_CSV, RunStatus
 from . import mlflow_logger, neptune_logger, wandb_logger
 from .context import RunContext
 from .media import ClassReport, Overlay, ReportMedia
@@ -55,7 +56,7 @@ class ResumableCSVLogger(CSVLogger):
     def experiment(self) -> Any:
         if self._experiment is not None:
             return self._experiment
-        path = Path(self.log_dir) / "metrics.csv"
+        path = Path(self.log_dir) / METRICS_CSV
         header, rows = [], []
         if self._resume_step is not None and path.is_file():
             with open(path, newline="") as f:
@@ -163,12 +164,12 @@ def finish_trackers(loggers: Sequence[Logger]) -> Iterator[None]:
     logger (success | failed | interrupted: a stop signal), then ``close(status)`` where it has one
     (W&B and Neptune runs are process-wide, so a
     Hydra job that left one open would make the next job log into it)."""
-    status = "failed"
+    status: str = RunStatus.FAILED
     try:
         yield
-        status = "success"
+        status = "success"  # Lightning's Logger.finalize word for a finished run
     except Interrupted:  # a stop signal: the run is resumable, not failed
-        status = "interrupted"
+        status = RunStatus.INTERRUPTED
         raise
     finally:
         for logger in loggers:

@@ -4,8 +4,6 @@ sweep report's tables and plots."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,10 +13,7 @@ import numpy as np
 
 from ..metrics.evaluation import EvaluationSnapshot
 from ..metrics.functional import confusion_counts, dice, iou, ratio
-from ..run.directory import PER_IMAGE_FILE
-from ..utils.atomic_file import write_text_atomically
-
-RELIABILITY_FILE = "reliability.png"
+from ..run.directory import CONFUSION_FILE, PER_CLASS_FILE, PER_IMAGE_FILE, RELIABILITY_FILE, write_csv, write_figure
 
 VOID_COLOUR = (255, 255, 255)
 
@@ -124,12 +119,8 @@ def class_report(snapshot: EvaluationSnapshot, out_dir: Path) -> ClassReport:
         for c, name in enumerate(class_names)
     ]
     out_dir.mkdir(parents=True, exist_ok=True)
-    table_path, figure_path = out_dir / "per_class.csv", out_dir / "confusion_matrix.png"
-    table = io.StringIO()
-    writer = csv.writer(table)
-    writer.writerow(columns)
-    writer.writerows(rows)
-    write_text_atomically(table_path, table.getvalue())
+    table_path = write_csv(out_dir / PER_CLASS_FILE, columns, rows)
+    figure_path = out_dir / CONFUSION_FILE
     plot_confusion(confmat, class_names, figure_path)
     figures = {}
     if snapshot.reliability is not None:
@@ -163,15 +154,11 @@ def per_image_table(snapshot: EvaluationSnapshot, out_dir: Path, split: str) -> 
     blocks.update({k: (names if labels is None else labels, v) for k, (labels, v) in per_image.blocks.items()})
     header = ["split", "id", "valid_pixels", *(f"{kind}/{c}" for kind, (labels, _) in blocks.items() for c in labels)]
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / PER_IMAGE_FILE
-    table = io.StringIO()
-    writer = csv.writer(table)
-    writer.writerow(header)
-    for i, image_id in enumerate(per_image.ids):
-        values = [v.item() for _, block in blocks.values() for v in block[i]]
-        writer.writerow([split, image_id, int(per_image.valid_pixels[i]), *values])
-    write_text_atomically(path, table.getvalue())  # a kill never leaves a table cut short
-    return path
+    rows = [
+        [split, image_id, int(per_image.valid_pixels[i]), *(v.item() for _, block in blocks.values() for v in block[i])]
+        for i, image_id in enumerate(per_image.ids)
+    ]
+    return write_csv(out_dir / PER_IMAGE_FILE, header, rows)
 
 
 def plot_reliability(reliability: dict[str, np.ndarray], path: Path) -> Path:
@@ -195,8 +182,7 @@ def plot_reliability(reliability: dict[str, np.ndarray], path: Path) -> Path:
         bottom.set_yscale("log")
     bottom.set(xlabel="confidence (top-label probability)", ylabel="pixels")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    return path
+    return write_figure(path, fig)
 
 
 def plot_confusion(confmat: np.ndarray, class_names: Sequence[str], path: Path) -> None:
@@ -234,4 +220,4 @@ def plot_confusion(confmat: np.ndarray, class_names: Sequence[str], path: Path) 
                 color="white" if rates[i, j] > 0.5 else "black",
             )
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    write_figure(path, fig)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import lightning as L
 
+from ..run.directory import OVERLAYS_DIR
 from .media import MediaLogger, Overlay, class_report, per_image_table
 from .overlays import OverlayImages
 
@@ -30,7 +31,7 @@ class TrackerMedia(OverlayImages):
     """Overlays during training, per-class table and confusion matrix at the end; to every tracker."""
 
     def __init__(self, run_dir: Path, num_images: int = 4, every_n_epochs: int = 0, seed: int = 0):
-        super().__init__(Path(run_dir) / "overlays", num_images, every_n_epochs, seed)
+        super().__init__(Path(run_dir) / OVERLAYS_DIR, num_images, every_n_epochs, seed)
         self.run_dir = Path(run_dir)
 
     def _render(self, trainer: L.Trainer, pl_module: L.LightningModule, tag: str) -> list[Overlay]:

@@ -30,6 +30,7 @@ from lightning.fabric.utilities.logger import _convert_params, _flatten_dict
 from lightning.pytorch.loggers import MLFlowLogger
 from lightning.pytorch.utilities import rank_zero_only
 
+from ..run.directory import OVERLAYS_DIR, RunStatus
 from .context import RunContext, stable_run_id
 from .media import ClassReport, Overlay, ReportMedia
 from .reachable import DEFAULT_CONNECT_TIMEOUT, check_timeout, unreachable, warn_offline
@@ -48,12 +49,12 @@ class MediaMLFlowLogger(MLFlowLogger):
     @rank_zero_only
     def finalize(self, status: str = "success") -> None:
         # an interrupted run (stop signal, requeued) ends as KILLED; it continues on resume
-        super().finalize("KILLED" if status == "interrupted" else status)
+        super().finalize("KILLED" if status == RunStatus.INTERRUPTED else status)
 
     @rank_zero_only
     def log_overlays(self, overlays: Sequence[Overlay], class_names: Sequence[str], step: int) -> None:
         for o in overlays:
-            self.experiment.log_artifact(self.run_id, str(o.path), artifact_path="overlays")
+            self.experiment.log_artifact(self.run_id, str(o.path), artifact_path=OVERLAYS_DIR)
 
     @rank_zero_only
     def log_class_report(self, report: ClassReport, step: int) -> None:

@@ -18,7 +18,6 @@ So the report needs only the run dirs, never the dataset.
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 from collections.abc import Sequence
@@ -31,7 +30,7 @@ import torch
 from PIL import Image
 
 from ..data.transforms import IMAGENET_MEAN, IMAGENET_STD
-from ..run.directory import PREDICTIONS_DIR, PREDICTIONS_INDEX
+from ..run.directory import PREDICTIONS_DIR, PREDICTIONS_INDEX, write_json
 from .media import VOID_COLOUR, denormalize
 
 
@@ -116,5 +115,5 @@ class SavePredictions(L.Callback):
             "class_names": list(dm.class_names),
             "images": images,
         }
-        (self.out_dir / PREDICTIONS_INDEX).write_text(json.dumps(index, indent=2))
+        write_json(self.out_dir / PREDICTIONS_INDEX, index)
         return self.out_dir

@@ -52,14 +52,15 @@ def package_versions() -> dict[str, str | None]:
     return out
 
 
-def run_meta(seed: int, overrides: list[str] | None = None) -> dict[str, Any]:
+def run_meta(seed: int, resumed_from: str | None = None) -> dict[str, Any]:
+    """``run_meta.json`` but the overrides, which :func:`seglightning.run.directory.write_run_files` adds."""
     import torch  # here: the sweep report reads code versions without loading torch
 
     return {
         "git": git_state(),
         "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
-        "overrides": overrides or [],
         "seed": seed,
+        "resumed_from": resumed_from,
         "packages": package_versions(),
         "python": platform.python_version(),
         "torch": {

@@ -32,6 +32,7 @@ from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.loggers.logger import rank_zero_experiment
 from lightning.pytorch.utilities import rank_zero_only
 
+from ..run.directory import RunStatus
 from .context import RunContext, stable_run_id, tag_list
 from .media import ClassReport, Overlay, ReportMedia
 from .reachable import DEFAULT_CONNECT_TIMEOUT, check_timeout, unreachable, warn_offline
@@ -116,7 +117,7 @@ class WandbRunLogger(WandbLogger):
         marked preempting, so W&B shows it preempted and the requeued job resumes it) and restore
         the environment."""
         if self._experiment is not None:
-            if status == "interrupted":
+            if status == RunStatus.INTERRUPTED:
                 self._experiment.mark_preempting()
             self._experiment.finish(exit_code=0 if status == "success" else 1)
             self._experiment = None

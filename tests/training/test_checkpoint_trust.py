@@ -17,14 +17,15 @@ import lightning as L
 import pytest
 import torch
 
-from seglightning import run_dir as run_dir_mod
 from seglightning import train as train_mod
 from seglightning.checkpointing import AtomicCheckpointIO
 from seglightning.checkpointing.recovery import remove_stale_temporaries
 from seglightning.checkpointing.safe_load import CorruptCheckpoint, UnsafeCheckpoint
 from seglightning.evaluate import evaluate
 from seglightning.predict import predict
+from seglightning.run import directory as run_dir_mod
 from seglightning.run.callbacks import ConfigInCheckpoint
+from seglightning.tracking.run_meta import run_meta
 from seglightning.utils.atomic_file import DiskFull
 from tests.conftest import FAST, compose_config, train_config
 
@@ -272,13 +273,13 @@ def test_a_full_disk_while_checkpointing_is_one_error_naming_the_file(tmp_path, 
 
 def test_run_files_are_written_atomically_and_a_full_disk_names_the_file(tmp_path, monkeypatch):
     cfg = train_config(tmp_path, *SMALL)
-    run_dir_mod.write_run_files(cfg, tmp_path, None)
+    run_dir_mod.write_run_files(cfg, tmp_path, run_meta(cfg.seed))
     before = {name: (tmp_path / name).read_bytes() for name in ("config.yaml", "overrides.yaml", "run_meta.json")}
     for name in before:
         with monkeypatch.context() as patch:
             _disk_fills_on({name}, patch)
             with pytest.raises(DiskFull, match=f"^no space left on device while writing {tmp_path / name}$"):
-                run_dir_mod.write_run_files(cfg, tmp_path, None)
+                run_dir_mod.write_run_files(cfg, tmp_path, run_meta(cfg.seed))
         assert (tmp_path / name).read_bytes() == before[name], f"{name} was damaged"
         assert not list(tmp_path.glob(".*.tmp"))
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from seglightning import run_dir as rd
 from seglightning import train as train_mod
+from seglightning.run import directory as rd
 from tests.conftest import train_config
 
 
