@@ -75,6 +75,7 @@ class SuiteConfig:
     class_names: list[str]
     bf1_tolerance: float | Sequence[float] = 0.0075
     biou_dilation: float | Sequence[float] = 0.02
+    nsd_tolerance: float | Sequence[float] = 2.0
 
 
 class MetricFamily(nn.Module):
@@ -279,7 +280,9 @@ class SurfaceFamily(MetricFamily):
 
     def __init__(self, config: SuiteConfig):
         super().__init__(config)
-        self.surface = SurfaceDistances(config.num_classes, ignore_index=config.ignore_index)
+        self.surface = SurfaceDistances(
+            config.num_classes, ignore_index=config.ignore_index, nsd_tolerance=config.nsd_tolerance
+        )
 
     def update(self, preds, target, scores, instance_ids=None) -> None:
         self.surface.update(as_class_indices(preds, target, self.config.num_classes), target)
@@ -379,10 +382,11 @@ class EvaluationMetrics(nn.Module):
         bf1_tolerance: float | Sequence[float],
         metrics: Sequence[str] = DEFAULT_METRICS,
         biou_dilation: float | Sequence[float] = 0.02,
+        nsd_tolerance: float | Sequence[float] = 2.0,
     ):
         super().__init__()
         self.class_names = list(class_names)
-        config = SuiteConfig(num_classes, ignore_index, self.class_names, bf1_tolerance, biou_dilation)
+        config = SuiteConfig(num_classes, ignore_index, self.class_names, bf1_tolerance, biou_dilation, nsd_tolerance)
         self.names = check_metric_names(metrics)
         self.confusion = ConfusionMetrics(num_classes, ignore_index=ignore_index)
         self.families = nn.ModuleDict({n: FAMILIES[n](config) for n in self.names if n != CORE})

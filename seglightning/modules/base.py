@@ -58,8 +58,9 @@ class BaseSegmentationModule(L.LightningModule):
     (``losses/spec.py``; Mask R-CNN: its mask head's); ``class_frequency``: the dataset's class
     frequencies (a callable, computed only if the loss needs them); ``metrics``: the metric families of
     ``module.metrics`` (``metrics/evaluation.py``), less the families that score probabilities when
-    ``gives_scores`` is False; ``biou_dilation``: Boundary IoU's band width(s); ``nonfinite`` and
-    ``max_nonfinite_skips``: the non-finite loss guard (:mod:`.nonfinite`)."""
+    ``gives_scores`` is False; ``biou_dilation``: Boundary IoU's band width(s); ``nsd_tolerance``:
+    the surface family's NSD tolerance(s) in pixels; ``nonfinite`` and ``max_nonfinite_skips``: the
+    non-finite loss guard (:mod:`.nonfinite`)."""
 
     gives_scores = True  # _eval_step hands the suite per-pixel class logits (calibration)
 
@@ -80,6 +81,7 @@ class BaseSegmentationModule(L.LightningModule):
         inference: dict[str, Any] | None = None,
         metrics: Sequence[str] | None = None,
         biou_dilation: float | Sequence[float] = 0.02,
+        nsd_tolerance: float | Sequence[float] = 2.0,
         nonfinite: str = "raise",
         max_nonfinite_skips: int = 10,
     ):
@@ -93,8 +95,9 @@ class BaseSegmentationModule(L.LightningModule):
         names = list(class_names) if class_names else [str(c) for c in range(num_classes)]
         tolerance = boundary_tolerance(self.model, bf1_tolerance)
         families = [m for m in (metrics or DEFAULT_METRICS) if self.gives_scores or not needs_scores(m)]
+        options = (families, biou_dilation, nsd_tolerance)
         self.metrics = nn.ModuleDict(
-            {s: EvaluationMetrics(num_classes, ignore_index, names, tolerance, families, biou_dilation) for s in STAGES}
+            {s: EvaluationMetrics(num_classes, ignore_index, names, tolerance, *options) for s in STAGES}
         )
         # module.metrics: "objects" needs the ground-truth instance map in val/test batches
         self.requires_instance_ids = "objects" in (metrics or ())

@@ -13,6 +13,7 @@ from seglightning.metrics import BoundaryIoU, Calibration, EvaluationMetrics
 from seglightning.metrics.calibration import calibration_scores
 from seglightning.metrics.evaluation import DEFAULT_METRICS, FAMILIES, check_metric_names
 from seglightning.metrics.functional import mean_iou
+from seglightning.metrics.surface import SurfaceDistances
 from seglightning.sweeps.per_image import read_image_counts
 from seglightning.tracking.media import class_report, per_image_table
 from tests.metrics.two_processes import on_two_processes
@@ -106,6 +107,22 @@ def test_module_metrics_switch_and_registry():
         check_metric_names(["boundary_iou"])
 
 
+def test_nsd_tolerance_reaches_the_surface_family():
+    """``module.nsd_tolerance`` (here two tolerances) is the surface family's: its logged NSD columns
+    are those of SurfaceDistances at the same tolerances."""
+    data = batches(2)
+    metrics = EvaluationMetrics(C, VOID, NAMES, 0.0075, ["iou", "surface"], nsd_tolerance=[1, 3.5])
+    logged = feed(metrics, data).compute("val")
+    alone = SurfaceDistances(C, ignore_index=VOID, nsd_tolerance=[1, 3.5])
+    for logits, target, _ in data:
+        alone.update(logits.argmax(1), target)
+    expected = alone.compute()
+    assert {"val/NSD@1px", "val/NSD@3.5px"} <= set(logged) and "val/NSD@2px" not in logged
+    for name in ("NSD@1px", "NSD@3.5px", "HD95"):
+        torch.testing.assert_close(logged[f"val/{name}"], expected[name], equal_nan=True)
+    assert not torch.equal(logged["val/NSD@1px"], logged["val/NSD@3.5px"])
+
+
 def _on_my_share(rank: int, world: int) -> dict:
     metrics = feed(suite(), batches()[rank::world])  # uneven: 3 and 2 batches, each once
     logged = metrics.compute("val")
@@ -129,3 +146,18 @@ def test_two_processes_equal_one(tmp_path):
     assert got["ids"] == snapshot.per_image.ids
     for k, (_, v) in snapshot.per_image.blocks.items():
         np.testing.assert_array_equal(got["blocks"][k][1], v)
+
+
+def test_module_options_reach_every_stage_suite():
+    """``module.nsd_tolerance`` and ``module.biou_dilation`` reach the suites the LightningModule builds
+    (and its saved hyperparameters, so a reloaded checkpoint scores the same)."""
+    from seglightning.modules import SegmentationModule
+
+    module = SegmentationModule(
+        model={"name": "unet", "base_channels": 4}, loss="ce", num_classes=3,
+        metrics=["iou", "boundary_iou", "surface"], biou_dilation=3, nsd_tolerance=[1, 4],
+    )
+    for stage_suite in module.metrics.values():
+        assert stage_suite.families["surface"].surface.tolerances == [1.0, 4.0]
+        assert stage_suite.families["boundary_iou"].biou.dilations == [3]
+    assert module.hparams.nsd_tolerance == [1, 4]
