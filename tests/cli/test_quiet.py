@@ -18,6 +18,7 @@ from seglightning.data.datamodule import log_every_epoch
 from seglightning.data.workers import available_cpus, usable_workers
 from seglightning.testing import write_fixture
 from seglightning.tracking.loggers import ResumableCSVLogger
+from seglightning.tracking.neptune_logger import NeptuneScaleLogger
 from tests.sweeps.helpers import run_cli
 
 # what a warning, a tip or a deprecation notice prints (Python's warnings, Lightning's "<file>.py:<line>: msg",
@@ -140,6 +141,16 @@ def test_the_run_s_own_checkpoint_folder_is_not_reported_as_not_empty(tmp_path):
         # after setup the warning is not filtered any more
         warnings.warn("Checkpoint directory elsewhere exists and is not empty.", UserWarning, stacklevel=1)
     assert [str(w.message) for w in caught] == ["Checkpoint directory elsewhere exists and is not empty."]
+
+
+def test_an_offline_neptune_run_ends_with_one_line_naming_neptune_sync(tmp_path, capfd):
+    logger = NeptuneScaleLogger(tmp_path, "r1", "a/b", "seglightning/offline", "offline")
+    logger.log_metrics({"val/mIoU": 0.5}, step=0)
+    logger.close("complete")
+    (run_file,) = tmp_path.glob("*_r1_*/run_operations.sqlite3")
+    printed = capfd.readouterr()
+    assert printed.out == f"[seglightning] neptune: offline run saved; upload it with `neptune sync {run_file}`\n"
+    assert printed.err == ""  # not the client's "some data may have failed to sync" (with ANSI codes)
 
 
 def test_a_folder_run_prints_no_warning_each_line_once_and_its_train_log(tmp_path):
