@@ -51,9 +51,13 @@ def _lazy(module: str, name: str) -> Callable[[Any], Any]:
         from importlib import import_module
 
         from .data.io import DatasetError
+        from .run.job_log import route_lightning_log, run_lines_in_log
 
+        quiet_third_party()  # again in the job's process: a joblib launcher's workers start without it
         try:
-            return getattr(import_module(f".{module}", __package__), name)(cfg)
+            route_lightning_log()
+            with run_lines_in_log():
+                return getattr(import_module(f".{module}", __package__), name)(cfg)
         except DatasetError as err:  # bad data (even from a loader worker): its message, not a traceback
             sys.exit(f"{Path(sys.argv[0]).name}: {err.reason()}")
 

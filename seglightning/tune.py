@@ -27,6 +27,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -265,12 +266,24 @@ def storage(cfg: DictConfig, study_dir: Path) -> Any:
         raise ValueError(
             f"study.heartbeat={cfg.study.heartbeat}: give the seconds between a running trial's heartbeats (>= 1)"
         )
-    return optuna.storages.RDBStorage(
-        cfg.study.storage or f"sqlite:///{study_dir / 'study.db'}",
-        heartbeat_interval=heartbeat,
-        grace_period=2 * heartbeat,
-        heartbeat_stale_trial_callback=report_killed_trial,
-    )
+    with heartbeat_api():
+        return optuna.storages.RDBStorage(
+            cfg.study.storage or f"sqlite:///{study_dir / 'study.db'}",
+            heartbeat_interval=heartbeat,
+            grace_period=2 * heartbeat,
+            heartbeat_stale_trial_callback=report_killed_trial,
+        )
+
+
+@contextmanager
+def heartbeat_api() -> Iterator[None]:
+    """Optuna's heartbeat API without its ExperimentalWarning (experimental since Optuna 2.9; the study
+    is built on it, so the notice is nothing for the user to act on; Optuna's own optimize loop hides it too)."""
+    from optuna.exceptions import ExperimentalWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        yield
 
 
 def tune(cfg: DictConfig) -> dict[str, Any] | None:
@@ -300,7 +313,8 @@ def tune(cfg: DictConfig) -> dict[str, Any] | None:
         pruner=_build(optuna.pruners, PRUNERS, OmegaConf.to_container(cfg.study.pruner, resolve=True), "pruner"),
     )
     check_study_config(study, cfg)
-    optuna.storages.fail_stale_trials(study)  # trials of killed processes (Optuna also checks before each trial)
+    with heartbeat_api():
+        optuna.storages.fail_stale_trials(study)  # trials of killed processes (Optuna also checks before each trial)
     finished = (TrialState.COMPLETE, TrialState.PRUNED)
     remaining = int(cfg.study.n_trials) - len(study.get_trials(deepcopy=False, states=finished))
     first = len(study.trials)

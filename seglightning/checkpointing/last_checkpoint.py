@@ -118,7 +118,7 @@ class LastCheckpoint(Checkpoint):
         if self.stop is not None or self.interval_s is not None:  # the only rank-local inputs
             self._stopping, by_time = any_rank(trainer, self._stop_requested(), by_time)
         if self._stopping or by_steps or by_time:
-            trainer.save_checkpoint(self.path)
+            trainer.save_checkpoint(self.path, weights_only=False)  # the full state a resume needs
             self._last_save = time.monotonic()
 
     def on_train_batch_start(
@@ -135,7 +135,7 @@ class LastCheckpoint(Checkpoint):
                 link_atomically(best_path, self.path)
             trainer.strategy.barrier()
         else:
-            trainer.save_checkpoint(self.path)
+            trainer.save_checkpoint(self.path, weights_only=False)  # the full state a resume needs
         self._last_save = time.monotonic()
         if self.stop is not None and any_rank(trainer, self._stop_requested())[0]:
             raise self._interrupted(trainer)

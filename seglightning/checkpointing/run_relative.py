@@ -10,9 +10,11 @@ score and the top-k state are restored with the run's own files.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
+import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 _PATHS = ("best_model_path", "kth_best_model_path", "last_model_path")
@@ -21,6 +23,13 @@ _PATHS = ("best_model_path", "kth_best_model_path", "last_model_path")
 class RunRelativeCheckpoint(ModelCheckpoint):
     """``ModelCheckpoint`` whose stored paths are relative to ``dirpath`` (same state key, so
     checkpoints written before keep restoring)."""
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        """Lightning's; without its "Checkpoint directory ... exists and is not empty" warning: the folder is
+        this run's own ``checkpoints/``, which holds files whenever the run resumes."""
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
+            super().setup(trainer, pl_module, stage)
 
     @property
     def state_key(self) -> str:

@@ -21,6 +21,7 @@ from ..utils.registry import lookup
 from .io import DatasetError, header_size
 from .reader import LEVELS
 from .registry import DATASETS, resolve_splits
+from .workers import usable_workers
 
 
 @dataclass
@@ -186,7 +187,7 @@ def main(cfg: Mapping[str, Any]) -> int:
         splits,
         kwargs,
         level=str(opts.get("level", "full")),
-        workers=int(opts.get("workers", data.get("num_workers", 0)) or 0),
+        workers=usable_workers(int(opts.get("workers", data.get("num_workers", 0)) or 0)),
     )
     report.stages = stages
     print(report.render())

@@ -36,6 +36,7 @@ from .resumable import ResumableDataLoader
 from .samplers import ShardSampler
 from .statistics import class_frequency
 from .transforms import build_transforms
+from .workers import usable_workers
 
 DEFAULT_SPLITS = {"train": "train", "val": "val", "test": "test"}
 
@@ -176,7 +177,7 @@ class SegmentationDataModule(L.LightningDataModule):
         self.dataset_cls = lookup(DATASETS, name, "dataset", "data.name")
         self.name, self.root = name, root
         self.batch_size, self.val_batch_size = batch_size, val_batch_size or batch_size
-        self.num_workers, self.pin_memory, self.drop_last = num_workers, pin_memory, drop_last
+        self.num_workers, self.pin_memory, self.drop_last = usable_workers(num_workers), pin_memory, drop_last
         self.splits = resolve_splits(self.dataset_cls, root, {**DEFAULT_SPLITS, **(splits or {})})
         self.dataset_kwargs = dict(dataset or {})
         self.transform_specs = dict(transforms or {})
@@ -280,7 +281,10 @@ class SegmentationDataModule(L.LightningDataModule):
         return 0 if trainer is None else train_batches_done(trainer)
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", True, self.batch_size, self.drop_last)
+        loader = self._loader("train", True, self.batch_size, self.drop_last)
+        if self.trainer is not None:
+            log_every_epoch(self.trainer, len(loader))
+        return loader
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("val", False, self.val_batch_size, False)
@@ -320,6 +324,16 @@ class SegmentationDataModule(L.LightningDataModule):
             item = self._info[i]
             check_mask_labels(np.asarray(item["mask"]), self.num_classes, self.ignore_index, sample_name(item))
             yield item["mask"]
+
+
+def log_every_epoch(trainer: L.Trainer, batches: int) -> None:
+    """Cap ``trainer.log_every_n_steps`` at the epoch's training batches (``batches`` after
+    ``limit_train_batches``), so that every epoch logs its steps. Lightning warns when an epoch is
+    shorter than the interval (``FitLoop.setup_data``, which asks for this loader first)."""
+    limit = trainer.limit_train_batches
+    epoch = min(batches, limit) if isinstance(limit, int) else int(batches * limit)
+    if trainer.log_every_n_steps > epoch > 0:
+        trainer.log_every_n_steps = epoch
 
 
 class _Collate:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -175,11 +176,27 @@ class NeptuneScaleLogger(Logger):
             self.experiment.log_configs(values)
 
     def close(self, status: str) -> None:
-        """Close the run (offline: the run file stays for ``neptune sync``)."""
-        if self._run is not None:
-            self._run.log_configs({"status": status})
+        """Close the run. Offline, the run file stays for ``neptune sync``: one line names the command,
+        instead of the client's warning that "some data may have failed to sync" (true of every offline run)."""
+        if self._run is None:
+            return
+        self._run.log_configs({"status": status})
+        if self.mode != "offline":
             self._run.close()
-            self._run = None
+        else:
+            neptune_log = logging.getLogger("neptune")
+            neptune_log.addFilter(_not_synced_notice)
+            try:
+                self._run.close()
+            finally:
+                neptune_log.removeFilter(_not_synced_notice)
+            for run_file in sorted(self.files_dir.glob(f"*_{self.run_id}_*/run_operations.sqlite3")):
+                print(f"[seglightning] neptune: offline run saved; upload it with `neptune sync {run_file}`")
+        self._run = None
+
+
+def _not_synced_notice(record: logging.LogRecord) -> bool:
+    return "some data may have failed to sync" not in record.getMessage()
 
 
 def token_server(token: str | None) -> str | None:

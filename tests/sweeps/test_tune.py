@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from seglightning.tune import Objective, flatten_space, override_value, suggest
+from tests.cli.test_quiet import NOISE, doubled_lines, log_messages
 from tests.conftest import compose_config
 from tests.sweeps.helpers import SHRINK, run_cli, tiny_model_searchpath
 
@@ -27,6 +28,8 @@ def test_two_trials_then_a_rerun_tops_the_study_up(tmp_path):
     ]
     proc = run_cli("seglightning-tune", *args, output=tmp_path / "out")
     assert proc.returncode == 0, proc.stdout[-4000:]
+    assert doubled_lines(proc.stdout) == [] and "Seed set to 0" in log_messages(proc.stdout)  # each line once
+    assert [line for line in proc.stdout.splitlines() if NOISE.search(line)] == []
     study_dir = tmp_path / "out" / "tune" / "lr"
     study = optuna.load_study(study_name="lr", storage=f"sqlite:///{study_dir / 'study.db'}")
     assert study.direction == optuna.study.StudyDirection.MAXIMIZE
