@@ -24,7 +24,6 @@ shows as RUNNING forever and the study runs a replacement trial.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import warnings
@@ -35,7 +34,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from .run.directory import RunStatus, read_metrics, write_json, write_metrics
+from .run.directory import RunStatus, read_metrics, write_csv, write_json, write_metrics
 from .utils.registry import call_checked, lookup
 
 SAMPLERS = {"tpe": "TPESampler", "random": "RandomSampler", "cmaes": "CmaEsSampler", "qmc": "QMCSampler"}
@@ -211,20 +210,18 @@ def write_results(study: Any, study_dir: Path) -> dict[str, Any] | None:
     """``trials.csv`` (every trial) and ``best.json`` (the best complete trial, if any)."""
     trials = study.get_trials(deepcopy=False)
     params = sorted({k for t in trials for k in t.params})
-    with open(study_dir / "trials.csv", "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["number", "state", "value", *params, "run_dir", "error"])
-        for t in trials:
-            writer.writerow(
-                [
-                    t.number,
-                    t.state.name,
-                    "" if t.value is None else t.value,
-                    *(t.params.get(p, "") for p in params),
-                    t.user_attrs.get("run_dir", ""),
-                    t.user_attrs.get("error", ""),
-                ]
-            )
+    rows = [
+        [
+            t.number,
+            t.state.name,
+            "" if t.value is None else t.value,
+            *(t.params.get(p, "") for p in params),
+            t.user_attrs.get("run_dir", ""),
+            t.user_attrs.get("error", ""),
+        ]
+        for t in trials
+    ]
+    write_csv(study_dir / "trials.csv", ["number", "state", "value", *params, "run_dir", "error"], rows)
     try:
         best = study.best_trial
     except ValueError:  # no complete trial yet
