@@ -1,28 +1,33 @@
 """Segmentation metrics: dataset-level confusion-matrix scores, boundary F1, Boundary IoU, calibration,
-and the per-stage suite."""
+and the per-stage suite.
 
-from seglightning.metrics.boundary import BoundaryF1, seg2bmap, tolerance_pixels
-from seglightning.metrics.boundary_iou import BoundaryIoU, biou_name
-from seglightning.metrics.calibration import Calibration
-from seglightning.metrics.confusion import ConfusionMetrics, scores_from_confmat
-from seglightning.metrics.evaluation import (
-    EvaluationMetrics,
-    EvaluationSnapshot,
-    PerImageScores,
-    bf1_name,
-)
+The names below load their module on first use (PEP 562), so the torch-free
+:mod:`seglightning.metrics.band` imports without torch (the sweep report's gallery uses it)."""
 
-__all__ = [
-    "BoundaryF1",
-    "BoundaryIoU",
-    "Calibration",
-    "ConfusionMetrics",
-    "EvaluationMetrics",
-    "EvaluationSnapshot",
-    "PerImageScores",
-    "bf1_name",
-    "biou_name",
-    "scores_from_confmat",
-    "seg2bmap",
-    "tolerance_pixels",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_MODULE_OF = {  # exported name -> its module
+    "BoundaryF1": "boundary",
+    "seg2bmap": "boundary",
+    "tolerance_pixels": "boundary",
+    "BoundaryIoU": "boundary_iou",
+    "biou_name": "boundary_iou",
+    "Calibration": "calibration",
+    "ConfusionMetrics": "confusion",
+    "scores_from_confmat": "confusion",
+    "EvaluationMetrics": "evaluation",
+    "EvaluationSnapshot": "evaluation",
+    "PerImageScores": "evaluation",
+    "bf1_name": "evaluation",
+}
+
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_MODULE_OF[name]}"), name)
