@@ -1,7 +1,7 @@
 """Segmentation metrics: dataset-level confusion-matrix scores, boundary F1, Boundary IoU, calibration,
 and the per-stage suite. The names below are imported on first use, so that the torch-free modules
-(:mod:`~seglightning.metrics.functional`, :mod:`~seglightning.metrics.image_counts`) load without
-torch: the sweep report reads them."""
+(:mod:`~seglightning.metrics.functional`, :mod:`~seglightning.metrics.image_counts`,
+:mod:`~seglightning.metrics.band`) load without torch: the sweep report reads them."""
 
 from __future__ import annotations
 

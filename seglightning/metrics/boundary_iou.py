@@ -6,11 +6,9 @@ Per image and class ``c`` (docs/design.md, Metrics):
 
 1. Binary masks ``P_c = (pred == c) & valid`` and ``G_c = (gt == c)``, ``valid = gt != ignore_index``
    (void pixels are zeroed in both masks first).
-2. The boundary band of a mask ``M`` is ``M & ~erode(pad0(M), 3x3 square, d iterations)``: ``M`` is
-   zero-padded by one pixel (``cv2.copyMakeBorder(..., BORDER_CONSTANT, 0)``), eroded ``d`` times
-   with a 3x3 square and cropped back, so an object cut by the image frame has a band along the
-   frame too. ``d = max(1, round(r * sqrt(H^2 + W^2)))`` for a dilation ratio ``r < 1`` (``round``
-   as Python's, like the API's ``int(round(...))``); a value ``r >= 1`` is a width of ``d = r`` pixels.
+2. The boundary band of a mask ``M`` is ``M & ~erode(pad0(M), 3x3 square, d iterations)`` with
+   ``d = max(1, round(r * sqrt(H^2 + W^2)))`` for a dilation ratio ``r < 1``, ``d = r`` pixels for
+   ``r >= 1`` (:mod:`seglightning.metrics.band`, torch-free, shared with the sweep report's gallery).
 3. ``I_c = |P_b & G_b & valid|`` and ``U_c = |(P_b | G_b) & valid|``.
 
 Dataset level, like mIoU: ``bIoU_c = sum_images I_c / sum_images U_c``, NaN where the union sum is 0;
@@ -18,40 +16,26 @@ Dataset level, like mIoU: ``bIoU_c = sum_images I_c / sum_images U_c``, NaN wher
 ``I`` and ``U`` per width and class, so results on N processes equal 1 process exactly.
 
 How it is computed (identical counts, tested against the per-class cv2 port of ``mask_to_boundary``):
-``d`` erosions of the zero-padded mask by the 3x3 square equal one erosion by the ``(2d+1)``-square
-window (the image is a box), so a pixel of ``M`` lies in the band iff the window around it reaches
-past the image frame or holds a pixel outside ``M``. A pixel carries one label, so for every class
-at once: with void pixels relabelled to ``C`` (in no class), the pixel of label ``l < C`` is in the
-band of class ``l`` iff the window's maximum and minimum labels differ, or the window crosses the
-frame. One grey dilation and one grey erosion of the label map per width (OpenCV on CPU tensors,
-``max_pool2d`` on other devices) and one ``bincount`` give every class's ``|P_b|``, ``|G_b|`` and
+one band for every class at once per label map and width (:func:`~seglightning.metrics.band.label_bands`:
+OpenCV on CPU tensors; :func:`torch_bands`, ``max_pool2d``, on other devices), with void pixels
+relabelled to ``C`` (in no class), and one ``bincount`` give every class's ``|P_b|``, ``|G_b|`` and
 ``I``; ``U = |P_b| + |G_b| - I`` (both bands lie in valid pixels).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
-import cv2
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torchmetrics import Metric
 
+from seglightning.metrics.band import band_width, frame, label_bands
 from seglightning.metrics.confusion import as_class_indices, check_labels
 from seglightning.metrics.functional import nan_mean, ratio
 
-__all__ = ["BoundaryIoU", "band_width", "biou_name", "boundary_bands"]
-
-
-def band_width(dilation: float, height: int, width: int) -> int:
-    """Band width ``d`` in pixels: ``r`` itself if ``r >= 1``, else ``max(1, round(r * diagonal))``
-    (``mask_to_boundary``: ``dilation = int(round(dilation_ratio * img_diag)); if dilation < 1: dilation = 1``)."""
-    if dilation >= 1:
-        return int(dilation)
-    return max(1, int(round(dilation * math.sqrt(height * height + width * width))))
+__all__ = ["BoundaryIoU", "biou_name", "boundary_bands", "torch_bands"]
 
 
 def biou_name(dilation: float) -> str:
@@ -59,49 +43,24 @@ def biou_name(dilation: float) -> str:
     return f"bIoU@{dilation:g}px" if dilation >= 1 else f"bIoU@{dilation:g}diag"
 
 
-def _mixed_cpu(labels: np.ndarray, d: int) -> np.ndarray:
-    """``[B, H, W]`` bool: the ``(2d+1)``-square window around the pixel holds two labels or crosses
-    the frame (OpenCV's rectangular grey dilation/erosion; pixels outside the image do not count)."""
-    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * d + 1, 2 * d + 1))
-    mixed = np.empty(labels.shape, bool)
-    for i, image in enumerate(labels):
-        high = cv2.dilate(image, kernel, borderType=cv2.BORDER_REPLICATE)
-        low = cv2.erode(image, kernel, borderType=cv2.BORDER_REPLICATE)
-        np.not_equal(high, low, out=mixed[i])
-    _frame(mixed, d)
-    return mixed
-
-
-def _mixed_torch(labels: Tensor, d: int) -> Tensor:
-    """As :func:`_mixed_cpu` in torch (any device): ``max_pool2d`` pads with ``-inf``, so only pixels
-    inside the image count; the frame is added after."""
-    x = labels.unsqueeze(1).float()  # exact for labels < 2^24
+def torch_bands(labels: Tensor, num_classes: int, d: int) -> Tensor:
+    """:func:`~seglightning.metrics.band.label_bands` in torch (any device): ``max_pool2d`` pads with
+    ``-inf``, so only pixels inside the image count; the frame is added after."""
+    x = labels.clamp_max(num_classes).unsqueeze(1).float()  # exact for labels < 2^24
     high = F.max_pool2d(x, 2 * d + 1, stride=1, padding=d)
     low = -F.max_pool2d(-x, 2 * d + 1, stride=1, padding=d)
     mixed = (high != low).squeeze(1)
-    _frame(mixed, d)
-    return mixed
-
-
-def _frame(mixed: np.ndarray | Tensor, d: int) -> None:
-    """Mark the pixels within ``d`` of the frame: their window reaches the zero padding."""
-    mixed[:, :d] = True
-    mixed[:, -d:] = True
-    mixed[:, :, :d] = True
-    mixed[:, :, -d:] = True
+    frame(mixed, d)
+    return mixed & (labels < num_classes)
 
 
 def boundary_bands(labels: Tensor, num_classes: int, d: int) -> Tensor:
     """``[B, H, W]`` bool: pixel ``p`` with label ``l < num_classes`` lies in the boundary band of
     ``labels == l`` at width ``d`` (labels ``>= num_classes``, e.g. void, are in no class and never
-    in a band)."""
+    in a band): the numpy band on CPU tensors, :func:`torch_bands` on other devices."""
     if labels.device.type == "cpu":
-        dtype = np.uint8 if num_classes < 255 else np.float32  # exact labels, OpenCV types
-        array = labels.clamp_max(num_classes).numpy().astype(dtype)
-        mixed = torch.from_numpy(_mixed_cpu(array, d))
-    else:
-        mixed = _mixed_torch(labels.clamp_max(num_classes), d)
-    return mixed & (labels < num_classes)
+        return torch.from_numpy(label_bands(labels.numpy(), num_classes, d))
+    return torch_bands(labels, num_classes, d)
 
 
 class BoundaryIoU(Metric):

@@ -13,9 +13,13 @@ softmax for ``scales``/``flip``), ``conf = max_c p_c`` and ``acc = 1[argmax_c p_
   ``linspace(0, 1, n_bins + 1)``, bin ``bucketize(conf, boundaries, right=True) - 1``, so a
   confidence of exactly 1 fills a slot of its own after the last bin (``n_bins + 1`` slots).
 * Brier score (Brier 1950, multi-class form): ``mean_i sum_c (p_ic - 1[y_i = c])^2``.
-* NLL: ``mean_i -log p_{i, y_i}``; from logits as ``logsumexp(l) - l_y = (l_max - l_y) - log(conf)``
-  (no second pass over the classes, and finite where the softmax of ``y`` underflows: ``conf >= 1/C``);
-  from probabilities as ``-log max(p_y, tiny)``.
+* NLL: ``mean_i -log p_{i, y_i}``; from logits as ``logsumexp(l) - l_y = (l_max - l_y) + log(sum_c
+  exp(l_c - l_max))`` (finite where the softmax of ``y`` underflows); from probabilities as
+  ``-log max(p_y, tiny)``.
+
+From logits, one ``exp`` pass over the classes gives all three (:func:`_pixel_terms`; the softmax is
+never stored), in float32, a few rows of one image at a time so the temporaries stay small; only the
+per-image sums are float64.
 
 States (``sum`` all-reduced): the pixel count per slot (int64) and float64 per-slot sums of the
 confidences and of the correct pixels, the Brier and NLL sums and the pixel total. Each image's
@@ -39,6 +43,7 @@ from seglightning.metrics.functional import ratio
 __all__ = ["Calibration", "calibration_scores"]
 
 _QUANTUM = 2.0**20  # per-image float sums are rounded to multiples of 1 / _QUANTUM (exact sums)
+_CHUNK = 1 << 24  # class scores per step: [C, rows, W] float32 temporaries of at most 64 MiB
 
 
 def calibration_scores(count: Tensor, conf: Tensor, correct: Tensor, brier: Tensor, nll: Tensor) -> dict[str, Tensor]:
@@ -106,37 +111,18 @@ class Calibration(Metric):
         preds = preds.float()
         if from_logits is None:
             from_logits = bool(((preds < 0) | (preds > 1)).any())
-        label = torch.where(valid, target, 0).unsqueeze(1)
-        probs = preds.softmax(1) if from_logits else preds
-        conf, predicted = probs.max(1)
-        p_y = probs.gather(1, label).squeeze(1)
-        if from_logits:  # -log p_y = logsumexp - l_y = (l_max - l_y) - log(conf)
-            gap = preds.gather(1, predicted.unsqueeze(1)).squeeze(1) - preds.gather(1, label).squeeze(1)
-            nll = gap - conf.log()
-        else:
-            nll = -p_y.clamp_min(torch.finfo(torch.float32).tiny).log()
-        brier = torch.linalg.vector_norm(probs, dim=1).square() - 2 * p_y + 1
+        label = torch.where(valid, target, 0)
         slots = self.n_bins + 1
-        edges = torch.linspace(0, 1, self.n_bins + 1, dtype=conf.dtype, device=conf.device)
-        bins = torch.bucketize(conf, edges, right=True) - 1
-        image = torch.arange(b, device=target.device).view(b, 1, 1).expand_as(target)
-        index = (image * slots + bins)[valid]
-
-        def per_image(weights: Tensor | None, size: int, where: Tensor) -> Tensor:
-            w = None if weights is None else weights[valid].double()
-            return torch.bincount(where, weights=w, minlength=b * size).view(b, size)
-
-        count = per_image(None, slots, index)
-        sums = torch.cat(
-            [
-                per_image(conf, slots, index),
-                per_image((predicted == target).double(), slots, index),
-                per_image(brier, 1, image[valid]),
-                per_image(nll, 1, image[valid]),
-            ],
-            1,
-        )
-        sums = torch.round(sums * _QUANTUM) / _QUANTUM  # exact, order-independent sums
+        edges = torch.linspace(0, 1, self.n_bins + 1, device=preds.device)
+        sums = torch.zeros(b, 3 * slots + 2, dtype=torch.float64, device=preds.device)
+        rows = max(1, _CHUNK // (c * target.shape[2]))  # whole rows of one image: the same steps in any batch
+        for i in range(b):
+            for r in range(0, target.shape[1], rows):
+                part = slice(r, r + rows)
+                terms = _pixel_terms(preds[i, :, part], label[i, part], from_logits)
+                sums[i] += _slot_sums(*terms, label[i, part], valid[i, part], edges)
+        count = sums[:, :slots].long()
+        sums = torch.round(sums[:, slots:] * _QUANTUM) / _QUANTUM  # exact, order-independent sums
         self.last_per_image = torch.cat([count.double(), sums], 1)
         total = sums.sum(0)
         self.count += count.sum(0)
@@ -164,3 +150,45 @@ class Calibration(Metric):
             "accuracy": ratio(correct, n),
             "edges": torch.linspace(0, 1, self.n_bins + 1, dtype=torch.float64),
         }
+
+
+def _pixel_terms(scores: Tensor, label: Tensor, from_logits: bool) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Per pixel of ``scores`` ``[C, h, w]`` (logits or probabilities; one image's rows) and ``label``
+    ``[h, w]``: the confidence, the predicted class, the Brier term and the NLL, in float32.
+
+    From logits one ``exp`` pass gives ``e = exp(l - l_max)``, ``s = sum_c e_c`` and ``q = sum_c e_c^2``:
+    ``conf = 1 / s``, ``sum_c p_c^2 = q / s^2``, ``p_y = exp(l_y - l_max) / s`` and
+    ``-log p_y = (l_max - l_y) + log s`` (the softmax itself is never stored)."""
+    top, predicted = scores.max(0)
+    score_y = scores.gather(0, label.unsqueeze(0)).squeeze(0)
+    if not from_logits:
+        squares = torch.linalg.vecdot(scores, scores, dim=0)
+        return top, predicted, squares - 2 * score_y + 1, -score_y.clamp_min(torch.finfo(torch.float32).tiny).log()
+    e = (scores - top).exp_()
+    s = e.sum(0)
+    conf = s.reciprocal()
+    p_y = (score_y - top).exp_() * conf
+    brier = e.square_().sum(0) * conf.square() - 2 * p_y + 1
+    return conf, predicted, brier, (top - score_y) + s.log()
+
+
+def _slot_sums(
+    conf: Tensor, predicted: Tensor, brier: Tensor, nll: Tensor, label: Tensor, valid: Tensor, edges: Tensor
+) -> Tensor:
+    """``[3 * slots + 2]`` float64 sums over the ``valid`` pixels: the count, the confidences and the
+    correct pixels per slot, then the Brier and NLL sums (invalid pixels go to a slot that is dropped)."""
+    slots = edges.numel()
+    bins = torch.where(valid, torch.bucketize(conf, edges, right=True) - 1, slots)
+    correct = (predicted == label) & valid
+    counts = torch.bincount((bins + correct * (slots + 1)).flatten(), minlength=2 * (slots + 1)).view(2, slots + 1)
+    confidence = torch.bincount(bins.flatten(), weights=conf.flatten().double(), minlength=slots + 1)
+    zero = conf.new_zeros(())
+    return torch.cat(
+        [
+            counts.sum(0)[:slots].double(),
+            confidence[:slots],
+            counts[1, :slots].double(),
+            torch.where(valid, brier, zero).sum(dtype=torch.float64).view(1),
+            torch.where(valid, nll, zero).sum(dtype=torch.float64).view(1),
+        ]
+    )

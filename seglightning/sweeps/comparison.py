@@ -56,7 +56,10 @@ class Comparison:
 
     @property
     def decision(self) -> str:
-        """``better`` / ``worse`` when :attr:`p_used` < 0.05, else ``tied`` (no evidence either way)."""
+        """``better`` / ``worse`` when :attr:`p_used` < 0.05, else ``tied`` (no evidence either way);
+        ``absent`` when no seed has the metric in both cells (e.g. a run made before it was logged)."""
+        if not self.seeds:
+            return "absent"
         if not self.p_used < ALPHA:
             return "tied"
         return "better" if self.summary.mean > 0 else "worse"

@@ -4,8 +4,9 @@ Every run saves its predictions for the same images (``predictions/`` of the run
 :mod:`seglightning.tracking.predictions`: index PNGs in the dataset palette, the ground truth, the
 image). The gallery shows, at one seed (the smallest seed that the most cells saved predictions
 for, or the one asked for), a row per saved image: image | ground truth | each cell's prediction.
-In a prediction, wrong pixels near a ground-truth edge (inside the Boundary IoU band: within
-``max(2, 0.02 × image diagonal)`` px of an edge, Chebyshev distance) are painted in
+In a prediction, wrong pixels in the ground truth's Boundary IoU band (:mod:`seglightning.metrics.band`,
+the band the bIoU metric counts: pixels of a class within ``d = max(1, round(0.02 × image diagonal))``
+px, Chebyshev distance, of another label, of void or of the image frame) are painted in
 :data:`BOUNDARY_COLOUR`, other wrong pixels in :data:`OTHER_COLOUR`, and correct pixels keep their
 class colour, faded. Rows are ordered by how much the cells disagree on the image: the standard
 deviation over cells of the image's mIoU (``per_image.csv`` of the same runs; the share of pixels on
@@ -14,7 +15,7 @@ which the cells' predictions differ when a run has no per-image table).
 :func:`worst_images`: per cell, the 5 images of lowest mIoU (mean over the cell's seeds of the
 image's mean IoU over the classes present in its ground truth or prediction, from ``per_image.csv``).
 
-Reads only files (numpy, PIL, matplotlib): no torch, no dataset.
+Reads only files (numpy, PIL, matplotlib; OpenCV for the band): no torch, no dataset.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from PIL import Image
 
+from ..metrics.band import band_width, label_bands
 from ..metrics.functional import mean_iou
 from ..run.directory import PREDICTIONS_DIR, PREDICTIONS_INDEX
 from .cells import Cell
@@ -38,7 +40,6 @@ from .runs import Run
 BOUNDARY_COLOUR = (255, 215, 0)  # gold: wrong pixels inside the boundary band
 OTHER_COLOUR = (230, 0, 230)  # magenta: other wrong pixels
 BAND_RATIO = 0.02  # Boundary IoU's dilation ratio (Cheng et al., CVPR 2021)
-MIN_BAND = 2  # px
 WORST = 5
 FADE = 0.5  # correct pixels: class colour blended halfway to white
 
@@ -97,38 +98,12 @@ def choose_seed(cells: Sequence[Cell], seed: int | None = None) -> int | None:
     return min((s for s, n in counts.items() if n == most), key=lambda s: (s is None, s or 0))
 
 
-def edges(mask: np.ndarray, ignore_index: int) -> np.ndarray:
-    """Pixels whose 4-neighbour has another (non-void) label."""
-    out = np.zeros(mask.shape, bool)
-    valid = mask != ignore_index
-    for a, b in (((slice(None), slice(1, None)), (slice(None), slice(None, -1))),
-                 ((slice(1, None), slice(None)), (slice(None, -1), slice(None)))):
-        differ = (mask[a] != mask[b]) & valid[a] & valid[b]
-        out[a] |= differ
-        out[b] |= differ
-    return out
-
-
-def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
-    """Binary dilation by a (2r+1)² square (every pixel within Chebyshev distance ``radius``)."""
-    out = mask.copy()
-    for _ in range(radius):
-        grown = out.copy()
-        grown[1:] |= out[:-1]
-        grown[:-1] |= out[1:]
-        grown[:, 1:] |= grown[:, :-1].copy()
-        grown[:, :-1] |= grown[:, 1:].copy()
-        out = grown
-    return out
-
-
-def band_width(shape: tuple[int, int]) -> int:
-    return max(MIN_BAND, int(round(BAND_RATIO * float(np.hypot(*shape)))))
-
-
 def boundary_band(truth: np.ndarray, ignore_index: int) -> np.ndarray:
-    """The ground truth's boundary band: pixels within :func:`band_width` of an edge."""
-    return dilate(edges(truth, ignore_index), band_width(truth.shape))
+    """The ground truth's Boundary IoU band at :data:`BAND_RATIO`: each pixel in the band of its own
+    class (:func:`~seglightning.metrics.band.label_bands`); void pixels in none."""
+    valid = truth != ignore_index
+    classes = int(truth[valid].max()) + 1 if valid.any() else 0
+    return label_bands(np.where(valid, truth, classes), classes, band_width(BAND_RATIO, *truth.shape))
 
 
 def error_panel(
@@ -225,8 +200,8 @@ def build_gallery(cells: Sequence[Cell], columns: Sequence[str], seed: int | Non
         truth_rgb = lut[np.clip(truth, 0, 255)]
         gallery.rows.append(GalleryRow(image_id, disagreement, picture, truth_rgb, panels, errors))
     gallery.rows.sort(key=lambda row: -row.disagreement)
-    width = band_width(gallery.rows[0].truth.shape[:2]) if gallery.rows else MIN_BAND
-    gallery.band = f"within {width} px of a ground-truth edge (Boundary IoU band, {BAND_RATIO:g} of the diagonal)"
+    width = f"{band_width(BAND_RATIO, *gallery.rows[0].truth.shape[:2])} px, " if gallery.rows else ""
+    gallery.band = f"in the ground truth's Boundary IoU band ({width}{BAND_RATIO:g} of the diagonal)"
     return gallery
 
 

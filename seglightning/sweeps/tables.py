@@ -257,7 +257,8 @@ def comparison_markdown(
               "Benjamini–Hochberg (controls the expected share of false differences). ")
            if method != "none" else "No adjustment for the number of comparisons (--adjust none). ")
         + f"Decision: **better** / **worse** where the {used} p-value is below {ALPHA:g}, otherwise tied "
-        "(no evidence of a difference). Seeds needed: seeds per cell for a two-sided paired t-test to detect the "
+        "(no evidence of a difference); absent where no seed has the metric in both cells (a run made before "
+        "the metric was logged). Seeds needed: seeds per cell for a two-sided paired t-test to detect the "
         f"observed mean difference{'' if delta is None else f' (and Δ = {delta:g}, --delta)'} with 80 % power at "
         "α = 0.05, given the std of the per-seed differences; from a pilot of fewer than 3 seeds the std, and so "
         "the estimate, is unreliable.",
@@ -275,7 +276,8 @@ def comparison_markdown(
         ]
         for c in (c for c in comparisons if c.metric == metric):
             per_seed = ", ".join(f"{s}: {d:+.4f}" for s, d in zip(c.seeds, c.differences)) or "–"
-            decision = c.decision if c.decision == "tied" else f"**{c.decision}**"
+            plain = c.decision in ("tied", "absent")
+            decision = c.decision if plain else f"**{c.decision}**"
             mean = _fmt(c.summary.mean)
             parts.append(
                 "| "
@@ -284,7 +286,7 @@ def comparison_markdown(
                         *c.key,
                         str(len(c.seeds)),
                         per_seed,
-                        mean if c.decision == "tied" else f"**{mean}**",
+                        mean if plain else f"**{mean}**",
                         _interval(c.summary.low, c.summary.high),
                         _p(c.p_value),
                         _p(c.p_adjusted) if method != "none" else "–",

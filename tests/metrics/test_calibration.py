@@ -9,7 +9,7 @@ import pytest
 import torch
 from torchmetrics.classification import MulticlassCalibrationError
 
-from seglightning.metrics import Calibration
+from seglightning.metrics import Calibration, calibration
 
 C, VOID = 5, 255
 
@@ -100,3 +100,17 @@ def test_split_states_merge_bit_for_bit_and_per_image_rows_sum_to_the_state():
     assert torch.equal(last.last_per_image.sum(0)[16:32], last.conf_sum)
     rel = single.reliability()
     assert int(rel["count"].sum()) == int(single.count.sum()) and rel["accuracy"].shape == (15,)
+
+
+def test_row_chunks_and_channels_last_give_the_oracle(monkeypatch):
+    batches = [case(3.0, s, shape) for s, shape in enumerate([(2, 12, 17), (1, 9, 31)])]
+    want = oracle(batches)
+    whole = run(batches)
+    monkeypatch.setattr(calibration, "_CHUNK", C * 31 * 2)  # two rows per step: 5 to 6 steps per image
+    for layout in (torch.contiguous_format, torch.channels_last):
+        chunked = run([(lg.contiguous(memory_format=layout), t) for lg, t in batches])
+        assert torch.equal(chunked.count, whole.count) and torch.equal(chunked.correct_sum, whole.correct_sum)
+        got = chunked.compute()
+        assert got["ECE"].item() == pytest.approx(want["ECE"], abs=1e-6)
+        assert got["Brier"].item() == pytest.approx(want["Brier"], rel=1e-5, abs=1e-7)
+        assert got["NLL"].item() == pytest.approx(want["NLL"], rel=1e-5, abs=1e-7)
