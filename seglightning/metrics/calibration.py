@@ -64,10 +64,11 @@ class Calibration(Metric):
         n_bins: equal-width confidence bins of the ECE (15).
         ignore_index: void label, its pixels left out; ``None``: none.
 
-    ``update(preds, target, from_logits=None)``: ``preds`` ``[B,C,H,W]`` logits or probabilities,
-    ``target`` ``[B,H,W]``; ``from_logits=None`` decides as torchmetrics does (any value outside
-    ``[0, 1]``: logits, softmax taken). ``compute()``: ``{"ECE", "Brier", "NLL"}`` (float64
-    scalars, NaN before any valid pixel). :meth:`reliability` gives the per-bin counts, mean
+    ``update(preds, target, from_logits=None, predicted=None)``: ``preds`` ``[B,C,H,W]`` logits or
+    probabilities, ``target`` ``[B,H,W]``; ``from_logits=None`` decides as torchmetrics does (any value
+    outside ``[0, 1]``: logits, softmax taken); ``predicted``: ``preds.argmax(1)`` where the caller has
+    it already (the suite's predictions), so the top score is a plain max. ``compute()``: ``{"ECE",
+    "Brier", "NLL"}`` (float64 scalars, NaN before any valid pixel). :meth:`reliability` gives the per-bin counts, mean
     confidence and accuracy for the reliability diagram.
     """
 
@@ -96,7 +97,9 @@ class Calibration(Metric):
             self.add_state(name, default=torch.zeros((), dtype=torch.float64), dist_reduce_fx="sum")
         self.last_per_image: Tensor | None = None
 
-    def update(self, preds: Tensor, target: Tensor, from_logits: bool | None = None) -> None:
+    def update(
+        self, preds: Tensor, target: Tensor, from_logits: bool | None = None, predicted: Tensor | None = None
+    ) -> None:
         """Add the per-slot sums of one batch's valid pixels."""
         b, c = target.shape[0], self.num_classes
         if preds.ndim != 4 or preds.shape[1] != c or preds.shape[0] != b or preds.shape[2:] != target.shape[1:]:
@@ -109,8 +112,12 @@ class Calibration(Metric):
         if bool(bad.any()):
             raise ValueError(f"target contains labels {torch.unique(target[bad]).tolist()[:20]} outside [0, {c})")
         preds = preds.float()
+        if predicted is not None and predicted.shape != target.shape:
+            shapes = f"{tuple(target.shape)}, got {tuple(predicted.shape)}"
+            raise ValueError(f"predicted must be [B, H, W] like target {shapes}")
         if from_logits is None:
-            from_logits = bool(((preds < 0) | (preds > 1)).any())
+            low, high = torch.aminmax(preds)
+            from_logits = bool(low < 0) or bool(high > 1)
         label = torch.where(valid, target, 0)
         slots = self.n_bins + 1
         edges = torch.linspace(0, 1, self.n_bins + 1, device=preds.device)
@@ -119,7 +126,8 @@ class Calibration(Metric):
         for i in range(b):
             for r in range(0, target.shape[1], rows):
                 part = slice(r, r + rows)
-                terms = _pixel_terms(preds[i, :, part], label[i, part], from_logits)
+                given = None if predicted is None else predicted[i, part].long()
+                terms = _pixel_terms(preds[i, :, part], label[i, part], from_logits, given)
                 sums[i] += _slot_sums(*terms, label[i, part], valid[i, part], edges)
         count = sums[:, :slots].long()
         sums = torch.round(sums[:, slots:] * _QUANTUM) / _QUANTUM  # exact, order-independent sums
@@ -152,14 +160,20 @@ class Calibration(Metric):
         }
 
 
-def _pixel_terms(scores: Tensor, label: Tensor, from_logits: bool) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+def _pixel_terms(
+    scores: Tensor, label: Tensor, from_logits: bool, predicted: Tensor | None = None
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Per pixel of ``scores`` ``[C, h, w]`` (logits or probabilities; one image's rows) and ``label``
-    ``[h, w]``: the confidence, the predicted class, the Brier term and the NLL, in float32.
+    ``[h, w]``: the confidence, the predicted class (``predicted`` where given: then only the top
+    score is reduced, a cheaper pass than max with indices), the Brier term and the NLL, in float32.
 
     From logits one ``exp`` pass gives ``e = exp(l - l_max)``, ``s = sum_c e_c`` and ``q = sum_c e_c^2``:
     ``conf = 1 / s``, ``sum_c p_c^2 = q / s^2``, ``p_y = exp(l_y - l_max) / s`` and
     ``-log p_y = (l_max - l_y) + log s`` (the softmax itself is never stored)."""
-    top, predicted = scores.max(0)
+    if predicted is None:
+        top, predicted = scores.max(0)
+    else:
+        top = scores.amax(0)
     score_y = scores.gather(0, label.unsqueeze(0)).squeeze(0)
     if not from_logits:
         squares = torch.linalg.vecdot(scores, scores, dim=0)

@@ -239,7 +239,7 @@ class CalibrationFamily(MetricFamily):
         if scores is None:
             self.calibration.last_per_image = None  # this batch has no per-image calibration rows
         else:
-            self.calibration.update(scores, target, from_logits=True)
+            self.calibration.update(scores, target, from_logits=True, predicted=preds)
 
     def scalars(self) -> dict[str, torch.Tensor]:
         if not self.fed:

@@ -114,3 +114,19 @@ def test_row_chunks_and_channels_last_give_the_oracle(monkeypatch):
         assert got["ECE"].item() == pytest.approx(want["ECE"], abs=1e-6)
         assert got["Brier"].item() == pytest.approx(want["Brier"], rel=1e-5, abs=1e-7)
         assert got["NLL"].item() == pytest.approx(want["NLL"], rel=1e-5, abs=1e-7)
+
+
+@pytest.mark.parametrize("scale", [0.01, 4.0, 30.0])
+def test_given_predictions_change_nothing(scale):
+    """The suite hands its argmax predictions in (``predicted``): the states are those computed alone,
+    bit for bit, ties included; a prediction map of another shape is refused."""
+    batches = [case(scale, s, shape) for s, shape in enumerate([(2, 12, 17), (1, 9, 31)])]
+    batches.append((torch.full((1, C, 2, 4), 7.0), torch.tensor([[[0, 1, 2, VOID], [3, 4, 0, 0]]])))  # ties
+    alone, given = run(batches), Calibration(C, n_bins=15, ignore_index=VOID)
+    for logits, target in batches:
+        given.update(logits, target, from_logits=True, predicted=logits.argmax(1))
+    for name in ("count", "conf_sum", "correct_sum", "brier_sum", "nll_sum"):
+        assert torch.equal(getattr(given, name), getattr(alone, name)), name
+    logits, target = batches[0]
+    with pytest.raises(ValueError, match="predicted must be"):
+        given.update(logits, target, predicted=logits.argmax(1)[:, :-1])
