@@ -43,7 +43,7 @@ from seglightning.metrics.functional import ratio
 __all__ = ["Calibration", "calibration_scores"]
 
 _QUANTUM = 2.0**20  # per-image float sums are rounded to multiples of 1 / _QUANTUM (exact sums)
-_CHUNK = 1 << 24  # class scores per step: [C, rows, W] float32 temporaries of at most 64 MiB
+_CHUNK = 1 << 21  # class scores per step: [C, rows, W] float32 temporaries of at most 8 MiB (reused, cached)
 
 
 def calibration_scores(count: Tensor, conf: Tensor, correct: Tensor, brier: Tensor, nll: Tensor) -> dict[str, Tensor]:
