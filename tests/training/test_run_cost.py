@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from seglightning import run_cost
+from seglightning.run import cost as run_cost
 from seglightning.run.cost import MB, RunCost
 
 
