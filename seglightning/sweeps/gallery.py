@@ -20,7 +20,6 @@ Reads only files (numpy, PIL, matplotlib; OpenCV for the band): no torch, no dat
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,7 +31,7 @@ from PIL import Image
 
 from ..metrics.band import band_width, label_bands
 from ..metrics.functional import mean_iou
-from ..run.directory import PREDICTIONS_DIR, PREDICTIONS_INDEX
+from ..run.directory import PREDICTIONS_DIR, PREDICTIONS_INDEX, write_csv
 from .cells import Cell
 from .per_image import read_image_counts
 from .runs import Run
@@ -225,13 +224,13 @@ def worst_images(cells: Sequence[Cell], columns: Sequence[str], gallery: Gallery
 
 
 def write_worst_csv(path: Path, worst: Sequence[Worst]) -> Path:
-    with open(path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["cell", "rank", "id", "mIoU", "in_gallery"])
-        for w in worst:
-            for rank, (image_id, value, pictured) in enumerate(w.images, 1):
-                writer.writerow([w.label, rank, image_id, value, pictured])
-    return path
+    """``worst_images.csv``: per cell its images from the worst mIoU up, and whether each is pictured."""
+    rows = [
+        [w.label, rank, image_id, value, pictured]
+        for w in worst
+        for rank, (image_id, value, pictured) in enumerate(w.images, 1)
+    ]
+    return write_csv(path, ["cell", "rank", "id", "mIoU", "in_gallery"], rows)
 
 
 def gallery_figure(gallery: Gallery) -> Figure:

@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ..run.directory import RunStatus
+from ..run.directory import RunStatus, write_csv
 from ..run.report_table import test_label
 from .cells import Cell, aggregate, grid_columns, metric_names
 from .comparison import Comparison, ImageCountsCache, choose_baseline, compare
@@ -50,7 +50,6 @@ from .tables import (
     markdown_table,
     result_rows,
     run_rows,
-    write_csv,
 )
 
 OUTPUTS = (

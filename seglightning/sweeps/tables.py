@@ -4,7 +4,6 @@ cell: mean, std, n and 95 % interval over seeds; best only where separated) and
 
 from __future__ import annotations
 
-import csv
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -58,14 +57,6 @@ def code_differs(run: Run, current: str | None) -> str:
     if run.code_version is None or current is None:
         return ""
     return "yes" if run.code_version != current else "no"
-
-
-def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-    """Floats are written with ``repr`` precision, so a value read back is the logged value."""
-    with open(path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        writer.writerows(rows)
 
 
 def result_rows(
