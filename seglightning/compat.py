@@ -1,6 +1,6 @@
-"""The private state of Lightning and submitit that seglightning reads, one small function each.
+"""The private state of Lightning, submitit and Hydra that seglightning reads, one small function each.
 
-Nothing else in the package touches a private attribute of those libraries. ``uv.lock`` pins the
+Nothing else in the package touches a private attribute or module of those libraries. ``uv.lock`` pins the
 versions these functions were written against; ``tests/test_compat.py`` calls each of them on the
 real objects, so a version bump that removes one fails there with :class:`CompatError`, which
 names the attribute, the installed version and the function to rewrite.
@@ -28,6 +28,20 @@ def _private(obj: Any, path: str, package: str, user: str) -> Any:
                 "for this version or pin the version in uv.lock"
             ) from error
     return value
+
+
+def _private_import(module: str, name: str, package: str, user: str) -> Any:
+    """``module.name`` from a library's private module, or :class:`CompatError` naming it and who needs it."""
+    import importlib
+
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as error:
+        raise CompatError(
+            f"{module}.{name} is gone from the installed {package} ({_version(package)}); "
+            f"seglightning.compat.{user} reads it: rewrite that function for this version or pin the "
+            "version in uv.lock"
+        ) from error
 
 
 def _version(package: str) -> str:
@@ -71,3 +85,40 @@ def submitit_requeue_signal() -> Any:
 
     usr_sig = _private(submitit.JobEnvironment, "_usr_sig", "submitit", "submitit_requeue_signal")
     return usr_sig()
+
+
+# Hydra's own plugins, named in a config's ``_target_`` (read from multirun.yaml / HydraConfig)
+HYDRA_BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
+HYDRA_BASIC_LAUNCHER = "hydra._internal.core_plugins.basic_launcher.BasicLauncher"
+
+
+def hydra_args_parser() -> Any:
+    """The argument parser of a Hydra app's command line (``hydra._internal.utils.get_args_parser``),
+    so a command is read exactly as the app will read it."""
+    return _private_import("hydra._internal.utils", "get_args_parser", "hydra-core", "hydra_args_parser")()
+
+
+def hydra_config_search_path(config_module: str, config_dir: str) -> Any:
+    """The config search path of a Hydra app in ``config_module`` with ``config_dir``
+    (``create_automatic_config_search_path``); more folders may be prepended before the loader is made."""
+    search = _private_import(
+        "hydra._internal.utils", "create_automatic_config_search_path", "hydra-core", "hydra_config_search_path"
+    )
+    return search(None, config_module, config_dir)
+
+
+def hydra_config_loader(search_path: Any) -> Any:
+    """Hydra's config loader over ``search_path`` (``ConfigLoaderImpl``): Hydra has no public API for
+    composing a command line's config, sweeps included, outside the app."""
+    loader = _private_import(
+        "hydra._internal.config_loader_impl", "ConfigLoaderImpl", "hydra-core", "hydra_config_loader"
+    )
+    return loader(config_search_path=search_path)
+
+
+def hydra_sweep_batches(overrides: Any) -> Any:
+    """The jobs Hydra's basic sweeper makes of parsed ``overrides`` (its ``split_arguments``), in batches."""
+    sweeper = _private_import(
+        "hydra._internal.core_plugins.basic_sweeper", "BasicSweeper", "hydra-core", "hydra_sweep_batches"
+    )
+    return sweeper.split_arguments(overrides, None)

@@ -226,9 +226,9 @@ class Command:
 
 
 def parse_command(config_name: str, argv: Sequence[str]) -> Command:
-    from hydra._internal.utils import get_args_parser
+    from .compat import hydra_args_parser
 
-    args, _ = get_args_parser().parse_known_args(list(argv))
+    args, _ = hydra_args_parser().parse_known_args(list(argv))
     skip = bool(args.help or args.hydra_help or args.info or args.shell_completion or args.config_path)
     return Command(
         list(args.overrides),
@@ -272,25 +272,24 @@ def sweep_jobs(overrides: Sequence[str], params: Mapping[str, Any] | None = None
 def check_command(config_name: str, argv: Sequence[str], config_dir: str) -> None:
     """Compose the config(s) of this command line as the Hydra app will and check them; raise
     :class:`ConfigError` with one message on the first problem."""
-    from hydra._internal.config_loader_impl import ConfigLoaderImpl
-    from hydra._internal.utils import create_automatic_config_search_path
     from hydra.core.config_search_path import SearchPathQuery
     from hydra.errors import HydraException
     from hydra.types import RunMode
 
+    from .compat import hydra_config_loader, hydra_config_search_path
     from .sweeps.naming import register_resolvers
 
     register_resolvers()
     command = parse_command(config_name, argv)
     if command.skip:
         return
-    search_path = create_automatic_config_search_path(None, "seglightning.cli", config_dir)
+    search_path = hydra_config_search_path("seglightning.cli", config_dir)
     if command.config_dir is not None:
         extra = os.path.abspath(command.config_dir)
         if not os.path.isdir(extra):
             raise ConfigError(f"--config-dir {command.config_dir}: folder {extra} not found")
         search_path.prepend("command-line", f"file://{extra}", anchor=SearchPathQuery(provider="schema"))
-    loader = ConfigLoaderImpl(config_search_path=search_path)
+    loader = hydra_config_loader(search_path)
 
     def compose(overrides: list[str], mode: RunMode = RunMode.RUN, validate_sweeps: bool = True) -> DictConfig:
         return loader.load_configuration(

@@ -75,3 +75,31 @@ def test_a_missing_attribute_names_itself_the_version_and_the_function():
     message = str(error.value)
     assert "object._last_global_step_saved is gone from the installed lightning (version 2." in message
     assert "seglightning.compat.last_checkpoint_saved" in message
+
+
+def test_hydra_parser_loader_and_sweeper_compose_a_sweep():
+    """Hydra's private command-line parser, config loader and basic sweeper, as config_check and the
+    sweep readers use them: a multirun command line becomes its config and its jobs."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.types import RunMode
+    from hydra.utils import get_class
+
+    args, _ = compat.hydra_args_parser().parse_known_args(["-m", "loss=ce,dice", "seed=1"])
+    assert args.multirun and args.overrides == ["loss=ce,dice", "seed=1"]
+    from seglightning.cli import CONFIG_DIR
+
+    loader = compat.hydra_config_loader(compat.hydra_config_search_path("seglightning.cli", CONFIG_DIR))
+    cfg = loader.load_configuration("train", ["seed=1"], RunMode.RUN, from_shell=True)
+    assert cfg.seed == 1 and cfg.model.name and "loss" in cfg
+    batches = compat.hydra_sweep_batches(OverridesParser.create().parse_overrides(["loss=ce,dice", "seed=1"]))
+    assert [job for batch in batches for job in batch] == [["loss=ce", "seed=1"], ["loss=dice", "seed=1"]]
+    assert get_class(compat.HYDRA_BASIC_SWEEPER).__name__ == "BasicSweeper"
+    assert get_class(compat.HYDRA_BASIC_LAUNCHER).__name__ == "BasicLauncher"
+
+
+def test_a_missing_private_module_names_itself_the_version_and_the_function():
+    with pytest.raises(compat.CompatError) as error:
+        compat._private_import("hydra._internal.no_such_module", "thing", "hydra-core", "hydra_args_parser")
+    message = str(error.value)
+    assert "hydra._internal.no_such_module.thing is gone from the installed hydra-core (version 1." in message
+    assert "seglightning.compat.hydra_args_parser" in message

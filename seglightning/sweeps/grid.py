@@ -16,9 +16,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from ..compat import HYDRA_BASIC_SWEEPER, hydra_sweep_batches
 from .runs import Run, parse_overrides
-
-BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 
 
 def launched_overrides(sweep_dir: Path) -> list[str] | None:
@@ -30,7 +29,7 @@ def launched_overrides(sweep_dir: Path) -> list[str] | None:
         return None
     hydra = OmegaConf.load(path).hydra
     sweeper = hydra.get("sweeper") or {}
-    if sweeper.get("_target_", BASIC_SWEEPER) != BASIC_SWEEPER:
+    if sweeper.get("_target_", HYDRA_BASIC_SWEEPER) != HYDRA_BASIC_SWEEPER:
         return None
     params = sweeper.get("params")
     grid = OmegaConf.to_container(params, resolve=False) if isinstance(params, DictConfig) else {}
@@ -41,7 +40,6 @@ def expected_jobs(sweep_dir: Path) -> list[dict[str, str]] | None:
     """One ``{key: value}`` per job of the latest launch into ``sweep_dir``, as the basic sweeper
     expands it; None if that is unknown (no ``multirun.yaml``, another sweeper, or a sweep the basic
     sweeper cannot expand without the config, such as ``glob()``)."""
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import HydraException
 
@@ -49,7 +47,7 @@ def expected_jobs(sweep_dir: Path) -> list[dict[str, str]] | None:
     if items is None:
         return None
     try:
-        batches = BasicSweeper.split_arguments(OverridesParser.create().parse_overrides(items), None)
+        batches = hydra_sweep_batches(OverridesParser.create().parse_overrides(items))
     except HydraException:
         return None
     return [parse_overrides(job) for batch in batches for job in batch]

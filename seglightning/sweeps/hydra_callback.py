@@ -16,11 +16,11 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from ..compat import HYDRA_BASIC_LAUNCHER
 from ..run.directory import RunStatus
 from .report import build_report, summary, write_report
 
 log = logging.getLogger(__name__)
-IN_PROCESS_LAUNCHER = "hydra._internal.core_plugins.basic_launcher.BasicLauncher"
 
 
 def write_summary(sweep_dir: Path) -> int:
@@ -43,7 +43,7 @@ def summarize_interrupted_sweep() -> None:
     from hydra.core.hydra_config import HydraConfig
 
     hydra = HydraConfig.get()
-    if hydra.launcher.get("_target_") != IN_PROCESS_LAUNCHER:
+    if hydra.launcher.get("_target_") != HYDRA_BASIC_LAUNCHER:  # the in-process launcher
         return  # jobs in their own processes: the launching process writes it when they end
     sweep_dir = Path(str(hydra.sweep.dir))
     print("[seglightning] sweep interrupted; rerun the same command to finish it (finished jobs are skipped)")
