@@ -133,6 +133,21 @@ def write_figure(path: Path, figure: Any, dpi: int = 100) -> Path:
     return path
 
 
+def write_image(path: Path, image: Any, **options: Any) -> Path:
+    """Save a PIL image atomically, in the format of ``path``'s suffix (``options``: the format's, e.g.
+    ``quality``); ``path``."""
+    from PIL import Image
+
+    image_format = Image.registered_extensions()[path.suffix.lower()]
+
+    def fill(tmp: Path) -> None:
+        image.save(tmp, format=image_format, **options)
+        fsync(tmp)
+
+    replace_atomically(path, fill)
+    return path
+
+
 def write_metrics(run_dir: Path, result: dict[str, Any]) -> None:
     """Write ``metrics.json`` (rank zero only)."""
     if is_rank_zero():

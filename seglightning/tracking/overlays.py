@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 from ..data.transforms import IMAGENET_MEAN, IMAGENET_STD
+from ..run.directory import write_image
 from .media import Overlay, denormalize, overlay_panel
 
 
@@ -48,7 +49,7 @@ class OverlayImages(L.Callback):
                 panel = overlay_panel(image, target, pred, dm.palette, dm.ignore_index)
                 name = str(sample["meta"].get("id", i))
                 path = self.out_dir / f"{tag}_{name}.png"
-                Image.fromarray(panel).save(path)
+                write_image(path, Image.fromarray(panel))
                 self.last.append(Overlay(name, image, target, pred, panel, path))
         pl_module.train(was_training)
         return self.last

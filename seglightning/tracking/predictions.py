@@ -30,7 +30,7 @@ import torch
 from PIL import Image
 
 from ..data.transforms import IMAGENET_MEAN, IMAGENET_STD
-from ..run.directory import PREDICTIONS_DIR, PREDICTIONS_INDEX, write_json
+from ..run.directory import PREDICTIONS_DIR, PREDICTIONS_INDEX, write_image, write_json
 from .media import VOID_COLOUR, denormalize
 
 
@@ -100,10 +100,10 @@ class SavePredictions(L.Callback):
                 image_id = str(sample["meta"].get("id", i))
                 pred = pl_module.predict_step({"image": sample["image"][None].to(pl_module.device)}, 0)
                 stem = file_stem(image_id)
-                index_png(pred[0].cpu().numpy(), palette).save(self.out_dir / f"{stem}.png")
-                index_png(sample["mask"].numpy(), palette).save(self.out_dir / f"{stem}_gt.png")
-                picture = denormalize(sample["image"].numpy(), mean, std)
-                Image.fromarray(picture).save(self.out_dir / f"{stem}_image.jpg", quality=90)
+                write_image(self.out_dir / f"{stem}.png", index_png(pred[0].cpu().numpy(), palette))
+                write_image(self.out_dir / f"{stem}_gt.png", index_png(sample["mask"].numpy(), palette))
+                picture = Image.fromarray(denormalize(sample["image"].numpy(), mean, std))
+                write_image(self.out_dir / f"{stem}_image.jpg", picture, quality=90)
                 images.append({"id": image_id, "stem": stem, "index": int(i)})
         pl_module.train(was_training)
         index = {

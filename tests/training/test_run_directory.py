@@ -114,3 +114,24 @@ def test_write_figure_saves_in_the_suffix_format_and_a_failed_save_keeps_the_old
         rd.write_figure(path, Failing())
     assert path.read_bytes() == png
     assert sorted(p.name for p in tmp_path.iterdir()) == [rd.RELIABILITY_FILE]
+
+
+def test_write_image_saves_in_the_suffix_format_and_a_failed_save_keeps_the_old_file(tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "overlay.png"
+    assert rd.write_image(path, Image.new("RGB", (4, 3), (200, 10, 10))) == path
+    png = path.read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and Image.open(path).getpixel((0, 0)) == (200, 10, 10)
+    jpg = rd.write_image(tmp_path / "image.jpg", Image.new("RGB", (4, 3)), quality=90)
+    assert jpg.read_bytes().startswith(b"\xff\xd8")
+
+    class Failing:
+        def save(self, target, **kwargs):
+            Path(target).write_bytes(b"half a picture")
+            raise RuntimeError("killed mid-save")
+
+    with pytest.raises(RuntimeError, match="killed mid-save"):
+        rd.write_image(path, Failing())
+    assert path.read_bytes() == png
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["image.jpg", "overlay.png"]
