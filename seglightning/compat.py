@@ -15,6 +15,14 @@ class CompatError(RuntimeError):
     """A private attribute seglightning relies on is gone from the installed library."""
 
 
+def _gone(what: str, package: str, user: str) -> CompatError:
+    """The error for a private attribute or module ``what`` that the installed ``package`` lacks."""
+    return CompatError(
+        f"{what} is gone from the installed {package} ({_version(package)}); seglightning.compat.{user} "
+        "reads it: rewrite that function for this version or pin the version in uv.lock"
+    )
+
+
 def _private(obj: Any, path: str, package: str, user: str) -> Any:
     """``obj.<path>`` (dotted), or :class:`CompatError` naming what is missing and who needs it."""
     value = obj
@@ -22,11 +30,7 @@ def _private(obj: Any, path: str, package: str, user: str) -> Any:
         try:
             value = getattr(value, name)
         except AttributeError as error:
-            raise CompatError(
-                f"{type(obj).__name__}.{path} is gone from the installed {package} "
-                f"({_version(package)}); seglightning.compat.{user} reads it: rewrite that function "
-                "for this version or pin the version in uv.lock"
-            ) from error
+            raise _gone(f"{type(obj).__name__}.{path}", package, user) from error
     return value
 
 
@@ -37,11 +41,7 @@ def _private_import(module: str, name: str, package: str, user: str) -> Any:
     try:
         return getattr(importlib.import_module(module), name)
     except (ImportError, AttributeError) as error:
-        raise CompatError(
-            f"{module}.{name} is gone from the installed {package} ({_version(package)}); "
-            f"seglightning.compat.{user} reads it: rewrite that function for this version or pin the "
-            "version in uv.lock"
-        ) from error
+        raise _gone(f"{module}.{name}", package, user) from error
 
 
 def _version(package: str) -> str:

@@ -97,6 +97,16 @@ def test_run_meta_json_holds_the_given_meta_and_the_overrides(tmp_path, monkeypa
     assert (tmp_path / rd.OVERRIDES_FILE).read_text() == "- loss=dice\n"
 
 
+class KilledMidSave:
+    """A figure or image whose save writes half a file, then dies (as a kill mid-write)."""
+
+    def save(self, target, **kwargs):
+        Path(target).write_bytes(b"half a picture")
+        raise RuntimeError("killed mid-save")
+
+    savefig = save
+
+
 def test_write_figure_saves_in_the_suffix_format_and_a_failed_save_keeps_the_old_file(tmp_path):
     from matplotlib.figure import Figure
 
@@ -105,13 +115,8 @@ def test_write_figure_saves_in_the_suffix_format_and_a_failed_save_keeps_the_old
     png = path.read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
 
-    class Failing:
-        def savefig(self, target, **kwargs):
-            Path(target).write_bytes(b"half a picture")
-            raise RuntimeError("killed mid-save")
-
     with pytest.raises(RuntimeError, match="killed mid-save"):
-        rd.write_figure(path, Failing())
+        rd.write_figure(path, KilledMidSave())
     assert path.read_bytes() == png
     assert sorted(p.name for p in tmp_path.iterdir()) == [rd.RELIABILITY_FILE]
 
@@ -126,12 +131,7 @@ def test_write_image_saves_in_the_suffix_format_and_a_failed_save_keeps_the_old_
     jpg = rd.write_image(tmp_path / "image.jpg", Image.new("RGB", (4, 3)), quality=90)
     assert jpg.read_bytes().startswith(b"\xff\xd8")
 
-    class Failing:
-        def save(self, target, **kwargs):
-            Path(target).write_bytes(b"half a picture")
-            raise RuntimeError("killed mid-save")
-
     with pytest.raises(RuntimeError, match="killed mid-save"):
-        rd.write_image(path, Failing())
+        rd.write_image(path, KilledMidSave())
     assert path.read_bytes() == png
     assert sorted(p.name for p in tmp_path.iterdir()) == ["image.jpg", "overlay.png"]
